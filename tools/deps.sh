@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs, with apt, whatever the build and the tests need and this machine
+# lacks. Sourced by tools/dev and tools/test.
+set -e
+CAIRN_PACKAGES="meson ninja-build g++ pkg-config cmake clang-14 libclang-rt-14-dev
+  libldns-dev libuv1-dev libtomlplusplus-dev libfmt-dev doctest-dev libcurl4-openssl-dev
+  nlohmann-json3-dev libsodium-dev libhttp-parser-dev
+  python3 python3-dnspython bind9-dnsutils knot-dnsutils ldnsutils curl nsd knot dnsperf
+  iproute2 procps"
+missing=""
+for p in $CAIRN_PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "installing:$missing"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
+fi
