@@ -1,0 +1,58 @@
+#pragma once
+// Answers for the discovery domain (DESIGN.md §3): names at or under
+// Settings::domain, optionally with the datacenter label before it.
+//
+// Called by the Responder (catalog.cpp) on a worker thread, once per query,
+// after parse_query succeeded and the name was found to be ours. The writer
+// has already written the header and the question; this function sets the
+// rcode and AA, and adds records section by section (answer, authority,
+// additional); the caller calls finish(). Pure: no I/O, no locks, and no heap
+// allocation in steady state (use DiscoveryWorker for scratch space).
+
+#include <cstdint>
+#include <span>
+
+#include "dns/query.hpp"
+#include "dns/responder.hpp"
+#include "dns/wire.hpp"
+#include "dns/writer.hpp"
+
+namespace cairn::registry {
+class Snapshot;
+}
+
+namespace cairn::dns {
+
+struct Settings;
+
+// What the Responder knows about one discovery query.
+struct DiscoveryQuery {
+    const Query& query;               // qtype, the lower-case qname, ECS, ...
+    const Client& client;             // the peer address (for affinity)
+    const Settings& settings;
+    WireName domain;                  // Settings::domain in lower-case wire form
+    // The apex as asked: the domain, or "<dc>.<domain>" when the query named
+    // the datacenter. Owner of the SOA and NS; lower case.
+    WireName apex;
+    // The labels of the qname before `apex`, lower case, as a wire name that
+    // ends with the root label: "\3web\7service\0" for web.service.cairn.;
+    // just "\0" at the apex.
+    WireName relative;
+    const registry::Snapshot* snapshot; // nullptr until the first one is published
+    std::uint64_t generation;           // snapshot generation (0 if none)
+};
+
+// Per-worker state and scratch space for discovery answers (one per
+// Responder, i.e. per thread, so it needs no locking). The "registry" engineer
+// extends it (random source, round-robin counters, buffers).
+class DiscoveryWorker {
+public:
+    DiscoveryWorker();
+    ~DiscoveryWorker();
+    DiscoveryWorker(const DiscoveryWorker&) = delete;
+    DiscoveryWorker& operator=(const DiscoveryWorker&) = delete;
+
+    void answer(const DiscoveryQuery& q, ResponseWriter& writer) noexcept;
+};
+
+} // namespace cairn::dns
