@@ -3,9 +3,11 @@
 // loop by Registry::publish(), read from any thread, swapped atomically
 // through SnapshotSlot. Lookups take lower-case names.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -13,13 +15,54 @@
 
 namespace cairn::registry {
 
+// A counter that DNS workers bump concurrently (relaxed) inside an otherwise
+// immutable entry; copying it copies the current value.
+struct RotationCounter {
+    mutable std::atomic<std::uint32_t> value{0};
+
+    RotationCounter() = default;
+    RotationCounter(const RotationCounter& other) : value(other.value.load(std::memory_order_relaxed)) {}
+    RotationCounter& operator=(const RotationCounter& other)
+    {
+        value.store(other.value.load(std::memory_order_relaxed), std::memory_order_relaxed);
+        return *this;
+    }
+    // The previous value; wraps around.
+    std::uint32_t next() const { return value.fetch_add(1, std::memory_order_relaxed); }
+};
+
+// The positions, in ServiceEntry::passing and ::warning, of the instances
+// that carry one tag.
+struct TagIndex {
+    std::string tag;                                    // lower case
+    std::vector<std::uint32_t> passing;
+    std::vector<std::uint32_t> warning;
+};
+
 struct ServiceEntry {
     std::string name;                                   // lower case
     // Instances that may be served: on live agents, not in maintenance, split
-    // by health. Critical instances are not here at all.
+    // by health. Critical instances are not here at all. Each list is sorted
+    // by (node, id), so positions are stable while membership is.
     std::vector<std::shared_ptr<const Instance>> passing;
     std::vector<std::shared_ptr<const Instance>> warning;
     std::size_t total = 0;                              // all instances, any health
+    // Sorted by tag; only tags of servable instances.
+    std::vector<TagIndex> tags;
+    // The policy the instances ask for (the most common one set; unset if
+    // none sets one). The agent's [dns].policy applies when unset.
+    Policy policy = Policy::unset;
+    // For round_robin: one counter per service shared by every DNS worker
+    // (a relaxed atomic increment per query). Carried over when the entry is
+    // rebuilt, so a change elsewhere in the service does not restart it.
+    RotationCounter rotation;
+
+    [[nodiscard]] const TagIndex* find_tag(std::string_view lower_tag) const
+    {
+        auto it = std::lower_bound(tags.begin(), tags.end(), lower_tag,
+                                   [](const TagIndex& t, std::string_view v) { return t.tag < v; });
+        return it != tags.end() && it->tag == lower_tag ? &*it : nullptr;
+    }
 };
 
 class Snapshot {
@@ -29,6 +72,8 @@ public:
     [[nodiscard]] virtual const ServiceEntry* find_service(std::string_view lower_name) const = 0;
     [[nodiscard]] virtual const Node* find_node(std::string_view lower_name) const = 0;
     [[nodiscard]] virtual const std::vector<Node>& nodes() const = 0;
+    // How many services have an entry (any health).
+    [[nodiscard]] virtual std::size_t service_count() const { return 0; }
 };
 
 // Where the main loop puts the newest snapshot and the DNS workers find it.

@@ -5,7 +5,9 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -101,5 +103,16 @@ struct Node {
     std::vector<std::pair<std::string, std::string>> meta;
     bool alive = true;
 };
+
+// Lower-case names for logs, JSON and config ("passing", "round_robin").
+[[nodiscard]] std::string_view to_string(Health h);
+[[nodiscard]] std::string_view to_string(Policy p);
+[[nodiscard]] std::string_view to_string(CheckKind k);
+// "" and "unset" give Policy::unset; an unknown name gives nullopt.
+[[nodiscard]] std::optional<Policy> parse_policy(std::string_view text);
+[[nodiscard]] std::optional<Health> parse_health(std::string_view text);
+
+// ASCII lower case, as DNS compares names.
+[[nodiscard]] std::string to_lower(std::string_view text);
 
 } // namespace cairn::registry
