@@ -1,0 +1,113 @@
+#include "health/check_runner.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "health/http_probe.hpp"
+#include "health/script_probe.hpp"
+#include "health/tcp_probe.hpp"
+
+namespace cairn::health {
+
+using registry::CheckKind;
+using registry::Health;
+using std::chrono::milliseconds;
+
+namespace {
+
+std::int64_t cadence_ms(const registry::CheckDefinition& d)
+{
+    std::uint32_t ms = d.kind == CheckKind::ttl ? d.ttl_ms : d.interval_ms;
+    return std::max<std::int64_t>(ms, 1);
+}
+
+} // namespace
+
+CheckRunner::CheckRunner(RunnerEnv& env, std::string instance_id, registry::CheckDefinition definition,
+                         registry::CheckState initial, Report report)
+    : env_(env),
+      instance_id_(std::move(instance_id)),
+      definition_(std::move(definition)),
+      machine_(definition_, std::move(initial), EjectionPolicy::for_interval(cadence_ms(definition_)), env.now()),
+      report_(std::move(report)),
+      timer_(env.loop)
+{
+}
+
+CheckRunner::~CheckRunner() = default;
+
+void CheckRunner::start()
+{
+    if (definition_.kind == CheckKind::ttl) {
+        if (definition_.ttl_ms > 0)
+            timer_.start(milliseconds(definition_.ttl_ms), milliseconds(definition_.ttl_ms), [this] { expire_ttl(); });
+        return;
+    }
+    std::uniform_int_distribution<std::int64_t> first(0, cadence_ms(definition_) - 1);
+    schedule(milliseconds(first(env_.random)));
+}
+
+void CheckRunner::schedule(milliseconds delay)
+{
+    timer_.start(delay, milliseconds(0), [this] { run(); });
+}
+
+milliseconds CheckRunner::jittered_interval()
+{
+    std::int64_t interval = cadence_ms(definition_);
+    std::int64_t spread = interval / 20;
+    std::uniform_int_distribution<std::int64_t> jitter(-spread, spread);
+    return milliseconds(interval + jitter(env_.random));
+}
+
+void CheckRunner::run()
+{
+    if (probe_)
+        return; // still running: never overlap (cannot happen with one timer, but cheap)
+    ++runs_;
+    last_start_ms_ = env_.now().mono_ms;
+    auto done = [this](ProbeResult r) { on_result(std::move(r)); };
+    switch (definition_.kind) {
+    case CheckKind::http: probe_ = start_http_probe(env_.curl, env_.loop, definition_, done); break;
+    case CheckKind::tcp: probe_ = start_tcp_probe(env_.loop, definition_, done); break;
+    case CheckKind::script: probe_ = start_script_probe(env_.loop, definition_, done); break;
+    case CheckKind::ttl: break;
+    }
+}
+
+void CheckRunner::on_result(ProbeResult result)
+{
+    probe_.reset(); // already finished: this only drops the handle
+    Now now = env_.now();
+    // Keep the cadence from start to start; a probe slower than the interval
+    // is followed by the next one at once, never overlapped.
+    std::int64_t next_start = last_start_ms_ + jittered_interval().count();
+    schedule(milliseconds(std::max<std::int64_t>(next_start - now.mono_ms, 0)));
+    bool changed = machine_.observe(std::move(result), now);
+    report_(*this, changed); // last: the owner may destroy us here
+}
+
+void CheckRunner::expire_ttl()
+{
+    ++runs_;
+    bool changed = machine_.observe(
+        {Health::critical, fmt::format("TTL expired: no update within {} ms", definition_.ttl_ms), std::nullopt},
+        env_.now());
+    report_(*this, changed); // last: the owner may destroy us here
+}
+
+Result<> CheckRunner::report_ttl(Health status, std::string note)
+{
+    if (definition_.kind != CheckKind::ttl)
+        return fail("check {} is not a TTL check", definition_.id);
+    if (status == Health::maintenance)
+        return fail("a TTL update is pass, warn or fail");
+    if (definition_.ttl_ms > 0)
+        timer_.start(milliseconds(definition_.ttl_ms), milliseconds(definition_.ttl_ms), [this] { expire_ttl(); });
+    bool changed = machine_.observe({status, std::move(note), std::nullopt}, env_.now());
+    report_(*this, changed);
+    return {};
+}
+
+} // namespace cairn::health

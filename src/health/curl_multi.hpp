@@ -1,0 +1,43 @@
+#pragma once
+// libcurl's multi-socket API driven by a cairn::Loop (the pattern of curl's
+// multi-uv.c example): curl tells us which sockets to watch
+// (CURLMOPT_SOCKETFUNCTION -> uv_poll_t) and when to wake it
+// (CURLMOPT_TIMERFUNCTION -> a uv timer); we tell curl what happened through
+// curl_multi_socket_action. Any number of transfers share one thread, one
+// multi handle and one timer.
+//
+// Main loop only. Destroy every transfer (remove()) before the CurlMulti.
+
+#include <functional>
+#include <memory>
+
+#include <curl/curl.h>
+
+#include "core/loop.hpp"
+
+namespace cairn::health {
+
+class CurlMulti {
+public:
+    // Called once per finished transfer, after it was removed from the multi
+    // handle, so the callee may clean the easy handle up at once.
+    using Done = std::function<void(CURL* easy, CURLcode result)>;
+
+    explicit CurlMulti(Loop& loop);
+    ~CurlMulti();
+    CurlMulti(const CurlMulti&) = delete;
+    CurlMulti& operator=(const CurlMulti&) = delete;
+
+    // Starts a transfer. `easy` stays owned by the caller; `done` runs when
+    // it ends, never from inside add(). Returns false if curl refused it.
+    bool add(CURL* easy, Done done);
+    // Stops a transfer that has not finished; its `done` is never called.
+    void remove(CURL* easy);
+    [[nodiscard]] std::size_t running() const;
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
+
+} // namespace cairn::health

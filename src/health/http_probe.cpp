@@ -1,0 +1,168 @@
+#include "health/http_probe.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include <strings.h>
+
+#include <fmt/format.h>
+
+namespace cairn::health {
+
+namespace {
+
+using registry::Health;
+
+struct CurlEasyFree {
+    void operator()(CURL* easy) const { curl_easy_cleanup(easy); }
+};
+struct CurlSlistFree {
+    void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+
+// curl's transfer is stopped synchronously (CurlMulti::remove), so unlike the
+// libuv probes this op is deleted as soon as it finishes or is cancelled. The
+// one timer is for reporting a failure that happened before the start.
+struct HttpOp {
+    OpProbe<HttpOp>* owner = nullptr;
+    CurlMulti* multi = nullptr;
+    std::unique_ptr<CURL, CurlEasyFree> easy;
+    std::unique_ptr<curl_slist, CurlSlistFree> headers;
+    std::unique_ptr<Timer> early_timer;
+    ProbeDone done;
+    std::string method;
+    std::string url;
+    std::string body;
+    std::uint32_t timeout_ms = 0;
+    bool truncated = false;
+    char error[CURL_ERROR_SIZE] = {};
+
+    void cancel()
+    {
+        if (easy && !early_timer)
+            multi->remove(easy.get());
+        delete this;
+    }
+
+    void finish(ProbeResult result)
+    {
+        ProbeDone cb = std::move(done);
+        if (owner != nullptr)
+            owner->detach();
+        delete this;
+        cb(std::move(result));
+    }
+
+    void report_early(std::string message)
+    {
+        early_timer->start(std::chrono::milliseconds(0), std::chrono::milliseconds(0),
+                           [this, message = std::move(message)] {
+                               finish({Health::critical, message, std::nullopt});
+                           });
+    }
+
+    ProbeResult interpret(CURLcode code)
+    {
+        if (code == CURLE_OPERATION_TIMEDOUT)
+            return {Health::critical, fmt::format("HTTP {} {}: timed out after {} ms", method, url, timeout_ms),
+                    std::nullopt};
+        if (code != CURLE_OK && !(code == CURLE_WRITE_ERROR && truncated))
+            return {Health::critical,
+                    fmt::format("HTTP {} {}: {}", method, url, error[0] != 0 ? error : curl_easy_strerror(code)),
+                    std::nullopt};
+        long status = 0;
+        curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &status);
+        curl_off_t total_us = 0;
+        curl_easy_getinfo(easy.get(), CURLINFO_TOTAL_TIME_T, &total_us);
+        Health health = status >= 200 && status < 300 ? Health::passing
+                        : status == 429               ? Health::warning
+                                                      : Health::critical;
+        std::string output = fmt::format("HTTP {} {}: {}", method, url, status);
+        if (!body.empty()) {
+            output += '\n';
+            output += body;
+        }
+        truncate_output(output);
+        return {health, std::move(output), static_cast<std::uint32_t>(std::max<curl_off_t>(total_us, 0))};
+    }
+};
+
+std::size_t on_body(char* data, std::size_t size, std::size_t count, void* userp) noexcept
+{
+    auto* op = static_cast<HttpOp*>(userp);
+    std::size_t n = size * count;
+    std::size_t room = max_output_bytes - std::min(op->body.size(), max_output_bytes);
+    if (n > room) {
+        op->body.append(data, room);
+        op->truncated = true;
+        return 0; // enough: stop reading (curl ends with CURLE_WRITE_ERROR)
+    }
+    op->body.append(data, n);
+    return n;
+}
+
+bool configure(HttpOp& op, const registry::CheckDefinition& d)
+{
+    CURL* e = op.easy.get();
+    bool ok = curl_easy_setopt(e, CURLOPT_URL, d.target.c_str()) == CURLE_OK;
+    ok = ok && curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
+    curl_easy_setopt(e, CURLOPT_PRIVATE, &op);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, op.error);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(d.timeout_ms));
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, d.tls_skip_verify ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, d.tls_skip_verify ? 0L : 2L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &op);
+    if (op.method == "HEAD")
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    else if (op.method != "GET")
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, op.method.c_str());
+
+    bool has_user_agent = false;
+    curl_slist* list = nullptr;
+    for (const auto& [name, value] : d.headers) {
+        has_user_agent = has_user_agent || strcasecmp(name.c_str(), "user-agent") == 0;
+        list = curl_slist_append(list, fmt::format("{}: {}", name, value).c_str());
+    }
+    if (!has_user_agent)
+        list = curl_slist_append(list, "User-Agent: cairn-health-check/" CAIRN_VERSION);
+    list = curl_slist_append(list, "Accept: text/plain, text/*, */*");
+    op.headers.reset(list);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
+    return ok;
+}
+
+} // namespace
+
+ProbePtr start_http_probe(CurlMulti& multi, Loop& loop, const registry::CheckDefinition& definition,
+                          ProbeDone done)
+{
+    auto* op = new HttpOp;
+    op->multi = &multi;
+    op->done = std::move(done);
+    op->method = definition.method.empty() ? std::string("GET") : definition.method;
+    op->url = definition.target;
+    op->timeout_ms = definition.timeout_ms;
+    op->easy.reset(curl_easy_init());
+    auto probe = std::make_unique<OpProbe<HttpOp>>(op);
+
+    std::string problem;
+    if (!op->easy)
+        problem = "curl_easy_init failed";
+    else if (!configure(*op, definition))
+        problem = fmt::format("HTTP {}: not an http(s) URL curl accepts: {}", op->url,
+                              op->error[0] != 0 ? op->error : "bad URL");
+    else if (!multi.add(op->easy.get(), [op](CURL*, CURLcode code) { op->finish(op->interpret(code)); }))
+        problem = fmt::format("HTTP {} {}: curl refused the transfer", op->method, op->url);
+    if (!problem.empty()) {
+        op->early_timer = std::make_unique<Timer>(loop);
+        op->report_early(std::move(problem));
+    }
+    return probe;
+}
+
+} // namespace cairn::health

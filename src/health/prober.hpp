@@ -1,0 +1,69 @@
+#pragma once
+// The Prober runs the checks of this agent's own instances and feeds their
+// results into the registry, which is what DNS serves from.
+//
+//   health::Prober prober(loop, registry);
+//   prober.on_change([&] { publish_snapshot(); });
+//   registry.upsert_local(...);  prober.sync_instance(id);   // or prober.sync()
+//
+// sync() reconciles the running checks with the registry's local instances:
+// new checks start, removed ones stop, checks whose definition changed start
+// over. A status change goes to the registry at once
+// (Registry::update_check); a change of output or latency alone at most
+// every `refresh_ms`, so 10,000 checks do not rewrite (and gossip) their
+// records on every probe. A check critical for its
+// deregister_critical_after deregisters its instance.
+//
+// Main loop only.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/loop.hpp"
+#include "core/result.hpp"
+#include "health/check_machine.hpp"
+#include "registry/registry.hpp"
+
+namespace cairn::health {
+
+struct ProberOptions {
+    // Output- or latency-only updates reach the registry at most this often.
+    std::int64_t refresh_ms = 30'000;
+    // 0 = seed from std::random_device.
+    std::uint64_t seed = 0;
+};
+
+class Prober {
+public:
+    Prober(Loop& loop, registry::Registry& registry, ProberOptions options = {});
+    ~Prober();
+    Prober(const Prober&) = delete;
+    Prober& operator=(const Prober&) = delete;
+
+    // Reconciles every local instance; O(checks).
+    void sync();
+    // Reconciles one instance (after it was upserted or deregistered).
+    void sync_instance(std::string_view instance_id);
+
+    // A TTL heartbeat (PUT /v1/checks/{id}/pass|warn|fail). Errors name
+    // what is wrong: no such check, or not a TTL check.
+    Result<> update_ttl(std::string_view check_id, registry::Health status, std::string note);
+
+    // Called whenever a check result or a deregistration changed the
+    // registry, so the owner can publish a snapshot.
+    void on_change(std::function<void()> callback);
+
+    [[nodiscard]] std::size_t check_count() const;
+    // Current machine state of a running check (nullptr if none); for tests
+    // and the HTTP API.
+    [[nodiscard]] const CheckMachine* find(std::string_view check_id) const;
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
+
+} // namespace cairn::health
