@@ -21,6 +21,7 @@ struct ClientSubnet {
 
 struct Query {
     std::uint16_t id = 0;
+    std::uint16_t flags = 0;         // the header flags as sent
     std::uint8_t opcode = 0;
     bool rd = false;                 // echoed in the response
     bool cd = false;

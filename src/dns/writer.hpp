@@ -50,13 +50,17 @@ public:
     // record when the query had EDNS.
     void start(const Query& query, std::span<const std::uint8_t> packet) noexcept;
 
-    // Header-only error response as NSD sends it (QDCOUNT 0), with an OPT
-    // when the query had EDNS. For FORMERR, NOTIMP, BADVERS (extended rcode).
+    // Header-only error response as NSD sends it (QDCOUNT 0): FORMERR (never
+    // with an OPT: the query's OPT may be what was malformed), NOTIMP, and
+    // REFUSED for classes we do not serve (with an OPT if the query had one).
     void start_error(const Query& query, std::uint16_t rcode) noexcept;
 
     void set_rcode(std::uint16_t rcode) noexcept { rcode_ = rcode; } // see rcode::
+    // An Extended DNS Error (RFC 8914) in the OPT record, without text; only
+    // sent when the query had EDNS. E.g. 20 "Not Authoritative" with REFUSED.
+    void set_extended_error(std::uint16_t code) noexcept { ede_ = code; }
     void set_aa(bool aa) noexcept;
-    [[nodiscard]] bool truncated() const noexcept { return truncated_; }
+    [[nodiscard]] bool truncated() const noexcept { return tc_; }
 
     // Adds one record of class IN. Returns false (writing nothing) when it
     // does not fit; see "Truncation" above.
@@ -90,7 +94,7 @@ public:
 private:
     bool enter(Section section) noexcept;
     bool write_owner(WireName owner) noexcept;
-    void remember_name(std::size_t offset, WireName name) noexcept;
+    void remember_name(std::size_t offset, WireName name, std::size_t literal) noexcept;
     [[nodiscard]] std::size_t find_name(WireName name, std::size_t& matched_suffix_at) const noexcept;
     bool fail(Section section) noexcept;
 
@@ -100,8 +104,10 @@ private:
     std::array<std::uint16_t, 3> counts_{};
     Section section_ = Section::answer;
     std::uint16_t rcode_ = 0;
+    std::uint16_t ede_ = 0xffff; // none
     bool aa_ = false;
-    bool truncated_ = false;
+    bool tc_ = false;     // a required record did not fit
+    bool closed_ = false; // no more records (after TC, or an error response)
     bool edns_ = false;
     bool dnssec_ok_ = false;
     bool header_only_ = false;

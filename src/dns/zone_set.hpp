@@ -27,8 +27,8 @@ struct RRsetEntry {
     std::uint16_t count = 0;        // records
     std::uint32_t data_offset = 0;  // into ZoneSet::data()
     std::uint32_t data_size = 0;
-    // Nodes whose A/AAAA go to the additional section with this RRset (NS and
-    // MX targets inside the same zone), a range of ZoneSet::additional().
+    // Nodes whose A/AAAA go to the additional section with this RRset (NS, MX
+    // and SRV targets inside the same zone), a range of ZoneSet::additional().
     std::uint32_t additional_begin = 0;
     std::uint32_t additional_count = 0;
 };
@@ -52,6 +52,7 @@ struct Zone {
     std::uint32_t apex = 0;          // node index
     std::uint32_t soa_rrset = no_index;
     std::uint32_t ns_rrset = no_index; // at the apex
+    // (soa_rrset and ns_rrset index ZoneSet::rrset())
     // The SOA record for negative answers (TTL = min(SOA TTL, minimum)),
     // precompiled like an RRset of one.
     std::uint32_t negative_soa_offset = 0;
@@ -96,6 +97,7 @@ public:
         return {data_.data() + zone.negative_soa_offset, zone.negative_soa_size};
     }
     [[nodiscard]] const Node& node(std::uint32_t index) const noexcept { return nodes_[index]; }
+    [[nodiscard]] const RRsetEntry& rrset(std::uint32_t index) const noexcept { return rrsets_[index]; }
     [[nodiscard]] const Zone& zone(std::uint32_t index) const noexcept { return zones_[index]; }
     [[nodiscard]] std::uint32_t index_of(const Node& node) const noexcept
     {
