@@ -130,7 +130,7 @@ struct Prober::State {
             if (status_changed)
                 log::info("health.status", {{"check", id},
                                             {"instance", runner.instance_id()},
-                                            {"status", static_cast<int>(state.status)},
+                                            {"status", registry::to_string(state.status)},
                                             {"output", state.output.substr(0, 200)}});
             running.reported = state;
             running.reported_at_ms = now_ms;

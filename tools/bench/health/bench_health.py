@@ -1,0 +1,166 @@
+#!/usr/bin/python3
+"""Health benchmark: N HTTP checks at a fixed interval against a local HTTP
+server, measuring what they cost the agent.
+
+Builds target_server.c (a single-threaded epoll server that counts accepted
+connections per second), starts one `cairn agent` with N config-defined
+instances (100 per service), each with an HTTP check against that server,
+waits until every check has run and one more interval has passed, then over a
+window of at least 30 s reports:
+
+- the agent's CPU share (utime + stime from /proc/<pid>/stat over the window,
+  as a percentage of one core), and its RSS;
+- the spread of check start times: connections accepted per second at the
+  server over the window (ideal: N / interval each second), as min / median /
+  max / stddev and a histogram.
+
+Usage (from the repository root, after `ninja -C build`):
+  /usr/bin/python3 tools/bench/health/bench_health.py [--checks 10000]
+      [--interval 10] [--window 60] [--cairn build/cairn]
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+
+from harness import Agent, free_port, wait_until  # noqa: E402
+
+
+def build_server(workdir):
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "target_server.c")
+    binary = os.path.join(workdir, "target_server")
+    subprocess.run(["cc", "-O2", "-o", binary, source], check=True)
+    return binary
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # Fields after the command: state is [0], utime [11], stime [12].
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def agent_config(checks, per_service, interval, timeout, port):
+    blocks = []
+    for i in range(checks):
+        blocks.append(
+            f'[[service]]\nid = "b{i}"\nname = "bench{i // per_service}"\nport = {port}\n'
+            f'check = {{ http = "http://127.0.0.1:{port}/health?i={i}", interval = "{interval}s", '
+            f'timeout = "{timeout}s" }}\n')
+    return "".join(blocks) + '\n[log]\nlevel = "warn"\n'
+
+
+class PerSecond:
+    """Reads the target server's "<second> <count>" lines."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def counts(self):
+        result = {}
+        with open(self.path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2:
+                    result[int(parts[0])] = int(parts[1])
+        return result
+
+    def total_since(self, second):
+        return sum(c for s, c in self.counts().items() if s >= second)
+
+
+def histogram(values, buckets=10):
+    lo, hi = min(values), max(values)
+    width = max(1, (hi - lo + buckets) // buckets)
+    rows = []
+    for b in range(buckets):
+        start = lo + b * width
+        n = sum(1 for v in values if start <= v < start + width)
+        if n or start <= hi:
+            rows.append(f"  {start:6d}-{start + width - 1:<6d} {'#' * n} {n}")
+        if start > hi:
+            break
+    return "\n".join(rows)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checks", type=int, default=10000)
+    parser.add_argument("--interval", type=float, default=10.0, help="check interval, seconds")
+    parser.add_argument("--timeout", type=float, default=2.0, help="check timeout, seconds")
+    parser.add_argument("--window", type=float, default=60.0, help="measurement window, seconds (>= 30)")
+    parser.add_argument("--per-service", type=int, default=100)
+    parser.add_argument("--cairn", default=os.environ.get("CAIRN_BIN", os.path.join(ROOT, "build", "cairn")))
+    args = parser.parse_args()
+    os.environ["CAIRN_BIN"] = args.cairn
+    import harness
+    harness.CAIRN_BIN = args.cairn
+
+    work = tempfile.mkdtemp(prefix="cairn-bench-health-")
+    server_bin = build_server(work)
+    port = free_port()
+    counts_path = os.path.join(work, "per_second.txt")
+    with open(counts_path, "w") as out:
+        server = subprocess.Popen([server_bin, "127.0.0.1", str(port)], stdout=out)
+    agent = None
+    try:
+        per_second = PerSecond(counts_path)
+        config = agent_config(args.checks, args.per_service, args.interval, args.timeout, port)
+        agent = Agent(config_extra=config)
+        t_start = time.monotonic()
+        agent.start()
+        started_s = time.time()
+        print(f"agent pid {agent.proc.pid} ready in {time.monotonic() - t_start:.1f}s with {args.checks} checks, "
+              f"interval {args.interval}s", flush=True)
+
+        # Warm-up: every check has run once, then one more full interval.
+        wait_until(lambda: per_second.total_since(int(started_s)) >= args.checks * 0.98,
+                   timeout=args.interval * 3 + 30, interval=0.5, what="every check to run once")
+        time.sleep(args.interval)  # a benchmark's settling time, not a wait for a condition
+
+        window = max(30.0, args.window)
+        c0, w0, s0 = cpu_seconds(agent.proc.pid), time.monotonic(), int(time.time()) + 1
+        time.sleep(window)  # the measurement window itself
+        c1, w1, s1 = cpu_seconds(agent.proc.pid), time.monotonic(), int(time.time())
+        share = 100.0 * (c1 - c0) / (w1 - w0)
+        rss = rss_mib(agent.proc.pid)
+
+        wait_until(lambda: max(per_second.counts(), default=0) >= s1, timeout=5, interval=0.2,
+                   what="the server's last count")
+        counts = per_second.counts()
+        values = [counts.get(s, 0) for s in range(s0, s1)]
+        expected = args.checks / args.interval
+        total = sum(values)
+        print(f"window: {w1 - w0:.1f}s, {total} checks run ({total / len(values):.0f}/s, "
+              f"expected {expected:.0f}/s)")
+        print(f"agent CPU: {c1 - c0:.2f}s in {w1 - w0:.1f}s = {share:.2f}% of one core; RSS {rss:.0f} MiB")
+        print(f"check starts per second: min {min(values)}, median {statistics.median(values):.0f}, "
+              f"max {max(values)}, stddev {statistics.pstdev(values):.1f}")
+        print(histogram(values))
+        verdict = "PASS" if share < 10.0 else "FAIL"
+        print(f"{verdict}: target is under 10% of one core")
+        return 0 if share < 10.0 else 1
+    finally:
+        if agent:
+            agent.stop(timeout=30)
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
