@@ -40,6 +40,9 @@ struct Prober::State {
     // check id -> running check; instance id -> its check ids.
     std::unordered_map<std::string, Running> checks;
     std::unordered_map<std::string, std::vector<std::string>> by_instance;
+    // instance id -> the version sync() last looked at, so that a full sync
+    // after every API write costs a hash lookup per unchanged instance.
+    std::unordered_map<std::string, std::uint64_t> seen_version;
     std::function<void()> changed;
     // Deregistrations wait for a fresh loop turn: they come from inside a
     // runner's callback, and deregistering destroys that runner.
@@ -96,6 +99,10 @@ struct Prober::State {
             by_instance.erase(instance_id);
         else
             by_instance[instance_id] = std::move(wanted);
+        if (instance != nullptr)
+            seen_version[instance_id] = instance->version;
+        else
+            seen_version.erase(instance_id);
     }
 
     void start_or_keep(const std::string& instance_id, const registry::Check& check)
@@ -173,15 +180,20 @@ Prober::~Prober() = default;
 
 void Prober::sync()
 {
+    State& s = *state_;
     std::vector<std::string> ids;
-    for (const auto* instance : state_->registry.local_instances())
-        ids.push_back(instance->id);
-    for (const auto& [id, checks] : state_->by_instance)
-        ids.push_back(id);
-    std::sort(ids.begin(), ids.end());
-    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    std::unordered_map<std::string_view, bool> present;
+    for (const auto* instance : s.registry.local_instances()) {
+        present.emplace(instance->id, true);
+        auto seen = s.seen_version.find(instance->id);
+        if (seen == s.seen_version.end() || seen->second != instance->version)
+            ids.push_back(instance->id);
+    }
+    for (const auto& [id, version] : s.seen_version)
+        if (!present.contains(id))
+            ids.push_back(id); // deregistered: its checks stop
     for (const auto& id : ids)
-        state_->sync_one(id);
+        s.sync_one(id);
 }
 
 void Prober::sync_instance(std::string_view instance_id) { state_->sync_one(std::string(instance_id)); }
