@@ -1,0 +1,332 @@
+#include "http/api.hpp"
+
+#include <array>
+#include <chrono>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/log.hpp"
+#include "http/json_body.hpp"
+
+namespace cairn::http {
+
+using nlohmann::json;
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"; }
+
+namespace {
+
+std::vector<std::string_view> split_path(std::string_view path)
+{
+    std::vector<std::string_view> parts;
+    while (!path.empty()) {
+        if (path.front() == '/') {
+            path.remove_prefix(1);
+            continue;
+        }
+        auto slash = path.find('/');
+        parts.push_back(path.substr(0, slash));
+        path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash);
+    }
+    return parts;
+}
+
+Response method_not_allowed(std::string_view allow)
+{
+    Response r = Response::error(405, fmt::format("method not allowed; use {}", allow));
+    r.headers.emplace_back("Allow", std::string(allow));
+    return r;
+}
+
+bool is_write(std::string_view method) { return method == "PUT" || method == "DELETE" || method == "POST"; }
+
+// Compares in time independent of where the strings differ.
+bool same_secret(std::string_view a, std::string_view b)
+{
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+    return diff == 0;
+}
+
+} // namespace
+
+Api::Api(registry::Registry& registry, ApiOptions options, ApiHooks hooks)
+    : registry_(registry), options_(std::move(options)), hooks_(std::move(hooks))
+{
+}
+
+std::int64_t Api::now_ms() const
+{
+    if (hooks_.now_ms)
+        return hooks_.now_ms();
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+void Api::changed()
+{
+    if (hooks_.on_change)
+        hooks_.on_change();
+}
+
+bool Api::authorized(const Request& r) const
+{
+    if (options_.token.empty())
+        return true;
+    const std::string* h = r.header("authorization");
+    constexpr std::string_view scheme = "Bearer ";
+    if (!h || h->size() < scheme.size() || !std::equal(scheme.begin(), scheme.end(), h->begin(), [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        }))
+        return false;
+    return same_secret(std::string_view(*h).substr(scheme.size()), options_.token);
+}
+
+Response Api::handle(const Request& r)
+{
+    auto parts = split_path(r.path);
+    const std::string& m = r.method;
+
+    if (is_write(m) && !authorized(r)) {
+        Response resp = Response::error(401, "a valid bearer token is required for writes (Authorization: Bearer ...)");
+        resp.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"cairn\"");
+        return resp;
+    }
+
+    if (parts.size() == 1 && parts[0] == "health")
+        return m == "GET" ? Response::text(200, "ok\n") : method_not_allowed("GET");
+    if (parts.size() == 1 && parts[0] == "metrics")
+        return m == "GET" ? metrics() : method_not_allowed("GET");
+    if (parts.empty() || parts[0] != "v1")
+        return Response::error(404, fmt::format("no such endpoint: {}", r.path));
+
+    if (parts.size() == 2 && parts[1] == "services") {
+        if (m == "GET")
+            return list_services();
+        if (m == "PUT" || m == "POST")
+            return register_instance(r);
+        return method_not_allowed("GET, PUT");
+    }
+    if (parts.size() == 3 && parts[1] == "services") {
+        std::string key(parts[2]);
+        if (m == "GET")
+            return service(r, key);
+        if (m == "DELETE")
+            return deregister(key);
+        return method_not_allowed("GET, DELETE");
+    }
+    if (parts.size() == 4 && parts[1] == "services" && parts[3] == "maintenance")
+        return m == "PUT" ? maintenance(r, std::string(parts[2])) : method_not_allowed("PUT");
+    if (parts.size() == 4 && parts[1] == "checks") {
+        std::optional<registry::Health> status;
+        if (parts[3] == "pass")
+            status = registry::Health::passing;
+        else if (parts[3] == "warn")
+            status = registry::Health::warning;
+        else if (parts[3] == "fail")
+            status = registry::Health::critical;
+        if (!status)
+            return Response::error(404, fmt::format("no such endpoint: {} (use pass, warn or fail)", r.path));
+        return m == "PUT" ? check_report(r, std::string(parts[2]), *status) : method_not_allowed("PUT");
+    }
+    if (parts.size() == 2 && parts[1] == "members")
+        return m == "GET" ? members() : method_not_allowed("GET");
+    if (parts.size() == 2 && parts[1] == "agent")
+        return m == "GET" ? agent() : method_not_allowed("GET");
+    return Response::error(404, fmt::format("no such endpoint: {}", r.path));
+}
+
+json Api::display(const registry::Instance& instance) const
+{
+    json j = encode_instance(instance);
+    if (!j.contains("policy"))
+        j["policy"] = options_.default_policy;
+    if (!j.contains("ttl"))
+        j["ttl"] = format_duration_ms(options_.default_ttl_ms);
+    return j;
+}
+
+Response Api::register_instance(const Request& r)
+{
+    auto body = parse_json_body(r.body);
+    if (!body)
+        return Response::error(400, body.error().message);
+    auto instance = decode_registration_json(*body, RegistrationDefaults{options_.address});
+    if (!instance)
+        return Response::error(400, instance.error().message);
+    // Maintenance is an operator's switch: re-registering does not undo it
+    // unless the registration says so.
+    if (!body->contains("maintenance"))
+        if (const registry::Instance* old = registry_.find_local(instance->id); old && old->maintenance) {
+            instance->maintenance = true;
+            instance->maintenance_reason = old->maintenance_reason;
+        }
+    // The registry validates too, and changes nothing when it refuses.
+    auto stored = registry_.upsert_local(std::move(*instance), now_ms());
+    if (!stored)
+        return Response::error(400, stored.error());
+    log::info("http.register", {{"id", stored->id}, {"service", stored->service}, {"version", stored->version}});
+    changed();
+    return Response::json(200, dump(display(*stored)));
+}
+
+Response Api::deregister(const std::string& id)
+{
+    if (!registry_.deregister_local(id, now_ms()))
+        return Response::error(404, fmt::format("no instance with id \"{}\" is registered with this agent", id));
+    log::info("http.deregister", {{"id", id}});
+    changed();
+    return Response::json(200, dump(json{{"deregistered", id}}));
+}
+
+Response Api::list_services()
+{
+    json out = json::array();
+    for (const std::string& name : registry_.service_names()) {
+        std::array<std::size_t, 4> counts{};
+        auto instances = registry_.instances_of(name);
+        for (const registry::Instance* i : instances)
+            ++counts[static_cast<std::size_t>(i->health())];
+        out.push_back({{"name", instances.empty() ? name : instances.front()->service},
+                       {"instances", instances.size()},
+                       {"passing", counts[0]},
+                       {"warning", counts[1]},
+                       {"critical", counts[2]},
+                       {"maintenance", counts[3]}});
+    }
+    return Response::json(200, dump(out));
+}
+
+Response Api::service(const Request& r, const std::string& name)
+{
+    auto instances = registry_.instances_of(name);
+    if (instances.empty())
+        return Response::error(404, fmt::format("no service named \"{}\"", name));
+    bool passing_only = r.query_param("passing").has_value();
+    auto tag = r.query_param("tag");
+    json out = json::array();
+    for (const registry::Instance* i : instances) {
+        if (passing_only && i->health() != registry::Health::passing)
+            continue;
+        if (tag && std::ranges::find(i->tags, *tag) == i->tags.end())
+            continue;
+        out.push_back(display(*i));
+    }
+    return Response::json(200, dump(out));
+}
+
+Response Api::check_report(const Request& r, const std::string& check_id, registry::Health status)
+{
+    std::string note;
+    if (!r.body.empty()) {
+        auto j = parse_json_body(r.body);
+        if (!j)
+            return Response::error(400, j.error().message);
+        if (!j->is_object())
+            return Response::error(400, "body: expected a JSON object such as {\"note\": \"...\"}");
+        for (const auto& [k, v] : j->items()) {
+            if (k != "note")
+                return Response::error(400, fmt::format("{}: unknown field", k));
+            if (!v.is_string())
+                return Response::error(400, "note: expected a string");
+            note = v.get<std::string>();
+        }
+        if (note.size() > 4096)
+            note.resize(4096);
+    }
+    const registry::Instance* owner = registry_.find_by_check(check_id);
+    if (!owner)
+        return Response::error(404, fmt::format("no check with id \"{}\" on this agent", check_id));
+    const registry::Check* check = nullptr;
+    for (const auto& c : owner->checks)
+        if (c.definition.id == check_id)
+            check = &c;
+    if (!check || check->definition.kind != registry::CheckKind::ttl)
+        return Response::error(400, fmt::format("check \"{}\" is not a ttl check; only ttl checks take reports",
+                                                check_id));
+    if (hooks_.ttl_report) {
+        if (auto ok = hooks_.ttl_report(check_id, status, note); !ok)
+            return Response::error(400, ok.error().message);
+    } else {
+        registry::CheckState state = check->state;
+        if (state.status != status)
+            state.last_change_ms = now_ms();
+        state.status = status;
+        state.output = note;
+        registry_.update_check(check_id, state);
+    }
+    changed();
+    return Response::json(200, dump(json{{"check", check_id}, {"status", registry::to_string(status)}}));
+}
+
+Response Api::maintenance(const Request& r, const std::string& id)
+{
+    auto enable = r.query_param("enable");
+    if (!enable || (*enable != "true" && *enable != "false"))
+        return Response::error(400, "enable: required, true or false");
+    std::string reason = r.query_param("reason").value_or("");
+    if (!registry_.find_local(id))
+        return Response::error(404, fmt::format("no instance with id \"{}\" is registered with this agent", id));
+    registry_.set_maintenance(id, *enable == "true", reason);
+    log::info("http.maintenance", {{"id", id}, {"enable", *enable}, {"reason", reason}});
+    changed();
+    const registry::Instance* now = registry_.find_local(id);
+    return Response::json(200, dump(now ? display(*now) : json::object()));
+}
+
+Response Api::members()
+{
+    if (hooks_.members)
+        return Response::json(200, dump(hooks_.members()));
+    json self = {{"name", options_.node_name},
+                 {"address", format_address(options_.address)},
+                 {"datacenter", options_.datacenter},
+                 {"state", "alive"},
+                 {"incarnation", 0},
+                 {"meta", json::object()}};
+    return Response::json(200, dump(json::array({self})));
+}
+
+Response Api::agent()
+{
+    json out = {{"name", options_.node_name},
+                {"datacenter", options_.datacenter},
+                {"version", options_.version},
+                {"address", format_address(options_.address)},
+                {"config", options_.config_summary}};
+    return Response::json(200, dump(out));
+}
+
+Response Api::metrics()
+{
+    std::array<std::size_t, 4> counts{};
+    auto names = registry_.service_names();
+    for (const std::string& name : names)
+        for (const registry::Instance* i : registry_.instances_of(name))
+            ++counts[static_cast<std::size_t>(i->health())];
+    std::string out;
+    out += "# HELP cairn_services Services known to this agent.\n# TYPE cairn_services gauge\n";
+    out += fmt::format("cairn_services {}\n", names.size());
+    out += "# HELP cairn_instances Instances known to this agent, by health.\n# TYPE cairn_instances gauge\n";
+    for (std::size_t h = 0; h < counts.size(); ++h)
+        out += fmt::format("cairn_instances{{health=\"{}\"}} {}\n",
+                           registry::to_string(static_cast<registry::Health>(h)), counts[h]);
+    out += "# HELP cairn_local_instances Instances registered with this agent.\n"
+           "# TYPE cairn_local_instances gauge\n";
+    out += fmt::format("cairn_local_instances {}\n", registry_.local_instances().size());
+    out += "# HELP cairn_tombstones Deregistrations remembered.\n# TYPE cairn_tombstones gauge\n";
+    out += fmt::format("cairn_tombstones {}\n", registry_.tombstones().size());
+    if (server_metrics_)
+        out += server_metrics_();
+    if (hooks_.extra_metrics)
+        out += hooks_.extra_metrics();
+    Response resp = Response::text(200, std::move(out));
+    resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return resp;
+}
+
+} // namespace cairn::http

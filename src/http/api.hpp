@@ -1,0 +1,85 @@
+#pragma once
+// The JSON API of DESIGN.md §4 as a function from Request to Response over
+// the registry: no sockets, so every endpoint is tested without a loop. The
+// agent builds one Api, hands `handle` to the http::Server, and connects the
+// hooks (persistence, TTL checks, members, extra metrics).
+//
+// Used only on the main loop (it writes the registry).
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/result.hpp"
+#include "http/message.hpp"
+#include "http/registration.hpp"
+#include "registry/registry.hpp"
+
+namespace cairn::http {
+
+struct ApiOptions {
+    std::string node_name;
+    std::string datacenter = "dc1";
+    std::string version = CAIRN_VERSION;
+    registry::Address address;          // the agent's; the default for registrations
+    std::string default_policy = "random"; // [dns].policy, shown for instances without one
+    std::uint32_t default_ttl_ms = 5'000;  // [dns].service_ttl
+    std::string token;                  // bearer token for writes; empty = open
+    nlohmann::json config_summary = nlohmann::json::object(); // shown by GET /v1/agent
+};
+
+struct ApiHooks {
+    // After every accepted write (register, deregister, check, maintenance):
+    // the agent publishes a snapshot and schedules persistence.
+    std::function<void()> on_change;
+    // A TTL check report. The health engine owns TTL timers; when set, it gets
+    // the report and decides (an error message becomes 400). When unset the
+    // API writes the status to the registry itself.
+    std::function<Result<void>(const std::string& check_id, registry::Health status, const std::string& note)>
+        ttl_report;
+    // GET /v1/members; unset = this agent alone, alive, incarnation 0.
+    std::function<nlohmann::json()> members;
+    // Extra Prometheus lines (HELP/TYPE/samples) appended to GET /metrics.
+    std::function<std::string()> extra_metrics;
+    // Wall clock in ms since the epoch (injected for tests).
+    std::function<std::int64_t()> now_ms;
+};
+
+class Api {
+public:
+    Api(registry::Registry& registry, ApiOptions options, ApiHooks hooks = {});
+
+    [[nodiscard]] Response handle(const Request& request);
+
+    // Counters for /metrics that the server keeps (requests by class ...);
+    // the agent sets this to the server's stats text.
+    void set_server_metrics(std::function<std::string()> lines) { server_metrics_ = std::move(lines); }
+
+private:
+    Response register_instance(const Request& r);
+    Response deregister(const std::string& id);
+    Response list_services();
+    Response service(const Request& r, const std::string& name);
+    Response check_report(const Request& r, const std::string& check_id, registry::Health status);
+    Response maintenance(const Request& r, const std::string& id);
+    Response members();
+    Response agent();
+    Response metrics();
+
+    [[nodiscard]] bool authorized(const Request& r) const;
+    [[nodiscard]] nlohmann::json display(const registry::Instance& instance) const;
+    [[nodiscard]] std::int64_t now_ms() const;
+    void changed();
+
+    registry::Registry& registry_;
+    ApiOptions options_;
+    ApiHooks hooks_;
+    std::function<std::string()> server_metrics_;
+};
+
+// JSON text for a response body; invalid UTF-8 (check output) is replaced, not thrown.
+[[nodiscard]] std::string dump(const nlohmann::json& j);
+
+} // namespace cairn::http

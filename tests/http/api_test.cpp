@@ -1,0 +1,245 @@
+// The JSON API over a real Registry, without sockets.
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "http/api.hpp"
+
+using namespace cairn;
+using namespace cairn::http;
+using nlohmann::json;
+
+namespace {
+
+struct Fixture {
+    registry::Registry reg{"node-a"};
+    int changes = 0;
+    Api api;
+
+    explicit Fixture(std::string token = "") : api(reg, make_options(std::move(token)), make_hooks(changes)) {}
+
+    static ApiOptions make_options(std::string token)
+    {
+        ApiOptions o;
+        o.node_name = "node-a";
+        o.address = *parse_address("10.1.2.3");
+        o.token = std::move(token);
+        o.default_policy = "round_robin";
+        return o;
+    }
+    static ApiHooks make_hooks(int& changes)
+    {
+        ApiHooks h;
+        h.on_change = [&changes] { ++changes; };
+        h.now_ms = [] { return std::int64_t{1'700'000'000'000}; };
+        return h;
+    }
+
+    Response call(std::string method, std::string target, std::string body = "",
+                  std::vector<std::pair<std::string, std::string>> headers = {})
+    {
+        Request r;
+        r.method = std::move(method);
+        r.target = target;
+        auto q = target.find('?');
+        r.path = target.substr(0, q);
+        if (q != std::string::npos)
+            r.query = target.substr(q + 1);
+        r.body = std::move(body);
+        r.headers = std::move(headers);
+        return api.handle(r);
+    }
+    json call_json(std::string method, std::string target, std::string body = "", int expect = 200)
+    {
+        Response r = call(std::move(method), std::move(target), std::move(body));
+        CHECK(r.status == expect);
+        return json::parse(r.body);
+    }
+};
+
+} // namespace
+
+TEST_CASE("register, list, look up, deregister")
+{
+    Fixture f;
+    json stored = f.call_json("PUT", "/v1/services", R"({"name": "web", "id": "web-1", "port": 8080, "tags": ["v2"]})");
+    CHECK(stored["id"] == "web-1");
+    CHECK(stored["node"] == "node-a");
+    CHECK(stored["address"] == "10.1.2.3");
+    CHECK(stored["weight"] == 1);
+    CHECK(stored["policy"] == "round_robin"); // the [dns] default, shown
+    CHECK(stored["ttl"] == "5s");
+    CHECK(stored["health"] == "passing");
+    CHECK(f.changes == 1);
+    f.call_json("PUT", "/v1/services", R"({"name": "web", "id": "web-2", "port": 8081,
+        "checks": [{"ttl": "30s"}]})");
+    f.call_json("PUT", "/v1/services", R"({"name": "db", "port": 5432})");
+
+    json list = f.call_json("GET", "/v1/services");
+    REQUIRE(list.size() == 2);
+    CHECK(list[0]["name"] == "db");
+    CHECK(list[1]["name"] == "web");
+    CHECK(list[1]["instances"] == 2);
+    CHECK(list[1]["passing"] == 1);
+    CHECK(list[1]["critical"] == 1);
+
+    json web = f.call_json("GET", "/v1/services/web");
+    REQUIRE(web.size() == 2);
+    CHECK(web[1]["checks"][0]["id"] == "web-2:1");
+    CHECK(web[1]["checks"][0]["status"] == "critical");
+    CHECK(web[1]["checks"][0].contains("output"));
+    CHECK(web[1]["checks"][0].contains("last_change"));
+    CHECK(web[1]["checks"][0].contains("latency_ms"));
+    json passing = f.call_json("GET", "/v1/services/web?passing");
+    REQUIRE(passing.size() == 1);
+    CHECK(passing[0]["id"] == "web-1");
+    CHECK(f.call_json("GET", "/v1/services/web?tag=v2").size() == 1);
+    CHECK(f.call_json("GET", "/v1/services/WEB").size() == 2); // names are case-insensitive
+
+    f.call_json("DELETE", "/v1/services/web-1");
+    CHECK(f.call_json("GET", "/v1/services/web").size() == 1);
+    f.call_json("DELETE", "/v1/services/web-1", "", 404);
+    f.call_json("GET", "/v1/services/nothing", "", 404);
+}
+
+TEST_CASE("a rejected registration changes nothing")
+{
+    Fixture f;
+    f.call_json("PUT", "/v1/services", R"({"name": "web", "port": 8080, "tags": ["a"]})");
+    json before = f.call_json("GET", "/v1/services/web");
+    int changes = f.changes;
+    for (std::string bad : {"{not json", R"({"name": "web", "port": "8080"})", R"({"port": 1})",
+                            R"({"name": "web", "port": 70000})",
+                            R"({"name": "web", "port": 1, "checks": [{"http": "http://x/", "interval": "5x"}]})"}) {
+        CAPTURE(bad);
+        Response r = f.call("PUT", "/v1/services", bad);
+        CHECK(r.status == 400);
+        CHECK(json::parse(r.body).contains("error"));
+    }
+    Response r = f.call("PUT", "/v1/services", R"({"name": "web", "port": 70000})");
+    CHECK(json::parse(r.body)["error"] == "port: 70000 is out of range (1..65535)");
+    CHECK(f.call_json("GET", "/v1/services/web") == before);
+    CHECK(f.changes == changes);
+}
+
+TEST_CASE("404 for unknown paths, 405 with Allow for wrong methods")
+{
+    Fixture f;
+    CHECK(f.call("GET", "/nope").status == 404);
+    CHECK(f.call("GET", "/v1/nope").status == 404);
+    CHECK(f.call("PUT", "/v1/checks/x/maybe").status == 404);
+    Response r = f.call("POST", "/v1/members");
+    CHECK(r.status == 405);
+    REQUIRE(r.headers.size() == 1);
+    CHECK(r.headers[0] == std::pair<std::string, std::string>{"Allow", "GET"});
+    CHECK(f.call("PATCH", "/v1/services").status == 405);
+    CHECK(f.call("GET", "/v1/checks/x/pass").status == 405);
+    CHECK(f.call("DELETE", "/health").status == 405);
+}
+
+TEST_CASE("the bearer token guards writes only")
+{
+    Fixture f("s3cret");
+    const std::string body = R"({"name": "web", "port": 80})";
+    Response r = f.call("PUT", "/v1/services", body);
+    CHECK(r.status == 401);
+    CHECK(f.call("PUT", "/v1/services", body, {{"authorization", "Bearer wrong"}}).status == 401);
+    CHECK(f.call("PUT", "/v1/services", body, {{"authorization", "Bearer s3cre"}}).status == 401);
+    CHECK(f.call("DELETE", "/v1/services/web").status == 401);
+    CHECK(f.call("PUT", "/v1/services", body, {{"authorization", "Bearer s3cret"}}).status == 200);
+    CHECK(f.call("DELETE", "/v1/services/web").status == 401);
+    CHECK(f.call("GET", "/v1/services").status == 200);
+    CHECK(f.call("GET", "/v1/services/web").status == 200);
+    CHECK(f.call("DELETE", "/v1/services/web", "", {{"authorization", "bearer s3cret"}}).status == 200);
+}
+
+TEST_CASE("TTL check reports")
+{
+    Fixture f;
+    f.call_json("PUT", "/v1/services", R"({"name": "job", "port": 1, "checks": [{"ttl": "30s"}, {"tcp": "h:1"}]})");
+    json ok = f.call_json("PUT", "/v1/checks/job:1/pass", R"({"note": "all good"})");
+    CHECK(ok["status"] == "passing");
+    json inst = f.call_json("GET", "/v1/services/job")[0];
+    CHECK(inst["checks"][0]["status"] == "passing");
+    CHECK(inst["checks"][0]["output"] == "all good");
+    CHECK(inst["checks"][0]["last_change"] == 1'700'000'000'000);
+    f.call_json("PUT", "/v1/checks/job:1/warn");
+    CHECK(f.call_json("GET", "/v1/services/job")[0]["checks"][0]["status"] == "warning");
+    f.call_json("PUT", "/v1/checks/job:2/pass", "", 400); // not a TTL check
+    f.call_json("PUT", "/v1/checks/none/pass", "", 404);
+    f.call_json("PUT", "/v1/checks/job:1/fail", R"({"note": 5})", 400);
+    f.call_json("PUT", "/v1/checks/job:1/fail", R"({"notes": "x"})", 400);
+    f.call_json("PUT", "/v1/checks/job:1/fail", R"([])", 400);
+    CHECK(f.call_json("GET", "/v1/services/job")[0]["checks"][0]["status"] == "warning");
+}
+
+TEST_CASE("TTL reports go to the health engine's hook when it is set")
+{
+    registry::Registry reg("n");
+    std::string seen;
+    ApiOptions o;
+    o.address = *parse_address("127.0.0.1");
+    ApiHooks h;
+    h.ttl_report = [&](const std::string& id, registry::Health s, const std::string& note) -> Result<void> {
+        seen = id + "/" + std::string(registry::to_string(s)) + "/" + note;
+        if (note == "refuse")
+            return fail("refused");
+        return {};
+    };
+    Api api(reg, o, h);
+    Request put;
+    put.method = "PUT";
+    put.path = "/v1/services";
+    put.body = R"({"name": "job", "port": 1, "checks": [{"ttl": "30s"}]})";
+    REQUIRE(api.handle(put).status == 200);
+    Request rep;
+    rep.method = "PUT";
+    rep.path = "/v1/checks/job:1/fail";
+    rep.body = R"({"note": "bad"})";
+    CHECK(api.handle(rep).status == 200);
+    CHECK(seen == "job:1/critical/bad");
+    rep.body = R"({"note": "refuse"})";
+    CHECK(api.handle(rep).status == 400);
+}
+
+TEST_CASE("maintenance mode")
+{
+    Fixture f;
+    f.call_json("PUT", "/v1/services", R"({"name": "web", "port": 80})");
+    f.call_json("PUT", "/v1/services/web/maintenance", "", 400);
+    f.call_json("PUT", "/v1/services/web/maintenance?enable=maybe", "", 400);
+    f.call_json("PUT", "/v1/services/nope/maintenance?enable=true", "", 404);
+    json on = f.call_json("PUT", "/v1/services/web/maintenance?enable=true&reason=disk+full");
+    CHECK(on["health"] == "maintenance");
+    CHECK(on["maintenance_reason"] == "disk full");
+    json off = f.call_json("PUT", "/v1/services/web/maintenance?enable=false");
+    CHECK(off["health"] == "passing");
+}
+
+TEST_CASE("members, agent, health, metrics")
+{
+    Fixture f;
+    json members = f.call_json("GET", "/v1/members");
+    REQUIRE(members.size() == 1);
+    CHECK(members[0]["name"] == "node-a");
+    CHECK(members[0]["state"] == "alive");
+    CHECK(members[0]["incarnation"] == 0);
+    json agent = f.call_json("GET", "/v1/agent");
+    CHECK(agent["name"] == "node-a");
+    CHECK(agent["datacenter"] == "dc1");
+    CHECK(agent["version"] == CAIRN_VERSION);
+    CHECK(f.call("GET", "/health").status == 200);
+
+    f.call_json("PUT", "/v1/services", R"({"name": "web", "port": 80})");
+    f.call_json("PUT", "/v1/services", R"({"name": "web", "id": "w2", "port": 80, "checks": [{"ttl": "1s"}]})");
+    Response m = f.call("GET", "/metrics");
+    CHECK(m.status == 200);
+    CHECK(m.content_type.starts_with("text/plain; version=0.0.4"));
+    CHECK(m.body.find("cairn_services 1\n") != std::string::npos);
+    CHECK(m.body.find("cairn_instances{health=\"passing\"} 1\n") != std::string::npos);
+    CHECK(m.body.find("cairn_instances{health=\"critical\"} 1\n") != std::string::npos);
+    CHECK(m.body.find("cairn_local_instances 2\n") != std::string::npos);
+}

@@ -1,0 +1,308 @@
+// The server on a real loopback socket: the loop runs on a thread, the test
+// is an ordinary blocking client. Every wait has a deadline.
+
+#include <doctest/doctest.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "core/loop.hpp"
+#include "http/server.hpp"
+
+using namespace cairn;
+using namespace cairn::http;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A Server on its own loop thread.
+class Running {
+public:
+    explicit Running(ServerOptions options)
+        : async_(loop_, [this] { loop_.stop(); }),
+          server_(loop_, std::move(options), [](const Request& r) {
+              if (r.path == "/throw")
+                  throw std::runtime_error("boom");
+              return Response::text(200, r.method + " " + r.path + " " + r.body);
+          })
+    {
+        auto ok = server_.start();
+        REQUIRE(ok);
+        port_ = server_.local_address().port();
+        thread_ = std::thread([this] { loop_.run(); });
+    }
+    ~Running()
+    {
+        async_.send();
+        thread_.join();
+    }
+    std::uint16_t port() const { return port_; }
+    // Only after the loop stopped.
+    const ServerStats& stats() const { return server_.stats(); }
+
+private:
+    Loop loop_;
+    Async async_;
+    Server server_;
+    std::uint16_t port_ = 0;
+    std::thread thread_;
+};
+
+ServerOptions options()
+{
+    ServerOptions o;
+    o.listen = *parse_socket_address("127.0.0.1:0");
+    o.idle_timeout = 2000ms;
+    return o;
+}
+
+class Client {
+public:
+    explicit Client(std::uint16_t port)
+    {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    }
+    ~Client() { ::close(fd_); }
+    void shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+
+    void send(std::string_view bytes)
+    {
+        while (!bytes.empty()) {
+            ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+            if (n <= 0)
+                return; // the server may have closed; reading tells
+            bytes.remove_prefix(static_cast<std::size_t>(n));
+        }
+    }
+
+    // One response (status and body), or nullopt on EOF / deadline.
+    std::optional<std::pair<int, std::string>> response(std::chrono::milliseconds deadline = 5000ms)
+    {
+        auto until = std::chrono::steady_clock::now() + deadline;
+        for (;;) {
+            auto end = buffer_.find("\r\n\r\n");
+            if (end != std::string::npos) {
+                std::string head = buffer_.substr(0, end);
+                std::size_t length = 0;
+                auto cl = head.find("Content-Length: ");
+                if (cl != std::string::npos)
+                    length = std::stoul(head.substr(cl + 16));
+                if (buffer_.size() >= end + 4 + length) {
+                    int status = std::stoi(head.substr(9, 3));
+                    std::string body = buffer_.substr(end + 4, length);
+                    buffer_.erase(0, end + 4 + length);
+                    if (status == 100)
+                        continue;
+                    return std::pair{status, body};
+                }
+            }
+            if (!fill(until))
+                return std::nullopt;
+        }
+    }
+
+    // True when the server closes the connection before the deadline.
+    bool closed(std::chrono::milliseconds deadline = 5000ms)
+    {
+        auto until = std::chrono::steady_clock::now() + deadline;
+        while (fill(until))
+            buffer_.clear();
+        return eof_;
+    }
+
+private:
+    bool fill(std::chrono::steady_clock::time_point until)
+    {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+        if (left.count() <= 0)
+            return false;
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+            return false;
+        char buf[65536];
+        ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+        if (n <= 0) {
+            eof_ = true;
+            return false;
+        }
+        buffer_.append(buf, static_cast<std::size_t>(n));
+        return true;
+    }
+
+    int fd_ = -1;
+    std::string buffer_;
+    bool eof_ = false;
+};
+
+} // namespace
+
+TEST_CASE("keep-alive: several requests on one connection")
+{
+    Running s(options());
+    Client c(s.port());
+    for (int i = 0; i < 3; ++i) {
+        c.send("GET /x HTTP/1.1\r\nHost: a\r\n\r\n");
+        auto r = c.response();
+        REQUIRE(r);
+        CHECK(r->first == 200);
+        CHECK(r->second == "GET /x ");
+    }
+}
+
+TEST_CASE("pipelining: answers in order")
+{
+    Running s(options());
+    Client c(s.port());
+    c.send("GET /1 HTTP/1.1\r\n\r\nPUT /2 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /3 HTTP/1.1\r\n\r\n");
+    auto a = c.response(), b = c.response(), d = c.response();
+    REQUIRE((a && b && d));
+    CHECK(a->second == "GET /1 ");
+    CHECK(b->second == "PUT /2 abc");
+    CHECK(d->second == "GET /3 ");
+}
+
+TEST_CASE("Connection: close is honoured")
+{
+    Running s(options());
+    Client c(s.port());
+    c.send("GET /1 HTTP/1.1\r\nConnection: close\r\n\r\n");
+    auto r = c.response();
+    REQUIRE(r);
+    CHECK(r->first == 200);
+    CHECK(c.closed());
+}
+
+TEST_CASE("limits: 431 for big headers, 413 for a big body before it is sent, 400 for garbage")
+{
+    Running s(options());
+    {
+        Client c(s.port());
+        c.send("GET / HTTP/1.1\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n");
+        auto r = c.response();
+        REQUIRE(r);
+        CHECK(r->first == 431);
+        CHECK(c.closed());
+    }
+    {
+        Client c(s.port());
+        c.send("PUT /v1/services HTTP/1.1\r\nContent-Length: 2097152\r\n\r\n");
+        auto r = c.response();
+        REQUIRE(r);
+        CHECK(r->first == 413);
+        CHECK(c.closed());
+    }
+    {
+        Client c(s.port());
+        c.send("HELLO\r\n\r\n");
+        auto r = c.response();
+        REQUIRE(r);
+        CHECK(r->first == 400);
+        CHECK(c.closed());
+    }
+    // Still serving.
+    Client c(s.port());
+    c.send("GET /ok HTTP/1.1\r\n\r\n");
+    auto r = c.response();
+    REQUIRE(r);
+    CHECK(r->first == 200);
+}
+
+TEST_CASE("Expect: 100-continue gets 100 Continue, then the answer")
+{
+    Running s(options());
+    Client c(s.port());
+    c.send("PUT /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+    // The helper skips the 100; send the body once it could have arrived.
+    c.send("ok");
+    auto r = c.response();
+    REQUIRE(r);
+    CHECK(r->second == "PUT /e ok");
+}
+
+TEST_CASE("a slow client that never finishes its headers gets 408 and is closed")
+{
+    auto o = options();
+    o.idle_timeout = 200ms;
+    Running s(o);
+    Client c(s.port());
+    c.send("GET /slow HTTP/1.1\r\nHost: a\r\n");
+    auto start = std::chrono::steady_clock::now();
+    // Trickling more header bytes does not reset the clock.
+    for (int i = 0; i < 3; ++i) {
+        std::this_thread::sleep_for(50ms);
+        c.send("X-More: y\r\n");
+    }
+    auto r = c.response(3000ms);
+    REQUIRE(r);
+    CHECK(r->first == 408);
+    CHECK(c.closed());
+    CHECK(std::chrono::steady_clock::now() - start < 2000ms);
+}
+
+TEST_CASE("an idle keep-alive connection is closed without a response")
+{
+    auto o = options();
+    o.idle_timeout = 150ms;
+    Running s(o);
+    Client c(s.port());
+    c.send("GET /a HTTP/1.1\r\n\r\n");
+    REQUIRE(c.response());
+    CHECK(c.closed(3000ms));
+}
+
+TEST_CASE("over the connection cap: 503")
+{
+    auto o = options();
+    o.max_connections = 2;
+    Running s(o);
+    Client a(s.port()), b(s.port());
+    a.send("GET /a HTTP/1.1\r\n\r\n");
+    b.send("GET /b HTTP/1.1\r\n\r\n");
+    REQUIRE(a.response());
+    REQUIRE(b.response()); // both are accepted by now
+    Client c(s.port());
+    auto r = c.response();
+    REQUIRE(r);
+    CHECK(r->first == 503);
+    CHECK(c.closed());
+    a.send("GET /a2 HTTP/1.1\r\n\r\n");
+    auto again = a.response();
+    REQUIRE(again);
+    CHECK(again->first == 200);
+}
+
+TEST_CASE("a handler that throws gives 500 and the connection goes on")
+{
+    Running s(options());
+    Client c(s.port());
+    c.send("GET /throw HTTP/1.1\r\n\r\nGET /after HTTP/1.1\r\n\r\n");
+    auto a = c.response(), b = c.response();
+    REQUIRE((a && b));
+    CHECK(a->first == 500);
+    CHECK(b->first == 200);
+}
+
+TEST_CASE("a client that half-closes after its request still gets the answer")
+{
+    Running s(options());
+    Client c(s.port());
+    c.send("GET /h HTTP/1.1\r\n\r\n");
+    c.shutdown_write();
+    auto r = c.response();
+    REQUIRE(r);
+    CHECK(r->second == "GET /h ");
+}
