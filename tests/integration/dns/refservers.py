@@ -281,6 +281,7 @@ class CairnAgent:
     name = "cairn"
 
     def __init__(self, zones, host="127.0.0.1"):
+        self.zones = zones
         files = {origin.rstrip(".") + ".zone": text for origin, text in zones.items()}
         self.agent = harness.Agent(config_extra="[dns]\n\n[dns.forward]\nallow = []\n",
                                    zones=files, host=host)
@@ -288,7 +289,16 @@ class CairnAgent:
         self.port = self.agent.dns_port
 
     def start(self):
-        self.agent.start()
+        # Only DNS matters here: wait for the zone, not for the HTTP API.
+        self.agent.start(wait=False)
+        origin = next(iter(self.zones))
+
+        def ready():
+            if self.agent.proc.poll() is not None:
+                raise AssertionError(f"cairn exited with {self.agent.proc.returncode}:\n{self.read_log()}")
+            return serves_zone(self.host, self.port, origin)
+
+        harness.wait_until(ready, timeout=15, what=f"cairn on {self.host}:{self.port} to serve {origin}")
         return self
 
     def stop(self):
