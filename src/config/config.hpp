@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/net.hpp"
@@ -19,6 +20,8 @@ using Duration = std::chrono::milliseconds;
 enum class Policy { random, round_robin, weighted, affinity, fastest };
 enum class ServeWarning { fallback, always, never };
 
+// Parses an address literal that is known to be valid; for the defaults below.
+[[nodiscard]] SocketAddress literal_address(std::string_view text);
 struct CheckConfig {
     std::string id;                // default: "<instance id>:<1-based index>"
     // Exactly one of http, tcp, args, ttl is set.
@@ -56,7 +59,7 @@ struct ForwardConfig {
 };
 
 struct DnsConfig {
-    std::vector<SocketAddress> listen; // default: 127.0.0.1:8600
+    std::vector<SocketAddress> listen{literal_address("127.0.0.1:8600")};
     unsigned workers = 0;              // 0 = one per core
     Duration service_ttl{5'000};
     Duration node_ttl{30'000};
@@ -71,7 +74,7 @@ struct DnsConfig {
 };
 
 struct HttpConfig {
-    SocketAddress listen;              // default: 127.0.0.1:8500
+    SocketAddress listen = literal_address("127.0.0.1:8500");
     std::string token;                 // bearer token for writes; empty = open
     unsigned max_connections = 512;
     Duration idle_timeout{30'000};
@@ -80,7 +83,7 @@ struct HttpConfig {
 };
 
 struct GossipConfig {
-    SocketAddress bind;                // default: 0.0.0.0:8301
+    SocketAddress bind = literal_address("0.0.0.0:8301");
     std::string advertise;
     std::vector<std::string> join;
     std::string encrypt;
@@ -108,6 +111,8 @@ struct Config {
 // Loads and merges every path (a file, or a directory whose *.toml files are
 // read in name order) over the defaults.
 [[nodiscard]] Result<Config> load_config(const std::vector<std::string>& paths);
+// The same over `base` instead of the defaults (`cairn agent --dev --config x`).
+[[nodiscard]] Result<Config> load_config(const std::vector<std::string>& paths, Config base);
 
 // Parses one TOML document; `origin` names it in errors ("agent.toml").
 [[nodiscard]] Result<Config> parse_config(std::string_view toml_text, std::string_view origin);
@@ -117,5 +122,14 @@ struct Config {
 
 [[nodiscard]] std::string_view to_string(Policy p);
 [[nodiscard]] Result<Policy> parse_policy(std::string_view text);
+[[nodiscard]] std::string_view to_string(ServeWarning s);
+[[nodiscard]] Result<ServeWarning> parse_serve_warning(std::string_view text);
+
+// The rules for one service that do not depend on TOML, shared with the HTTP
+// API: fills the defaults (id = name, check ids "<id>:<n>") and checks the
+// values and the rules between them. Errors start with the field's path
+// ("name: missing", "checks[0]: exactly one of http, tcp, args or ttl ...").
+[[nodiscard]] Result<void> validate_service(ServiceConfig& service);
+[[nodiscard]] Result<void> validate_check(CheckConfig& check);
 
 } // namespace cairn::config

@@ -1,0 +1,393 @@
+#include "agent/agent.hpp"
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+
+#include <arpa/inet.h>
+#include <fmt/ranges.h>
+#include <unistd.h>
+
+#include "agent/publisher.hpp"
+#include "agent/services.hpp"
+#include "core/log.hpp"
+#include "dns/catalog.hpp"
+#include "dns/zone.hpp"
+#include "registry/registry.hpp"
+#include "registry/validate.hpp"
+
+namespace cairn::agent {
+namespace {
+
+std::uint32_t seconds(config::Duration d) { return static_cast<std::uint32_t>(d.count() / 1000); }
+
+dns::ServeWarning to_dns(config::ServeWarning s)
+{
+    switch (s) {
+    case config::ServeWarning::fallback: return dns::ServeWarning::fallback;
+    case config::ServeWarning::always: return dns::ServeWarning::always;
+    case config::ServeWarning::never: return dns::ServeWarning::never;
+    }
+    return dns::ServeWarning::fallback;
+}
+
+std::string addresses(const std::vector<SocketAddress>& list)
+{
+    std::vector<std::string> out;
+    for (const SocketAddress& a : list)
+        out.push_back(a.to_string());
+    return fmt::format("{}", fmt::join(out, ","));
+}
+
+std::string zone_summary(const dns::ZoneSet& zones)
+{
+    std::vector<std::string> out;
+    for (const dns::ZoneInfo& z : zones.info())
+        out.push_back(fmt::format("{}@{}", z.origin, z.serial));
+    return fmt::format("{}", fmt::join(out, ","));
+}
+
+std::size_t record_count(const dns::ZoneSet& zones)
+{
+    std::size_t n = 0;
+    for (const dns::ZoneInfo& z : zones.info())
+        n += z.records;
+    return n;
+}
+
+std::string address_text(const registry::Address& a)
+{
+    char buf[64] = {};
+    inet_ntop(a.family == 6 ? AF_INET6 : AF_INET, a.bytes.data(), buf, sizeof buf);
+    return buf;
+}
+
+// Keys whose new value a reload cannot apply without a restart: they keep
+// their running value, and each one that changed is named in a warning.
+void keep_restart_only(const config::Config& running, config::Config& next)
+{
+    auto keep = [&](std::string_view key, auto& next_value, const auto& running_value, bool changed) {
+        if (changed)
+            log::warn("reload.ignored", {{"key", key}, {"reason", "takes effect after a restart"}});
+        next_value = running_value;
+    };
+    keep("node_name", next.node_name, running.node_name, next.node_name != running.node_name);
+    keep("datacenter", next.datacenter, running.datacenter, next.datacenter != running.datacenter);
+    keep("data_dir", next.data_dir, running.data_dir, next.data_dir != running.data_dir);
+    keep("advertise_address", next.advertise_address, running.advertise_address,
+         next.advertise_address != running.advertise_address);
+    keep("dns.listen", next.dns.listen, running.dns.listen, addresses(next.dns.listen) != addresses(running.dns.listen));
+    keep("dns.workers", next.dns.workers, running.dns.workers, next.dns.workers != running.dns.workers);
+    keep("dns.tcp_max_connections", next.dns.tcp_max_connections, running.dns.tcp_max_connections,
+         next.dns.tcp_max_connections != running.dns.tcp_max_connections);
+    keep("dns.tcp_idle_timeout", next.dns.tcp_idle_timeout, running.dns.tcp_idle_timeout,
+         next.dns.tcp_idle_timeout != running.dns.tcp_idle_timeout);
+    keep("dns.forward", next.dns.forward, running.dns.forward,
+         next.dns.forward.upstreams != running.dns.forward.upstreams ||
+             next.dns.forward.allow != running.dns.forward.allow);
+    keep("http.listen", next.http.listen, running.http.listen,
+         next.http.listen.to_string() != running.http.listen.to_string());
+    keep("http.token", next.http.token, running.http.token, next.http.token != running.http.token);
+    keep("http.max_connections", next.http.max_connections, running.http.max_connections,
+         next.http.max_connections != running.http.max_connections);
+    keep("http.idle_timeout", next.http.idle_timeout, running.http.idle_timeout,
+         next.http.idle_timeout != running.http.idle_timeout);
+    keep("http.max_body_bytes", next.http.max_body_bytes, running.http.max_body_bytes,
+         next.http.max_body_bytes != running.http.max_body_bytes);
+    keep("http.max_header_bytes", next.http.max_header_bytes, running.http.max_header_bytes,
+         next.http.max_header_bytes != running.http.max_header_bytes);
+    keep("gossip", next.gossip, running.gossip,
+         next.gossip.bind.to_string() != running.gossip.bind.to_string() ||
+             next.gossip.advertise != running.gossip.advertise || next.gossip.join != running.gossip.join ||
+             next.gossip.encrypt != running.gossip.encrypt || next.gossip.profile != running.gossip.profile);
+}
+
+} // namespace
+
+Agent::Agent(AgentOptions options) : options_(std::move(options)) {}
+
+Agent::~Agent() = default;
+
+std::int64_t Agent::wall_clock_ms()
+{
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+int Agent::run()
+{
+    auto config = load();
+    if (!config) {
+        log::error("config.invalid", {{"error", config.error().message}});
+        return 1;
+    }
+    config_ = std::move(*config);
+    apply_logging(config_);
+    if (auto started = start(); !started) {
+        log::error("agent.failed", {{"error", started.error().message}});
+        shutdown();
+        return 1;
+    }
+    loop_.run();
+    log::info("agent.stopped", {{"exit_code", exit_code_}});
+    return exit_code_;
+}
+
+Result<config::Config> Agent::load()
+{
+    Result<config::Config> loaded;
+    if (options_.dev) {
+        if (!dev_base_)
+            dev_base_ = config::dev_config();
+        loaded = options_.config_paths.empty() ? Result<config::Config>(*dev_base_)
+                                               : config::load_config(options_.config_paths, *dev_base_);
+    } else {
+        loaded = config::load_config(options_.config_paths);
+    }
+    if (!loaded || !options_.dev)
+        return loaded;
+    // The dev agent registers itself, so `dig cairn.service.cairn` answers at once.
+    bool taken = false;
+    for (const config::ServiceConfig& s : loaded->services)
+        taken = taken || s.id == "cairn";
+    if (!taken) {
+        config::ServiceConfig self;
+        self.name = "cairn";
+        self.port = loaded->http.listen.port();
+        self.meta = {{"version", CAIRN_VERSION}};
+        if (auto r = config::validate_service(self); !r)
+            return std::unexpected(r.error());
+        loaded->services.push_back(std::move(self));
+    }
+    return loaded;
+}
+
+void Agent::apply_logging(const config::Config& config)
+{
+    if (auto level = log::parse_level(config.log.level))
+        log::set_level(*level);
+    log::set_json(config.log.json);
+}
+
+Result<void> Agent::start()
+{
+    log::info("agent.start", {{"version", CAIRN_VERSION},
+                              {"node", config_.node_name},
+                              {"datacenter", config_.datacenter},
+                              {"domain", config_.domain},
+                              {"config", options_.dev && options_.config_paths.empty()
+                                             ? std::string("dev")
+                                             : fmt::format("{}", fmt::join(options_.config_paths, ","))}});
+    if (auto r = prepare_data_dir(); !r)
+        return r;
+    if (auto r = start_registry(); !r)
+        return r;
+    if (auto r = start_dns(); !r)
+        return r;
+    if (auto r = start_http(); !r)
+        return r;
+    if (auto r = start_health(); !r)
+        return r;
+    if (auto r = register_config_services(); !r)
+        return r;
+    start_signals();
+    log::info("agent.ready", {{"node", config_.node_name}, {"pid", getpid()}});
+    return {};
+}
+
+Result<void> Agent::prepare_data_dir()
+{
+    std::error_code ec;
+    std::filesystem::create_directories(config_.data_dir, ec);
+    if (ec)
+        return fail("data_dir {}: {}", config_.data_dir, ec.message());
+    log::info("data_dir.ready", {{"path", config_.data_dir}});
+    return {};
+}
+
+Result<void> Agent::start_registry()
+{
+    address_ = choose_address(config_);
+    registry_ = std::make_unique<registry::Registry>(config_.node_name);
+    registry_->set_node({config_.node_name, config_.datacenter, address_, {{"version", CAIRN_VERSION}}, true});
+    publisher_ = std::make_unique<SnapshotPublisher>(loop_, *registry_, snapshots_);
+    publisher_->start();
+    log::info("registry.ready", {{"node", config_.node_name}, {"address", address_text(address_)}});
+    return {};
+}
+
+Result<void> Agent::start_dns()
+{
+    auto zones = dns::load_zones(config_.dns.zones_dir);
+    if (!zones)
+        return std::unexpected(zones.error());
+    auto settings = dns_settings(config_);
+    if (auto valid = dns::Catalog::validate_settings(settings); !valid)
+        return valid;
+    catalog_ = std::make_unique<dns::Catalog>(snapshots_);
+    catalog_->set_zones(*zones);
+    catalog_->set_settings(std::move(settings));
+    log::info("zones.loaded", {{"dir", config_.dns.zones_dir},
+                               {"zones", (*zones)->info().size()},
+                               {"records", record_count(**zones)},
+                               {"serials", zone_summary(**zones)}});
+
+    log::warn("dns.server", {{"state", "not built yet: zones and settings are loaded, no sockets"}});
+    return {};
+}
+
+Result<void> Agent::start_http() { return {}; }
+
+Result<void> Agent::start_health() { return {}; }
+
+Result<void> Agent::register_config_services() { return sync_config_services(config_); }
+
+void Agent::start_signals()
+{
+    auto on = [this](int signum, auto handler) {
+        auto s = std::make_unique<Signal>(loop_);
+        s->start(signum, std::move(handler));
+        signals_.push_back(std::move(s));
+    };
+    on(SIGINT, [this] {
+        log::info("agent.stop", {{"signal", "SIGINT"}});
+        shutdown();
+    });
+    on(SIGTERM, [this] {
+        log::info("agent.stop", {{"signal", "SIGTERM"}});
+        shutdown();
+    });
+    on(SIGHUP, [this] { reload(); });
+}
+
+Result<void> Agent::sync_config_services(const config::Config& config)
+{
+    std::vector<registry::Instance> wanted;
+    for (const config::ServiceConfig& service : config.services) {
+        auto instance = to_instance(service, config_.node_name, address_);
+        if (!instance)
+            return fail("service {}: {}", service.id, instance.error().message);
+        if (auto valid = registry::validate(*instance); !valid)
+            return fail("service {}: {}", service.id, valid.error());
+        wanted.push_back(std::move(*instance));
+    }
+    SyncPlan plan = plan_sync(config_service_ids_, std::move(wanted));
+    std::int64_t now = wall_clock_ms();
+    std::size_t removed = 0;
+    for (const std::string& id : plan.removals)
+        removed += registry_->deregister_local(id, now) ? 1 : 0;
+    std::vector<std::string> registered;
+    for (registry::Instance& instance : plan.upserts) {
+        std::string id = instance.id;
+        if (auto stored = registry_->upsert_local(std::move(instance), now); !stored) {
+            log::error("service.rejected", {{"id", id}, {"error", stored.error()}});
+            continue;
+        }
+        registered.push_back(std::move(id));
+    }
+    config_service_ids_ = std::move(registered);
+    log::info("services.synced", {{"registered", config_service_ids_.size()}, {"removed", removed}});
+    return {};
+}
+
+void Agent::reload()
+{
+    log::info("reload.start", {{"config", fmt::format("{}", fmt::join(options_.config_paths, ","))}});
+    auto next = load();
+    if (!next) {
+        log::error("reload.failed", {{"error", next.error().message}, {"keeping", "running configuration"}});
+        return;
+    }
+    auto zones = dns::load_zones(next->dns.zones_dir);
+    if (!zones) {
+        log::error("reload.failed", {{"error", zones.error().message}, {"keeping", "running configuration"}});
+        return;
+    }
+    keep_restart_only(config_, *next);
+    auto settings = dns_settings(*next);
+    if (auto valid = dns::Catalog::validate_settings(settings); !valid) {
+        log::error("reload.failed", {{"error", valid.error().message}, {"keeping", "running configuration"}});
+        return;
+    }
+    if (auto synced = sync_config_services(*next); !synced) {
+        log::error("reload.failed", {{"error", synced.error().message}, {"keeping", "running configuration"}});
+        return;
+    }
+    apply_logging(*next);
+    catalog_->set_zones(*zones);
+    catalog_->set_settings(std::move(settings));
+    config_ = std::move(*next);
+    publisher_->flush();
+    log::info("reload.done", {{"zones", (*zones)->info().size()},
+                              {"records", record_count(**zones)},
+                              {"serials", zone_summary(**zones)},
+                              {"services", config_service_ids_.size()},
+                              {"log_level", config_.log.level}});
+}
+
+void Agent::shutdown()
+{
+    if (stopping_)
+        return;
+    stopping_ = true;
+    if (publisher_)
+        publisher_->stop();
+    signals_.clear();
+    if (dev_base_ && config_.data_dir == dev_base_->data_dir) {
+        std::error_code ec;
+        std::filesystem::remove_all(config_.data_dir, ec);
+    }
+    loop_.stop();
+}
+
+dns::Settings Agent::dns_settings(const config::Config& config) const
+{
+    dns::Settings s;
+    s.domain = config.domain;
+    s.datacenter = config.datacenter;
+    s.node_name = config.node_name;
+    s.node_address = address_;
+    s.service_ttl_s = seconds(config.dns.service_ttl);
+    s.node_ttl_s = seconds(config.dns.node_ttl);
+    s.negative_ttl_s = seconds(config.dns.negative_ttl);
+    s.answer_limit = config.dns.answer_limit;
+    s.policy = to_registry_policy(config.dns.policy);
+    s.serve_warning = to_dns(config.dns.serve_warning);
+    return s;
+}
+
+registry::Address Agent::choose_address(const config::Config& config) const
+{
+    if (!config.advertise_address.empty()) {
+        if (auto a = parse_address(config.advertise_address))
+            return *a;
+    }
+    // The first private IPv4 address, as memberlist picks its advertise
+    // address; else any non-loopback IPv4; else loopback.
+    uv_interface_address_t* list = nullptr;
+    int count = 0;
+    registry::Address chosen = *parse_address("127.0.0.1");
+    bool private_found = false, any_found = false;
+    if (uv_interface_addresses(&list, &count) == 0) {
+        for (int i = 0; i < count && !private_found; ++i) {
+            const auto& entry = list[i];
+            if (entry.is_internal || entry.address.address4.sin_family != AF_INET)
+                continue;
+            registry::Address a;
+            a.family = 4;
+            std::memcpy(a.bytes.data(), &entry.address.address4.sin_addr, 4);
+            bool is_private = a.bytes[0] == 10 || (a.bytes[0] == 172 && (a.bytes[1] & 0xf0) == 16) ||
+                              (a.bytes[0] == 192 && a.bytes[1] == 168);
+            if (is_private || !any_found) {
+                chosen = a;
+                any_found = true;
+                private_found = is_private;
+            }
+        }
+        uv_free_interface_addresses(list, count);
+    }
+    return chosen;
+}
+
+} // namespace cairn::agent

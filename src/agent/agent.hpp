@@ -1,0 +1,96 @@
+#pragma once
+// The agent process: the composition root that builds every layer on one main
+// cairn::Loop and wires them (DESIGN.md §1, §2).
+//
+// run() loads the configuration, then start() brings the parts up in order,
+// each in its own start_* step, and the loop runs until SIGINT or SIGTERM.
+// SIGHUP reloads the configuration files and the zones: everything that can
+// change safely is applied, the rest keeps its old value (and a warning says
+// so), and a reload that fails keeps the old state serving.
+//
+// Another layer joins by adding a member below and a start_<layer>() step to
+// start(), a stop in shutdown(), and, if it cares, a line in reload().
+//
+// Main thread only.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/cli.hpp"
+#include "config/config.hpp"
+#include "core/loop.hpp"
+#include "core/result.hpp"
+#include "registry/snapshot.hpp"
+#include "registry/types.hpp"
+
+namespace cairn::registry {
+class Registry;
+}
+namespace cairn::dns {
+class Catalog;
+class Server;
+struct Settings;
+} // namespace cairn::dns
+
+namespace cairn::agent {
+
+class SnapshotPublisher;
+
+class Agent {
+public:
+    explicit Agent(AgentOptions options);
+    ~Agent();
+    Agent(const Agent&) = delete;
+    Agent& operator=(const Agent&) = delete;
+
+    // Runs the agent until it is told to stop. Returns the process exit code:
+    // 0 after a clean shutdown, 1 when the configuration or startup failed.
+    int run();
+
+    // Milliseconds since the epoch, for registry timestamps.
+    [[nodiscard]] static std::int64_t wall_clock_ms();
+
+private:
+    // --- Configuration ---
+    [[nodiscard]] Result<config::Config> load();
+    void apply_logging(const config::Config& config);
+
+    // --- Startup, in this order ---
+    Result<void> start();
+    Result<void> prepare_data_dir();
+    Result<void> start_registry();
+    Result<void> start_dns();
+    Result<void> start_http();
+    Result<void> start_health();
+    Result<void> register_config_services();
+    void start_signals();
+
+    // --- Running ---
+    void reload();
+    void shutdown();
+    // Makes the config-defined instances in the registry match `config`.
+    Result<void> sync_config_services(const config::Config& config);
+    [[nodiscard]] dns::Settings dns_settings(const config::Config& config) const;
+    [[nodiscard]] registry::Address choose_address(const config::Config& config) const;
+
+    AgentOptions options_;
+    std::optional<config::Config> dev_base_; // made once: it holds the dev data_dir
+    config::Config config_;
+    registry::Address address_; // this agent's own address (services, <node>.node)
+    // The loop is declared first so that it is destroyed last: every handle
+    // below is closed before it.
+    Loop loop_;
+    std::unique_ptr<registry::Registry> registry_;
+    registry::SnapshotSlot snapshots_;
+    std::unique_ptr<SnapshotPublisher> publisher_;
+    std::unique_ptr<dns::Catalog> catalog_;
+    std::vector<std::string> config_service_ids_; // registered from config, in the registry now
+    std::vector<std::unique_ptr<Signal>> signals_;
+    bool stopping_ = false;
+    int exit_code_ = 0;
+};
+
+} // namespace cairn::agent

@@ -1,0 +1,76 @@
+#include "agent/cli.hpp"
+
+#include <cstdio>
+
+#include "config/config.hpp"
+#include "dns/zone.hpp"
+
+namespace cairn::agent {
+
+std::string_view usage()
+{
+    return "usage: cairn <command> [options]\n"
+           "\n"
+           "commands:\n"
+           "  agent --config FILE|DIR ...  run the agent (--config repeats; a directory loads its *.toml)\n"
+           "  agent --dev                  run one self-contained node on 127.0.0.1 (DNS :8600, HTTP :8500)\n"
+           "  validate FILE|DIR ...        check configuration files and the zones they point at\n"
+           "  register, deregister, services, members, check pass|warn|fail, keygen\n"
+           "                               talk to a running agent's HTTP API (see docs/http-api.md)\n"
+           "  version                      print the version\n"
+           "  help, --help                 this text\n"
+           "\n"
+           "signals to a running agent: SIGHUP reloads configuration and zones, SIGINT/SIGTERM stop it.\n";
+}
+
+Result<AgentOptions> parse_agent_args(std::span<char* const> args)
+{
+    AgentOptions options;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string_view arg = args[i];
+        if (arg == "--dev" || arg == "-dev") {
+            options.dev = true;
+        } else if (arg == "--help" || arg == "-h") {
+            options.help = true;
+        } else if (arg == "--config" || arg == "-config" || arg == "-c") {
+            if (i + 1 == args.size())
+                return fail("{} needs a file or directory", arg);
+            options.config_paths.emplace_back(args[++i]);
+        } else if (arg.starts_with("--config=")) {
+            auto value = arg.substr(std::string_view("--config=").size());
+            if (value.empty())
+                return fail("--config= needs a file or directory");
+            options.config_paths.emplace_back(value);
+        } else {
+            return fail("unknown option '{}' for `cairn agent`", arg);
+        }
+    }
+    if (!options.help && !options.dev && options.config_paths.empty())
+        return fail("`cairn agent` needs --config FILE|DIR or --dev");
+    return options;
+}
+
+int run_validate(std::span<char* const> args)
+{
+    std::vector<std::string> paths(args.begin(), args.end());
+    if (paths.empty()) {
+        std::fprintf(stderr, "usage: cairn validate FILE|DIR ...\n");
+        return 2;
+    }
+    auto config = config::load_config(paths);
+    if (!config) {
+        std::fprintf(stderr, "%s\n", config.error().message.c_str());
+        return 1;
+    }
+    auto zones = dns::load_zones(config->dns.zones_dir);
+    if (!zones) {
+        std::fprintf(stderr, "%s\n", zones.error().message.c_str());
+        return 1;
+    }
+    std::printf("configuration is valid (node %s, %zu service%s, %zu zone%s from %s)\n", config->node_name.c_str(),
+                config->services.size(), config->services.size() == 1 ? "" : "s", (*zones)->info().size(),
+                (*zones)->info().size() == 1 ? "" : "s", config->dns.zones_dir.c_str());
+    return 0;
+}
+
+} // namespace cairn::agent

@@ -1,0 +1,31 @@
+#pragma once
+// The command line of `cairn agent` and `cairn validate`, parsed without side
+// effects so that it is unit-tested. main.cpp dispatches the subcommands.
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace cairn::agent {
+
+struct AgentOptions {
+    std::vector<std::string> config_paths; // files or directories, in order
+    bool dev = false;
+    bool help = false;
+};
+
+// The arguments after "agent": --config PATH (repeatable, also --config=PATH),
+// --dev, --help. Needs --config or --dev.
+[[nodiscard]] Result<AgentOptions> parse_agent_args(std::span<char* const> args);
+
+// The usage text of the whole binary.
+[[nodiscard]] std::string_view usage();
+
+// `cairn validate FILE|DIR...`: prints "configuration is valid" (and what it
+// found) to stdout and returns 0, or the errors to stderr and returns 1.
+int run_validate(std::span<char* const> args);
+
+} // namespace cairn::agent

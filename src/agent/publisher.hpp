@@ -1,0 +1,54 @@
+#pragma once
+// Publishes registry snapshots for the DNS workers, coalesced: whenever the
+// registry is dirty at the end of a loop iteration (whoever wrote it: config
+// sync, the HTTP API, health checks, gossip), the next snapshot goes out at
+// once, or, if one went out less than `min_interval` ago, when that interval
+// is over. So a change is visible in DNS within about min_interval, and a
+// burst of writes costs one snapshot per interval, not one per write.
+//
+// Main loop only.
+
+#include <chrono>
+#include <cstdint>
+
+#include <uv.h>
+
+#include "core/loop.hpp"
+#include "registry/registry.hpp"
+#include "registry/snapshot.hpp"
+
+namespace cairn::agent {
+
+class SnapshotPublisher {
+public:
+    SnapshotPublisher(Loop& loop, registry::Registry& registry, registry::SnapshotSlot& slot,
+                      std::chrono::milliseconds min_interval = std::chrono::milliseconds{2});
+    ~SnapshotPublisher();
+    SnapshotPublisher(const SnapshotPublisher&) = delete;
+    SnapshotPublisher& operator=(const SnapshotPublisher&) = delete;
+
+    // Publishes the first snapshot and starts watching the registry.
+    void start();
+    // Stops watching; the slot keeps the last snapshot.
+    void stop();
+    // Publishes now if the registry is dirty (e.g. right before a reload
+    // reports success).
+    void flush();
+
+    [[nodiscard]] std::uint64_t published() const { return published_; }
+
+private:
+    void on_iteration();
+    void publish();
+
+    Loop& loop_;
+    registry::Registry& registry_;
+    registry::SnapshotSlot& slot_;
+    std::chrono::milliseconds min_interval_;
+    Timer timer_;
+    uv_prepare_t* prepare_;
+    std::uint64_t last_publish_ms_ = 0;
+    std::uint64_t published_ = 0;
+};
+
+} // namespace cairn::agent
