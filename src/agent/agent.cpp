@@ -14,6 +14,7 @@
 #include "core/log.hpp"
 #include "dns/catalog.hpp"
 #include "dns/zone.hpp"
+#include "health/prober.hpp"
 #include "registry/registry.hpp"
 #include "registry/validate.hpp"
 
@@ -239,7 +240,11 @@ Result<void> Agent::start_dns()
 
 Result<void> Agent::start_http() { return {}; }
 
-Result<void> Agent::start_health() { return {}; }
+Result<void> Agent::start_health()
+{
+    prober_ = std::make_unique<health::Prober>(loop_, *registry_);
+    return {};
+}
 
 Result<void> Agent::register_config_services() { return sync_config_services(config_); }
 
@@ -287,6 +292,8 @@ Result<void> Agent::sync_config_services(const config::Config& config)
         registered.push_back(std::move(id));
     }
     config_service_ids_ = std::move(registered);
+    if (prober_)
+        prober_->sync(); // checks of added, changed and removed instances
     log::info("services.synced", {{"registered", config_service_ids_.size()}, {"removed", removed}});
     return {};
 }
@@ -333,6 +340,7 @@ void Agent::shutdown()
     stopping_ = true;
     if (publisher_)
         publisher_->stop();
+    prober_.reset(); // stops every check; running scripts are killed
     signals_.clear();
     if (dev_base_ && config_.data_dir == dev_base_->data_dir) {
         std::error_code ec;

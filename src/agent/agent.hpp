@@ -29,6 +29,9 @@
 namespace cairn::registry {
 class Registry;
 }
+namespace cairn::health {
+class Prober;
+}
 namespace cairn::dns {
 class Catalog;
 class Server;
@@ -84,6 +87,7 @@ private:
     // below is closed before it.
     Loop loop_;
     std::unique_ptr<registry::Registry> registry_;
+    std::unique_ptr<health::Prober> prober_; // after registry_: destroyed before it
     registry::SnapshotSlot snapshots_;
     std::unique_ptr<SnapshotPublisher> publisher_;
     std::unique_ptr<dns::Catalog> catalog_;
