@@ -1,0 +1,31 @@
+// parse_config on arbitrary bytes: it must return a config or an error
+// naming a line, never crash, hang or leak. A parsed config must also
+// survive validate_service again (its defaults are already filled in).
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "config/config.hpp"
+#include "config/values.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+{
+    std::string_view text(reinterpret_cast<const char*>(data), size);
+    auto config = cairn::config::parse_config(text, "fuzz.toml");
+    if (config) {
+        for (auto& service : config->services)
+            if (!cairn::config::validate_service(service))
+                std::abort(); // a config that parsed must stay valid
+        if (config->domain.empty() || config->domain.back() != '.')
+            std::abort();
+    } else if (!config.error().message.starts_with("fuzz.toml")) {
+        std::abort(); // every error names where it is
+    }
+    // The value parsers see the raw bytes too.
+    (void)cairn::config::parse_duration(text);
+    (void)cairn::config::normalize_domain(text);
+    (void)cairn::config::check_cidr(text);
+    return 0;
+}
