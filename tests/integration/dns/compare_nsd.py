@@ -1,7 +1,7 @@
 """Compares cairn's answers with NSD's for the same zone, over UDP and TCP.
 
 NSD (/usr/sbin/nsd, Debian's package) and a cairn agent both serve
-zones/example.test.zone on loopback. Every query in CORPUS goes to both, and
+zones/example.test.zone on loopback. Every query of corpus() goes to both, and
 the rcode, the header flags (QR AA TC RD RA AD CD Z), the opcode, the question
 section (exact bytes, so the case echo counts) and each section's RRs (as sets:
 owner, TTL, class, type, rdata through dnspython) must match, as must the
@@ -16,7 +16,9 @@ Environment:
   CAIRN_COMPARE_SUBJECT  cairn (default) | nsd | knot -- the server compared
                          with NSD; nsd-vs-nsd checks the test itself.
   CAIRN_COMPARE_ONLY     a substring: run only cases whose label contains it.
+  CAIRN_NSD_MINIMAL_RESPONSES=yes   NSD with minimal-responses: yes.
 """
+import functools
 import os
 import struct
 import sys
@@ -32,6 +34,7 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+import dns.zone
 
 import refservers
 from refservers import NoResponse
@@ -445,9 +448,9 @@ def render(norm):
 # docs/testing.md ("Where cairn differs from NSD"). A check gets NSD's and
 # cairn's normalised replies and returns a list of problems.
 
+@functools.cache
 def zone_records():
     """{owner (lower case): set of RR lines as section_set writes them}."""
-    import dns.zone
     zone = dns.zone.from_text(refservers.example_zone_text(), origin=Z, relativize=False)
     out = {}
     for name, node in zone.nodes.items():

@@ -280,10 +280,10 @@ class CairnAgent:
 
     name = "cairn"
 
-    def __init__(self, zones, host="127.0.0.1"):
+    def __init__(self, zones, host="127.0.0.1", dns_settings=""):
         self.zones = zones
         files = {origin.rstrip(".") + ".zone": text for origin, text in zones.items()}
-        self.agent = harness.Agent(config_extra="[dns]\n\n[dns.forward]\nallow = []\n",
+        self.agent = harness.Agent(config_extra=f"[dns]\n{dns_settings}\n[dns.forward]\nallow = []\n",
                                    zones=files, host=host)
         self.host = host
         self.port = self.agent.dns_port
@@ -320,5 +320,5 @@ def make_server(kind, zones, host="127.0.0.1", **kwargs):
     if kind == "knot":
         return Knot(zones, host)
     if kind == "cairn":
-        return CairnAgent(zones, host)
+        return CairnAgent(zones, host, **kwargs)
     raise ValueError(f"unknown server kind {kind!r} (nsd, knot or cairn)")

@@ -213,6 +213,83 @@ class Transport(unittest.TestCase):
         self.assertEqual(len(big.answer[0]), BIG_COUNT)
 
 
+def closed_by_peer(sock):
+    """True once the peer has closed (EOF or reset); False while it is open."""
+    sock.setblocking(False)
+    try:
+        return sock.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+    finally:
+        sock.setblocking(True)
+
+
+class CairnTcpLimits(unittest.TestCase):
+    """A cairn agent with [dns] tcp_idle_timeout and tcp_max_connections set
+    (RFC 7766 6.2.3: servers close idle connections and cap their number)."""
+
+    IDLE_S = 30.0
+    MAX_CONNECTIONS = 1000
+
+    @classmethod
+    def setUpClass(cls):
+        if SUBJECT != "cairn":
+            raise unittest.SkipTest("cairn's [dns] TCP limits only")
+        settings = (f'tcp_idle_timeout = "{int(cls.IDLE_S * 1000)}ms"\n'
+                    f"tcp_max_connections = {cls.MAX_CONNECTIONS}\n")
+        cls.server = refservers.make_server("cairn", zones(), dns_settings=settings).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def connect(self):
+        s = socket.create_connection((self.server.host, self.server.port), timeout=5)
+        self.addCleanup(s.close)
+        return s
+
+
+class IdleTimeout(CairnTcpLimits):
+    IDLE_S = 0.5
+
+    def test_idle_connection_is_closed(self):
+        s = self.connect()
+        s.sendall(b"\x00")  # half a length prefix, then nothing: must not hold the slot forever
+        opened = time.monotonic()
+        harness.wait_until(lambda: closed_by_peer(s), timeout=10 * self.IDLE_S + 5,
+                           what="the server to close an idle connection")
+        self.assertGreaterEqual(time.monotonic() - opened, self.IDLE_S * 0.8)
+
+    def test_busy_connection_stays_open(self):
+        s = self.connect()
+        deadline = time.monotonic() + 3 * self.IDLE_S
+        n = 0
+        while time.monotonic() < deadline:  # a query every IDLE_S/3 for 3 idle periods
+            s.sendall(framed(wire("www." + Z, "A", 7000 + n)))
+            self.assertEqual(read_reply(s).id, 7000 + n)
+            n += 1
+            time.sleep(self.IDLE_S / 3)  # the spacing under test, not a wait for something
+
+
+class ConnectionCap(CairnTcpLimits):
+    MAX_CONNECTIONS = 4
+
+    def test_oldest_idle_connection_closed_at_the_cap(self):
+        idle = [self.connect() for _ in range(self.MAX_CONNECTIONS)]
+        for i, s in enumerate(idle):  # each answered once, so all are established and idle
+            s.sendall(framed(wire("www." + Z, "A", 8000 + i)))
+            self.assertEqual(read_reply(s).id, 8000 + i)
+        newest = self.connect()
+        newest.sendall(framed(wire("mail." + Z, "A", 8100)))
+        self.assertEqual(read_reply(newest).id, 8100)
+        harness.wait_until(lambda: closed_by_peer(idle[0]), timeout=5,
+                           what="the oldest idle connection to be closed for the new one")
+        for s in idle[1:]:
+            self.assertFalse(closed_by_peer(s), "only the oldest idle connection should be closed")
+
+
 @unittest.skipUnless(has_ipv6_loopback(), "no IPv6 loopback (::1) on this machine")
 class TransportIpv6(unittest.TestCase):
     @classmethod
