@@ -13,10 +13,8 @@ namespace {
 
 using registry::Health;
 
-// Gives the easy handle back to the multi's pool (which outlives every probe).
-struct CurlEasyRelease {
-    CurlMulti* multi;
-    void operator()(CURL* easy) const { multi->release(easy); }
+struct CurlEasyFree {
+    void operator()(CURL* easy) const { curl_easy_cleanup(easy); }
 };
 struct CurlSlistFree {
     void operator()(curl_slist* list) const { curl_slist_free_all(list); }
@@ -28,9 +26,8 @@ struct CurlSlistFree {
 struct HttpOp {
     OpProbe<HttpOp>* owner = nullptr;
     CurlMulti* multi = nullptr;
-    // Declared after `headers` so that the transfer goes first.
+    std::unique_ptr<CURL, CurlEasyFree> easy;
     std::unique_ptr<curl_slist, CurlSlistFree> headers;
-    std::unique_ptr<CURL, CurlEasyRelease> easy{nullptr, CurlEasyRelease{nullptr}};
     std::unique_ptr<Timer> early_timer;
     ProbeDone done;
     std::string method;
@@ -42,7 +39,9 @@ struct HttpOp {
 
     void cancel()
     {
-        delete this; // releasing the easy handle removes an unfinished transfer
+        if (easy && !early_timer)
+            multi->remove(easy.get());
+        delete this;
     }
 
     void finish(ProbeResult result)
@@ -148,7 +147,7 @@ ProbePtr start_http_probe(CurlMulti& multi, Loop& loop, const registry::CheckDef
     op->method = definition.method.empty() ? std::string("GET") : definition.method;
     op->url = definition.target;
     op->timeout_ms = definition.timeout_ms;
-    op->easy = std::unique_ptr<CURL, CurlEasyRelease>(multi.acquire(), CurlEasyRelease{&multi});
+    op->easy.reset(curl_easy_init());
     auto probe = std::make_unique<OpProbe<HttpOp>>(op);
 
     std::string problem;
