@@ -3,6 +3,7 @@
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "core/log.hpp"
 
@@ -22,6 +23,7 @@ struct CurlMulti::State {
     Timer timer;
     std::unordered_map<CURL*, Done> transfers;
     std::unordered_set<Watch*> watches;
+    std::vector<CURL*> idle; // released easy handles, reset, for reuse
 
     explicit State(Loop& l) : loop(l), timer(l) {}
 
@@ -141,6 +143,32 @@ CurlMulti::~CurlMulti()
     // Whatever curl did not ask us to stop watching is closed here.
     while (!state_->watches.empty())
         state_->close_watch(*state_->watches.begin());
+    for (CURL* easy : state_->idle)
+        curl_easy_cleanup(easy);
+}
+
+CURL* CurlMulti::acquire()
+{
+    if (state_->idle.empty())
+        return curl_easy_init();
+    CURL* easy = state_->idle.back();
+    state_->idle.pop_back();
+    return easy;
+}
+
+void CurlMulti::release(CURL* easy)
+{
+    if (easy == nullptr)
+        return;
+    remove(easy);
+    // Enough for the probes in flight at 1,000 a second; more is memory.
+    constexpr std::size_t max_idle = 64;
+    if (state_->idle.size() >= max_idle) {
+        curl_easy_cleanup(easy);
+        return;
+    }
+    curl_easy_reset(easy);
+    state_->idle.push_back(easy);
 }
 
 bool CurlMulti::add(CURL* easy, Done done)

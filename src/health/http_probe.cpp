@@ -13,8 +13,10 @@ namespace {
 
 using registry::Health;
 
-struct CurlEasyFree {
-    void operator()(CURL* easy) const { curl_easy_cleanup(easy); }
+// Gives the easy handle back to the multi's pool (which outlives every probe).
+struct CurlEasyRelease {
+    CurlMulti* multi;
+    void operator()(CURL* easy) const { multi->release(easy); }
 };
 struct CurlSlistFree {
     void operator()(curl_slist* list) const { curl_slist_free_all(list); }
@@ -26,8 +28,9 @@ struct CurlSlistFree {
 struct HttpOp {
     OpProbe<HttpOp>* owner = nullptr;
     CurlMulti* multi = nullptr;
-    std::unique_ptr<CURL, CurlEasyFree> easy;
+    // Declared after `headers` so that the transfer goes first.
     std::unique_ptr<curl_slist, CurlSlistFree> headers;
+    std::unique_ptr<CURL, CurlEasyRelease> easy{nullptr, CurlEasyRelease{nullptr}};
     std::unique_ptr<Timer> early_timer;
     ProbeDone done;
     std::string method;
@@ -39,9 +42,7 @@ struct HttpOp {
 
     void cancel()
     {
-        if (easy && !early_timer)
-            multi->remove(easy.get());
-        delete this;
+        delete this; // releasing the easy handle removes an unfinished transfer
     }
 
     void finish(ProbeResult result)
@@ -147,7 +148,7 @@ ProbePtr start_http_probe(CurlMulti& multi, Loop& loop, const registry::CheckDef
     op->method = definition.method.empty() ? std::string("GET") : definition.method;
     op->url = definition.target;
     op->timeout_ms = definition.timeout_ms;
-    op->easy.reset(curl_easy_init());
+    op->easy = std::unique_ptr<CURL, CurlEasyRelease>(multi.acquire(), CurlEasyRelease{&multi});
     auto probe = std::make_unique<OpProbe<HttpOp>>(op);
 
     std::string problem;

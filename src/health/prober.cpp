@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <random>
 #include <unordered_map>
 #include <vector>
@@ -19,6 +20,18 @@ struct Running {
     registry::CheckState reported; // what the registry has
     std::int64_t reported_at_ms = 0;
 };
+
+// An output change, or a latency that moved by more than a quarter: worth a
+// registry write (and a gossip broadcast) once per refresh period. Jitter of
+// a few microseconds on every probe is not.
+bool worth_refreshing(const registry::CheckState& reported, const registry::CheckState& now)
+{
+    if (reported.output != now.output)
+        return true;
+    auto before = static_cast<std::int64_t>(reported.latency_us);
+    auto after = static_cast<std::int64_t>(now.latency_us);
+    return std::abs(after - before) * 4 > before;
+}
 
 std::uint64_t make_seed(std::uint64_t seed)
 {
@@ -132,7 +145,7 @@ struct Prober::State {
         Running& running = it->second;
         const registry::CheckState& state = runner.machine().state();
         auto now_ms = static_cast<std::int64_t>(loop.now_ms());
-        bool stale = state != running.reported && now_ms - running.reported_at_ms >= options.refresh_ms;
+        bool stale = worth_refreshing(running.reported, state) && now_ms - running.reported_at_ms >= options.refresh_ms;
         if (status_changed || stale || runner.definition().kind == registry::CheckKind::ttl) {
             if (status_changed)
                 log::info("health.status", {{"check", id},

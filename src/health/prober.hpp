@@ -30,7 +30,8 @@
 namespace cairn::health {
 
 struct ProberOptions {
-    // Output- or latency-only updates reach the registry at most this often.
+    // Output- or latency-only updates (a new output, latency moved by more
+    // than 25%) reach the registry at most this often.
     std::int64_t refresh_ms = 30'000;
     // 0 = seed from std::random_device.
     std::uint64_t seed = 0;

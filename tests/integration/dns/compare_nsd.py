@@ -261,6 +261,19 @@ def corpus():
         Case("EDNS extended rcode bits set in query", opt_with_flags(0x01000000)),
         Case("EDNS unknown flag bits in query", opt_with_flags(0x00007FFF)),
     ]
+    # More wildcard and name edge cases.
+    c += [
+        q("ENT blocks the wildcard", "ent.wild." + Z, "A", "NOERROR"),
+        q("below an ENT that blocks the wildcard", "x.ent.wild." + Z, "A", "NXDOMAIN"),
+        q("name below the ENT", "deep.ent.wild." + Z, "A", "NOERROR"),
+        q("RRset with two TTLs", "ttlmix." + Z, "A", "NOERROR"),
+        q("label with a dot", "dot\\.label." + Z, "A", "NOERROR"),
+        q("label with a dot, as two labels", "dot.label." + Z, "A", "NXDOMAIN"),
+        q("label with a space", "sp\\032ace." + Z, "TXT", "NOERROR"),
+        q("label byte 228", "\\228bc." + Z, "A", "NOERROR"),
+        q("label byte 228, ASCII upper", "\\228BC." + Z, "A", "NOERROR"),
+        q("label byte 196 is not 228 upper-cased", "\\196bc." + Z, "A", "NXDOMAIN"),
+    ]
     # Delegations.
     c += [
         q("referral at the cut", "sub." + Z, "A", "NOERROR"),
@@ -386,7 +399,9 @@ def normalise(reply):
     out["opcode"] = dns.opcode.to_text((flags >> 11) & 0xF)
     out["flags"] = flag_text(flags)
     try:
-        m = dns.message.from_wire(reply)
+        # one RR per RRset: dnspython would otherwise give every RR of an
+        # RRset the smallest TTL among them, hiding a TTL difference
+        m = dns.message.from_wire(reply, one_rr_per_rrset=True)
     except Exception as e:  # keep what the header says, and why the body failed
         out["rcode"] = dns.rcode.to_text(flags & 0xF)
         out["counts"] = (qd, an, ns, ar)
