@@ -10,6 +10,7 @@
 // allocation in steady state (use DiscoveryWorker for scratch space).
 
 #include <cstdint>
+#include <memory>
 #include <span>
 
 #include "dns/query.hpp"
@@ -24,6 +25,7 @@ class Snapshot;
 namespace cairn::dns {
 
 struct Settings;
+struct DiscoveryName;
 
 // What the Responder knows about one discovery query.
 struct DiscoveryQuery {
@@ -43,16 +45,29 @@ struct DiscoveryQuery {
 };
 
 // Per-worker state and scratch space for discovery answers (one per
-// Responder, i.e. per thread, so it needs no locking). The "registry" engineer
-// extends it (random source, round-robin counters, buffers).
+// Responder, i.e. per thread, so it needs no locking): the balancer with its
+// random source (seeded per worker), the candidate list and an RDATA buffer.
+// They grow to the largest service seen and are reused, so steady-state
+// queries allocate nothing. Round-robin counters live in the snapshot's
+// ServiceEntry (shared by all workers, one relaxed atomic increment).
 class DiscoveryWorker {
 public:
     DiscoveryWorker();
+    // A fixed seed, for tests.
+    explicit DiscoveryWorker(std::uint64_t seed);
     ~DiscoveryWorker();
     DiscoveryWorker(const DiscoveryWorker&) = delete;
     DiscoveryWorker& operator=(const DiscoveryWorker&) = delete;
 
     void answer(const DiscoveryQuery& q, ResponseWriter& writer) noexcept;
+
+    struct Scratch; // defined in discovery_service.cpp
+
+private:
+    void answer_service(const DiscoveryQuery& q, const DiscoveryName& name, ResponseWriter& writer) noexcept;
+    std::span<std::uint8_t> rdata_scratch() noexcept;
+
+    std::unique_ptr<Scratch> scratch_;
 };
 
 } // namespace cairn::dns

@@ -70,6 +70,7 @@ void ResponseWriter::start(const Query& query, std::span<const std::uint8_t> pac
     section_ = Section::answer;
     rcode_ = rcode::noerror;
     ede_ = 0xffff;
+    ecs_size_ = 0;
     aa_ = false;
     edns_ = query.edns;
     dnssec_ok_ = query.dnssec_ok;
@@ -302,10 +303,38 @@ std::size_t ResponseWriter::finish() noexcept
             put_u16(p + 15, ede_);
             size_ += ede_size;
         }
+        if (ecs_size_ > 0) { // room reserved by set_client_subnet()
+            std::uint8_t* o = out_.data() + size_;
+            std::size_t address_size = ecs_size_ - 8u;
+            put_u16(o, 8); // ECS option code
+            put_u16(o + 2, static_cast<std::uint16_t>(ecs_size_ - 4));
+            put_u16(o + 4, ecs_.family);
+            o[6] = ecs_.source_prefix;
+            o[7] = ecs_.scope_prefix;
+            std::memcpy(o + 8, ecs_.address.data(), address_size);
+            put_u16(p + 9, static_cast<std::uint16_t>(get_u16(p + 9) + ecs_size_));
+            size_ += ecs_size_;
+        }
         ++additional;
     }
     put_u16(out_.data() + 10, additional);
     return size_;
+}
+
+void ResponseWriter::set_client_subnet(const ClientSubnet& ecs, std::uint8_t scope_prefix) noexcept
+{
+    if (!edns_ || closed_ || ecs_size_ > 0 || (ecs.family != 1 && ecs.family != 2))
+        return;
+    std::size_t max_bits = ecs.family == 1 ? 32 : 128;
+    std::size_t address_size = (std::min<std::size_t>(ecs.source_prefix, max_bits) + 7) / 8;
+    std::size_t size = 8 + address_size; // code, length, family, source, scope, address
+    if (limit_ < size_ + size)
+        return;
+    limit_ -= size;
+    ecs_ = ecs;
+    ecs_.scope_prefix = std::min(scope_prefix, ecs.source_prefix);
+    ecs_.source_prefix = static_cast<std::uint8_t>(std::min<std::size_t>(ecs.source_prefix, max_bits));
+    ecs_size_ = static_cast<std::uint8_t>(size);
 }
 
 } // namespace cairn::dns

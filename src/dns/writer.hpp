@@ -60,6 +60,11 @@ public:
     // sent when the query had EDNS. E.g. 20 "Not Authoritative" with REFUSED.
     void set_extended_error(std::uint16_t code) noexcept { ede_ = code; }
     void set_aa(bool aa) noexcept;
+    // Echoes the EDNS Client Subnet option (RFC 7871 §7.2.1: the query's
+    // family, source prefix and address, with `scope_prefix`). Only when the
+    // query had EDNS; its room is reserved at once, so call it before adding
+    // records. (Added by "registry" for the affinity policy.)
+    void set_client_subnet(const ClientSubnet& ecs, std::uint8_t scope_prefix) noexcept;
     [[nodiscard]] bool truncated() const noexcept { return tc_; }
 
     // Adds one record of class IN. Returns false (writing nothing) when it
@@ -105,6 +110,8 @@ private:
     Section section_ = Section::answer;
     std::uint16_t rcode_ = 0;
     std::uint16_t ede_ = 0xffff; // none
+    ClientSubnet ecs_{};
+    std::uint8_t ecs_size_ = 0;  // bytes of the ECS option; 0 = none
     bool aa_ = false;
     bool tc_ = false;     // a required record did not fit
     bool closed_ = false; // no more records (after TC, or an error response)
