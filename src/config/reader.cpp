@@ -283,13 +283,49 @@ const toml::array* TableReader::table_array(std::string_view key)
     return a;
 }
 
+namespace {
+
+// Levenshtein distance, for suggesting the key that was probably meant.
+std::size_t edit_distance(std::string_view a, std::string_view b)
+{
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j)
+        row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diagonal = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            std::size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diagonal = up;
+        }
+    }
+    return row[b.size()];
+}
+
+} // namespace
+
 void TableReader::finish()
 {
     for (const auto& [k, v] : table_) {
         if (read_.contains(k.str()))
             continue;
         std::uint32_t line = k.source().begin.line ? k.source().begin.line : v.source().begin.line;
-        errors_.add(line, path_of(k.str()), "unknown key");
+        std::string_view best;
+        std::size_t best_distance = 3; // suggest only close matches
+        if (k.str().size() <= 64) {
+            for (const std::string& known : read_) {
+                std::size_t d = edit_distance(k.str(), known);
+                if (d < best_distance) {
+                    best = known;
+                    best_distance = d;
+                }
+            }
+        }
+        if (best.empty())
+            errors_.add(line, path_of(k.str()), "unknown key");
+        else
+            errors_.add(line, path_of(k.str()), fmt::format("unknown key (did you mean \"{}\"?)", best));
     }
 }
 

@@ -207,6 +207,14 @@ TEST_CASE("errors name the file, the line and the key path")
                    "agent.toml:4: service[0].check.intervl: unknown key"));
 }
 
+TEST_CASE("unknown keys close to a known one suggest it")
+{
+    CHECK(contains(error_of("[dns]\nservice_tll = \"5s\"\n"),
+                   "agent.toml:2: dns.service_tll: unknown key (did you mean \"service_ttl\"?)"));
+    CHECK(contains(error_of("nodename = \"x\"\n"), "nodename: unknown key (did you mean \"node_name\"?)"));
+    CHECK(error_of("[dns]\ncompletely_different = 1\n").ends_with("dns.completely_different: unknown key"));
+}
+
 TEST_CASE("wrong types")
 {
     CHECK(contains(error_of("[dns]\nworkers = \"two\"\n"), "agent.toml:2: dns.workers: expected an integer, got \"two\""));
