@@ -54,7 +54,10 @@ public:
     // copy of the file is kept under that name. The agent starts either way.
     std::vector<registry::Instance> load(const http::RegistrationDefaults& defaults);
 
-    // Call after each accepted write: a save runs within the debounce interval.
+    // Call after each accepted write: a save runs within the debounce
+    // interval, or, when saves have become slow (many instances), within
+    // 20 times the duration of the last save, so that saving takes at most
+    // about 5% of the loop.
     void schedule();
     // Saves now if a save is pending (at shutdown).
     void flush();
@@ -70,6 +73,8 @@ private:
     std::string path_;
     Collect collect_;
     std::chrono::milliseconds debounce_;
+    std::chrono::milliseconds last_save_{0};
+    static constexpr int cost_factor = 20;
     std::unique_ptr<Timer> timer_;
     bool pending_ = false;
     std::uint64_t saves_ = 0;
