@@ -21,16 +21,16 @@ struct Running {
     std::int64_t reported_at_ms = 0;
 };
 
-// An output change, or a latency that moved by more than a quarter: worth a
-// registry write (and a gossip broadcast) once per refresh period. Jitter of
-// a few microseconds on every probe is not.
+// An output change, or a latency that moved by more than half: worth a
+// registry write (and a gossip broadcast) once per refresh period. Loopback
+// latency jitter on every probe is not.
 bool worth_refreshing(const registry::CheckState& reported, const registry::CheckState& now)
 {
     if (reported.output != now.output)
         return true;
     auto before = static_cast<std::int64_t>(reported.latency_us);
     auto after = static_cast<std::int64_t>(now.latency_us);
-    return std::abs(after - before) * 4 > before;
+    return std::abs(after - before) * 2 > before;
 }
 
 std::uint64_t make_seed(std::uint64_t seed)

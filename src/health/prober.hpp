@@ -10,7 +10,7 @@
 // new checks start, removed ones stop, checks whose definition changed start
 // over. A status change goes to the registry at once
 // (Registry::update_check); a change of output or latency alone at most
-// every `refresh_ms`, so 10,000 checks do not rewrite (and gossip) their
+// every `refresh_ms` (60 s), so 10,000 checks do not rewrite (and gossip) their
 // records on every probe. A check critical for its
 // deregister_critical_after deregisters its instance.
 //
@@ -31,8 +31,8 @@ namespace cairn::health {
 
 struct ProberOptions {
     // Output- or latency-only updates (a new output, latency moved by more
-    // than 25%) reach the registry at most this often.
-    std::int64_t refresh_ms = 30'000;
+    // than half) reach the registry at most this often.
+    std::int64_t refresh_ms = 60'000;
     // 0 = seed from std::random_device.
     std::uint64_t seed = 0;
 };
