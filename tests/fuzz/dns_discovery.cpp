@@ -1,0 +1,120 @@
+// libFuzzer harness: a DNS query as it arrives on a socket, answered by a
+// Catalog Responder whose registry snapshot holds services under every
+// policy (random, round_robin, weighted, affinity, fastest), with tags,
+// metadata, IPv4 and IPv6 instances, warning ones (serve_warning = always,
+// answer_limit 0) and remote nodes, so the discovery answers (service, tag,
+// RFC 2782, .addr., .node.) and EDNS Client Subnet echo run on arbitrary
+// input. Checks what must hold for every response: within the size limit,
+// the id echoed, QR set.
+
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <netinet/in.h>
+#include <string>
+#include <vector>
+
+#include "dns/catalog.hpp"
+#include "registry/registry.hpp"
+
+namespace {
+
+using cairn::registry::Instance;
+using cairn::registry::Policy;
+
+struct State {
+    cairn::registry::SnapshotSlot slot;
+    cairn::registry::Registry registry{"fuzz-node"};
+    std::unique_ptr<cairn::dns::Catalog> catalog;
+    std::unique_ptr<cairn::dns::Responder> responder;
+    std::vector<std::uint8_t> out = std::vector<std::uint8_t>(65535);
+    sockaddr_in address{};
+
+    void add(const std::string& service, Policy policy, int count)
+    {
+        for (int i = 0; i < count; ++i) {
+            Instance inst;
+            inst.id = service + "-" + std::to_string(i);
+            inst.service = service;
+            inst.port = static_cast<std::uint16_t>(8000 + i);
+            inst.weight = static_cast<std::uint32_t>(1 + i * 7);
+            inst.policy = policy;
+            inst.address.family = (i % 3 == 2) ? 6 : 4;
+            inst.address.bytes = {10, 0, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)};
+            if (inst.address.family == 6)
+                inst.address.bytes[15] = static_cast<std::uint8_t>(i);
+            inst.tags = {i % 2 ? "v1" : "v2", "all"};
+            inst.meta = {{"version", "1." + std::to_string(i)}, {"zone", i % 2 ? "a" : "b"}};
+            if (i % 4 == 3) {
+                cairn::registry::Check c;
+                c.definition.id = inst.id + ":1";
+                c.definition.ttl_ms = 1000;
+                c.state.status = cairn::registry::Health::warning;
+                c.state.latency_us = static_cast<std::uint32_t>(100 * i);
+                inst.checks.push_back(c);
+            }
+            if (!registry.upsert_local(inst, 0))
+                std::abort();
+        }
+    }
+
+    State()
+    {
+        add("web", Policy::unset, 5);
+        add("rr", Policy::round_robin, 4);
+        add("w", Policy::weighted, 7);
+        add("a", Policy::affinity, 6);
+        add("f", Policy::fastest, 5);
+        add("big", Policy::random, 120);
+        Instance sick;
+        sick.id = "sick";
+        sick.service = "sick";
+        sick.port = 1;
+        sick.address.family = 4;
+        cairn::registry::Check c;
+        c.definition.id = "sick:1";
+        c.definition.ttl_ms = 1000;
+        sick.checks.push_back(c); // critical
+        if (!registry.upsert_local(sick, 0))
+            std::abort();
+        registry.set_node({"peer", "dc1", {4, {10, 1, 1, 1}}, {{"rack", "r1"}}, true});
+        registry.set_node({"dead", "dc1", {6, {0x20, 1}}, {}, false});
+        slot.store(registry.publish());
+
+        catalog = std::make_unique<cairn::dns::Catalog>(slot);
+        cairn::dns::Settings settings;
+        settings.node_name = "fuzz-node";
+        settings.node_address.family = 4;
+        settings.node_address.bytes = {127, 0, 0, 1};
+        settings.serve_warning = cairn::dns::ServeWarning::always;
+        catalog->set_settings(settings);
+        responder = catalog->responder_factory()();
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(0x7f000001);
+    }
+};
+
+void check(bool ok)
+{
+    if (!ok)
+        std::abort();
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+{
+    static State state;
+    std::span<const std::uint8_t> query(data, size);
+    for (auto transport : {cairn::dns::Transport::udp, cairn::dns::Transport::tcp}) {
+        cairn::dns::Client client{reinterpret_cast<const sockaddr*>(&state.address), transport};
+        std::size_t n = state.responder->respond(query, client, state.out);
+        if (n == 0)
+            continue;
+        check(n >= 12 && size >= 12);
+        check(n <= (transport == cairn::dns::Transport::tcp ? 65535u : 1232u));
+        check(state.out[0] == data[0] && state.out[1] == data[1]); // id echoed
+        check((state.out[2] & 0x80) != 0);                          // QR
+    }
+    return 0;
+}
