@@ -1,6 +1,8 @@
 /* The HTTP target for the health benchmark: a single-threaded epoll server
- * that answers every request with "200 ok" and closes the connection, and
- * prints, once a second, "<unix second> <connections accepted in it>" on
+ * that answers every request with "200 ok" (keeping the connection open for
+ * more requests, as HTTP/1.1 servers do, unless the client asked for
+ * "Connection: close"), and
+ * prints, once a second, "<unix second> <requests answered in it>" on
  * stdout. Cheap enough that the agent, not the target, is what is measured.
  *
  *   cc -O2 -o target_server target_server.c && ./target_server 127.0.0.1 8080
@@ -23,7 +25,8 @@
 static char bufs[MAX_FDS][64]; /* tail of what each connection sent, to find \r\n\r\n */
 static int lens[MAX_FDS];
 
-static const char response[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
+static const char response[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+static const char response_close[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
 
 int main(int argc, char** argv)
 {
@@ -48,7 +51,7 @@ int main(int argc, char** argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
 
     long current_second = time(NULL);
-    long accepted = 0;
+    long accepted = 0; /* requests, not connections: one per check run */
     struct epoll_event events[256];
     char buf[BUF];
     for (;;) {
@@ -70,7 +73,6 @@ int main(int argc, char** argv)
                         close(c);
                         continue;
                     }
-                    ++accepted;
                     lens[c] = 0;
                     struct epoll_event cev = {.events = EPOLLIN, .data.fd = c};
                     epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
@@ -95,9 +97,15 @@ int main(int argc, char** argv)
             }
             lens[fd] = keep;
             if (memmem(bufs[fd], (size_t)keep, "\r\n\r\n", 4) != NULL) {
-                ssize_t w = write(fd, response, sizeof response - 1);
+                int wants_close = memmem(bufs[fd], (size_t)keep, "onnection: close", 16) != NULL;
+                const char* r = wants_close ? response_close : response;
+                size_t len = wants_close ? sizeof response_close - 1 : sizeof response - 1;
+                ssize_t w = write(fd, r, len);
                 (void)w;
-                close(fd);
+                lens[fd] = 0;
+                ++accepted;
+                if (wants_close)
+                    close(fd);
             }
         }
     }
