@@ -2,11 +2,15 @@
 // registry snapshot, read back with ldns. No sockets.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <map>
+#include <new>
 
 #include "dns/discovery_name.hpp"
 #include "registry/registry.hpp"
 
+#include "alloc_counter.hpp"
 #include "dns_test_util.hpp"
 
 using namespace cairn;
@@ -471,4 +475,48 @@ TEST_CASE("round_robin through DNS rotates the first record evenly")
     CHECK(first.size() == 3);
     for (const auto& [address, count] : first)
         CHECK(count == 100);
+}
+
+TEST_CASE("steady-state discovery queries allocate nothing")
+{
+    for (registry::Policy policy : {registry::Policy::random, registry::Policy::round_robin, registry::Policy::weighted,
+                                    registry::Policy::affinity, registry::Policy::fastest}) {
+        Settings s = settings();
+        s.policy = policy;
+        s.serve_warning = ServeWarning::always;
+        Fixture f(s);
+        for (std::uint8_t i = 1; i <= 20; ++i) {
+            Instance inst = web("web-" + std::to_string(i), i % 2 ? v4(10, 0, 0, i) : v6_last(i));
+            inst.tags = {"v2"};
+            inst.meta = {{"version", "1"}, {"n", std::to_string(i)}};
+            if (i % 5 == 0)
+                inst.checks = {check(inst.id + ":1", Health::warning)};
+            f.add(inst);
+        }
+        f.publish();
+        QueryOptions ecs = with_edns();
+        ecs.options = ecs_option(198, 51, 100, 24);
+        std::vector<std::vector<std::uint8_t>> queries;
+        for (std::uint16_t type : {rrtype::a, rrtype::aaaa, rrtype::srv, rrtype::txt})
+            for (const char* name : {"web.service.cairn.", "v2.web.service.cairn.", "_web._tcp.service.cairn.",
+                                     "nope.service.cairn.", "0a000001.addr.cairn.", "agent-1.node.cairn."})
+                queries.push_back(test::make_query(name, type, ecs));
+        // The Asker's reply parsing (ldns) allocates; answer into a raw buffer instead.
+        registry::SnapshotSlot& slot = f.asker.slot();
+        Catalog catalog(slot);
+        catalog.set_settings(s);
+        auto responder = catalog.responder_factory()();
+        std::vector<std::uint8_t> out(65535);
+        sockaddr_in peer{};
+        peer.sin_family = AF_INET;
+        Client client{reinterpret_cast<const sockaddr*>(&peer), Transport::udp};
+        for (const auto& q : queries) // warm up: scratch grows, snapshot is picked up
+            REQUIRE(responder->respond(q, client, out) > 0);
+        std::size_t before = cairn::dns::test::allocation_count();
+        REQUIRE(before > 0); // the counter counts
+        for (int round = 0; round < 10; ++round)
+            for (const auto& q : queries)
+                responder->respond(q, client, out);
+        CHECK_MESSAGE(cairn::dns::test::allocation_count() == before, "policy ", static_cast<int>(policy));
+    }
 }
