@@ -99,11 +99,13 @@ Result<ParsedZone> parse_zone(std::FILE* fp, const std::string& origin_text, con
             continue;
         if (s == LDNS_STATUS_SYNTAX_INCLUDE) {
             cleanup();
-            return fail("{}:{}: $INCLUDE is not supported", file, line);
+            return fail("{}:{}: $INCLUDE is not supported", file, std::max(start_line, line - 1));
         }
         if (s != LDNS_STATUS_OK) {
             cleanup();
-            return fail("{}:{}: {}", file, std::max(start_line, line), ldns_get_errorstr_by_id(s));
+            // ldns has counted the record's final newline: report the
+            // record's last line.
+            return fail("{}:{}: {}", file, std::max(start_line, line - 1), ldns_get_errorstr_by_id(s));
         }
         if (!rr)
             continue;
