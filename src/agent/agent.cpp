@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -13,6 +14,7 @@
 #include "agent/services.hpp"
 #include "core/log.hpp"
 #include "dns/catalog.hpp"
+#include "dns/server.hpp"
 #include "dns/zone.hpp"
 #include "health/prober.hpp"
 #include "registry/registry.hpp"
@@ -120,7 +122,9 @@ int Agent::run()
 {
     auto config = load();
     if (!config) {
-        log::error("config.invalid", {{"error", config.error().message}});
+        // Plain text, one error per line: logging is not set up yet, and the
+        // operator reads this on a terminal or in the journal.
+        std::fprintf(stderr, "cairn agent: the configuration is invalid:\n%s\n", config.error().message.c_str());
         return 1;
     }
     config_ = std::move(*config);
@@ -234,7 +238,17 @@ Result<void> Agent::start_dns()
                                {"records", record_count(**zones)},
                                {"serials", zone_summary(**zones)}});
 
-    log::warn("dns.server", {{"state", "not built yet: zones and settings are loaded, no sockets"}});
+    dns::ServerOptions options;
+    options.listen = config_.dns.listen;
+    options.workers = config_.dns.workers;
+    options.tcp_max_connections = config_.dns.tcp_max_connections;
+    options.tcp_idle_timeout = config_.dns.tcp_idle_timeout;
+    dns_server_ = std::make_unique<dns::Server>(std::move(options), catalog_->responder_factory());
+    if (auto started = dns_server_->start(); !started)
+        return started;
+    log::info("dns.listen", {{"addresses", addresses(dns_server_->bound_addresses())},
+                             {"workers", dns_server_->worker_count()},
+                             {"domain", config_.domain}});
     return {};
 }
 
@@ -338,6 +352,8 @@ void Agent::shutdown()
     if (stopping_)
         return;
     stopping_ = true;
+    if (dns_server_)
+        dns_server_->stop();
     if (publisher_)
         publisher_->stop();
     prober_.reset(); // stops every check; running scripts are killed

@@ -91,6 +91,7 @@ private:
     registry::SnapshotSlot snapshots_;
     std::unique_ptr<SnapshotPublisher> publisher_;
     std::unique_ptr<dns::Catalog> catalog_;
+    std::unique_ptr<dns::Server> dns_server_; // after catalog_: its workers use the catalog
     std::vector<std::string> config_service_ids_; // registered from config, in the registry now
     std::vector<std::unique_ptr<Signal>> signals_;
     bool stopping_ = false;
