@@ -338,7 +338,7 @@ def corpus():
     ]
     # Opcodes other than QUERY.
     for opcode, label in ((1, "IQUERY"), (2, "STATUS"), (3, "unassigned 3"), (4, "NOTIFY"), (5, "UPDATE"),
-                          (15, "unassigned 15")):
+                          (6, "DSO"), (15, "unassigned 15")):
         c.append(Case(f"opcode {label}", patch_header(query("www." + Z), opcode=opcode)))
     # Malformed queries.
     www = query("www." + Z)
@@ -360,6 +360,8 @@ def corpus():
         Case("type AXFR on UDP", query(Z, "AXFR"), transports=("udp",)),
         Case("type IXFR on UDP", query(Z, "IXFR"), transports=("udp",)),
         Case("meta type MAILA", query("www." + Z, "MAILA")),
+        Case("type AXFR on TCP", query(Z, "AXFR"), transports=("tcp",)),
+        Case("type IXFR on TCP", query(Z, "IXFR"), transports=("tcp",)),
     ]
     return c
 
