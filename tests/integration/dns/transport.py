@@ -127,6 +127,21 @@ class Transport(unittest.TestCase):
         self.assertEqual(replies[1000].rcode(), dns.rcode.NOERROR)
         self.assertEqual(len(replies[1000].answer[0]), 2)
 
+    def test_burst_of_pipelined_queries_read_late(self):
+        # 300 queries (about 12 KB) in one write, and the replies read only
+        # afterwards: the server must neither drop queries nor stall when its
+        # writes back up.
+        s = self.connect()
+        ids = list(range(9000, 9300))
+        s.sendall(b"".join(framed(wire(("www." if i % 2 else "bigtxt.") + Z, "A" if i % 2 else "TXT", i))
+                           for i in ids))
+        got = set()
+        for _ in ids:
+            r = read_reply(s)
+            self.assertFalse(r.flags & dns.flags.TC)
+            got.add(r.id)
+        self.assertEqual(got, set(ids))
+
     def test_many_queries_on_one_connection(self):
         s = self.connect()
         for i in range(50):  # one after the other, waiting for each reply
