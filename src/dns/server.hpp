@@ -70,7 +70,8 @@ public:
         std::uint64_t udp_queries = 0;     // datagrams received
         std::uint64_t tcp_queries = 0;     // messages read from TCP streams
         std::uint64_t responses = 0;       // answers sent (UDP) or queued (TCP)
-        std::uint64_t dropped = 0;         // not answered: not DNS, truncated, send failed
+        std::uint64_t dropped = 0;         // not answered: not DNS, truncated, send failed;
+                                           // also TCP connections refused at the cap
         std::uint64_t tcp_connections = 0; // open now
         std::uint64_t tcp_accepted = 0;    // accepted since start
         std::uint64_t tcp_evicted = 0;     // closed to make room (connection cap)
