@@ -125,6 +125,10 @@ int Agent::run()
         // Plain text, one error per line: logging is not set up yet, and the
         // operator reads this on a terminal or in the journal.
         std::fprintf(stderr, "cairn agent: the configuration is invalid:\n%s\n", config.error().message.c_str());
+        if (dev_base_) {
+            std::error_code ec;
+            std::filesystem::remove_all(dev_base_->data_dir, ec);
+        }
         return 1;
     }
     config_ = std::move(*config);
@@ -132,11 +136,22 @@ int Agent::run()
     if (auto started = start(); !started) {
         log::error("agent.failed", {{"error", started.error().message}});
         shutdown();
+        remove_dev_data_dir();
         return 1;
     }
     loop_.run();
+    remove_dev_data_dir();
     log::info("agent.stopped", {{"exit_code", exit_code_}});
     return exit_code_;
+}
+
+void Agent::remove_dev_data_dir()
+{
+    // Only the temporary directory --dev made, never one a config file named.
+    if (!dev_base_ || config_.data_dir != dev_base_->data_dir)
+        return;
+    std::error_code ec;
+    std::filesystem::remove_all(dev_base_->data_dir, ec);
 }
 
 Result<config::Config> Agent::load()
@@ -358,10 +373,6 @@ void Agent::shutdown()
         publisher_->stop();
     prober_.reset(); // stops every check; running scripts are killed
     signals_.clear();
-    if (dev_base_ && config_.data_dir == dev_base_->data_dir) {
-        std::error_code ec;
-        std::filesystem::remove_all(config_.data_dir, ec);
-    }
     loop_.stop();
 }
 

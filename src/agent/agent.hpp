@@ -74,6 +74,7 @@ private:
     // --- Running ---
     void reload();
     void shutdown();
+    void remove_dev_data_dir();
     // Makes the config-defined instances in the registry match `config`.
     Result<void> sync_config_services(const config::Config& config);
     [[nodiscard]] dns::Settings dns_settings(const config::Config& config) const;

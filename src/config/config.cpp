@@ -355,18 +355,17 @@ Result<std::string> read_file(const std::string& path)
     return text.str();
 }
 
-// The repository's zones/ next to the binary (build/cairn -> ../zones), else ./zones.
+// The repository's zones/ seen from the binary: next to it, or one level up
+// (build/cairn -> zones/); else ./zones.
 std::string dev_zones_dir()
 {
     std::error_code ec;
     auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
     if (!ec) {
-        for (auto dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
+        for (const auto& dir : {exe.parent_path(), exe.parent_path().parent_path()}) {
             auto candidate = dir / "zones";
-            if (std::filesystem::is_directory(candidate, ec))
+            if (!dir.empty() && std::filesystem::is_directory(candidate, ec))
                 return candidate.string();
-            if (dir.parent_path() == dir)
-                break;
         }
     }
     return "zones";
