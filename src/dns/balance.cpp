@@ -114,26 +114,31 @@ std::uint64_t Random::below(std::uint64_t n) noexcept
 
 double Random::unit() noexcept { return to_unit(next()); }
 
-std::uint64_t affinity_hash(const registry::Instance& instance, const ClientKey& client) noexcept
+namespace {
+
+std::uint64_t client_hash(const ClientKey& client)
 {
-    std::uint64_t h = fnv_basis;
-    h = fnv1a(h, instance.node.data(), instance.node.size());
-    h = fnv1a(h, "\n", 1);
-    h = fnv1a(h, instance.id.data(), instance.id.size());
     std::uint64_t c = fnv1a(fnv_basis, &client.family, 1);
     c = fnv1a(c, &client.prefix_bits, 1);
-    c = fnv1a(c, client.bytes.data(), client.bytes.size());
-    return mix(h ^ mix(c));
+    c = fnv1a(c, client.bytes.data(), client.family == 4 ? 4 : client.bytes.size());
+    return mix(c);
 }
 
-void Balancer::shuffle(std::span<const registry::Instance*> items, std::size_t limit) noexcept
+} // namespace
+
+std::uint64_t affinity_hash(const registry::Endpoint& endpoint, const ClientKey& client) noexcept
+{
+    return mix(endpoint.identity ^ client_hash(client));
+}
+
+void Balancer::shuffle(std::span<const registry::Endpoint*> items, std::size_t limit) noexcept
 {
     std::size_t n = items.size();
     for (std::size_t i = 0; i + 1 < n && i < limit; ++i)
         std::swap(items[i], items[i + random_.below(n - i)]);
 }
 
-void Balancer::by_key(std::span<const registry::Instance*> items, std::size_t limit) noexcept
+void Balancer::by_key(std::span<const registry::Endpoint*> items, std::size_t limit) noexcept
 {
     auto middle = keyed_.begin() + static_cast<std::ptrdiff_t>(std::min(limit, keyed_.size()));
     auto less = [](const auto& a, const auto& b) { return a.first < b.first; };
@@ -145,14 +150,14 @@ void Balancer::by_key(std::span<const registry::Instance*> items, std::size_t li
         items[i] = keyed_[i].second;
 }
 
-void Balancer::order(registry::Policy policy, std::span<const registry::Instance*> items, std::size_t limit,
+void Balancer::order(registry::Policy policy, std::span<const registry::Endpoint*> items, std::size_t limit,
                      const registry::RotationCounter& rotation, const ClientKey& client) noexcept
 {
     std::uint32_t step = policy == registry::Policy::round_robin ? rotation.next() : 0;
     order(policy, items, limit, step, client);
 }
 
-void Balancer::order(registry::Policy policy, std::span<const registry::Instance*> items, std::size_t limit,
+void Balancer::order(registry::Policy policy, std::span<const registry::Endpoint*> items, std::size_t limit,
                      std::uint32_t rotation_value, const ClientKey& client) noexcept
 {
     std::size_t n = items.size();
@@ -181,7 +186,7 @@ void Balancer::order(registry::Policy policy, std::span<const registry::Instance
         // Efraimidis-Spirakis A-ES: the smallest -ln(u)/w first. -ln(u) is an
         // exponential variate, so this is "first arrival" among exponential
         // clocks of rate w: P(first = i) = w_i / sum(w).
-        if (fill_keys([this](const registry::Instance& i) { return -std::log(random_.unit()) / i.weight; }))
+        if (fill_keys([this](const registry::Endpoint& e) { return -std::log(random_.unit()) / std::max<std::uint32_t>(e.weight, 1); }))
             by_key(items, limit);
         return;
     case registry::Policy::affinity:
@@ -189,15 +194,15 @@ void Balancer::order(registry::Policy policy, std::span<const registry::Instance
         // (client, instance) hash instead of the random source. An instance's
         // key does not depend on the others, so removing one changes only the
         // clients for which it was the smallest.
-        if (fill_keys([&client](const registry::Instance& i) {
-                return -std::log(to_unit(affinity_hash(i, client))) / i.weight;
+        if (fill_keys([c = client_hash(client)](const registry::Endpoint& e) {
+                return -std::log(to_unit(mix(e.identity ^ c))) / std::max<std::uint32_t>(e.weight, 1);
             }))
             by_key(items, limit);
         return;
     case registry::Policy::fastest: {
         shuffle(items, n); // random among equals and among the unmeasured
-        if (fill_keys([](const registry::Instance& i) {
-                std::uint32_t l = i.latency_us();
+        if (fill_keys([](const registry::Endpoint& e) {
+                std::uint32_t l = e.latency_us;
                 return l == 0 ? std::numeric_limits<double>::infinity() : static_cast<double>(l);
             }))
             by_key(items, limit);

@@ -16,7 +16,7 @@
 //                EDNS Client Subnet prefix): the same client gets the same
 //                order while the set is unchanged, and removing an instance
 //                moves only the clients that had it first
-//   fastest      ascending Instance::latency_us(); unmeasured (0) instances
+//   fastest      ascending Endpoint::latency_us (Instance::latency_us()); unmeasured (0) instances
 //                after the measured ones, in random order; all unmeasured =
 //                random
 
@@ -77,25 +77,25 @@ public:
     // are the chosen ones, in answer order; the rest are in no useful order.
     // `rotation` is the service's round-robin counter; `client` is used by
     // affinity only.
-    void order(registry::Policy policy, std::span<const registry::Instance*> items, std::size_t limit,
+    void order(registry::Policy policy, std::span<const registry::Endpoint*> items, std::size_t limit,
                const registry::RotationCounter& rotation, const ClientKey& client) noexcept;
 
     // Orders with a given rotation value (round_robin), for callers that order
     // several groups of one answer with the same step.
-    void order(registry::Policy policy, std::span<const registry::Instance*> items, std::size_t limit,
+    void order(registry::Policy policy, std::span<const registry::Endpoint*> items, std::size_t limit,
                std::uint32_t rotation_value, const ClientKey& client) noexcept;
 
     Random& random() noexcept { return random_; }
 
 private:
-    void shuffle(std::span<const registry::Instance*> items, std::size_t limit) noexcept;
-    void by_key(std::span<const registry::Instance*> items, std::size_t limit) noexcept;
+    void shuffle(std::span<const registry::Endpoint*> items, std::size_t limit) noexcept;
+    void by_key(std::span<const registry::Endpoint*> items, std::size_t limit) noexcept;
 
     Random random_;
-    std::vector<std::pair<double, const registry::Instance*>> keyed_; // scratch, reused
+    std::vector<std::pair<double, const registry::Endpoint*>> keyed_; // scratch, reused
 };
 
-// The affinity hash of an instance for a client (exposed for tests).
-[[nodiscard]] std::uint64_t affinity_hash(const registry::Instance& instance, const ClientKey& client) noexcept;
+// The affinity hash of an endpoint for a client (exposed for tests).
+[[nodiscard]] std::uint64_t affinity_hash(const registry::Endpoint& endpoint, const ClientKey& client) noexcept;
 
 } // namespace cairn::dns

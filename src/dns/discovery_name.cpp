@@ -103,31 +103,33 @@ std::uint8_t decode_addr_label(std::string_view label, std::uint8_t* bytes16) no
     return label.size() == 8 ? 4 : 6;
 }
 
-void encode_addr_name(std::uint8_t family, const std::uint8_t* bytes, WireName domain, NameBuffer& out) noexcept
+std::size_t encode_addr_name(std::uint8_t family, const std::uint8_t* bytes, WireName domain, std::uint8_t* out) noexcept
 {
     static constexpr char digits[] = "0123456789abcdef";
     std::size_t count = family == 4 ? 4 : 16;
     std::size_t at = 0;
-    out.bytes[at++] = static_cast<std::uint8_t>(count * 2);
+    out[at++] = static_cast<std::uint8_t>(count * 2);
     for (std::size_t i = 0; i < count; ++i) {
-        out.bytes[at++] = static_cast<std::uint8_t>(digits[bytes[i] >> 4]);
-        out.bytes[at++] = static_cast<std::uint8_t>(digits[bytes[i] & 15]);
+        out[at++] = static_cast<std::uint8_t>(digits[bytes[i] >> 4]);
+        out[at++] = static_cast<std::uint8_t>(digits[bytes[i] & 15]);
     }
-    out.bytes[at++] = 4;
-    std::memcpy(out.bytes.data() + at, "addr", 4);
+    out[at++] = 4;
+    std::memcpy(out + at, "addr", 4);
     at += 4;
-    // The domain is at most 255 bytes and the prefix 38; a domain this long
-    // cannot be configured with room for it, but stay in bounds anyway.
-    std::size_t room = out.bytes.size() - at;
-    if (domain.size() > room) {
-        out.bytes[0] = 0;
-        out.size = 1;
-        out.labels = 0;
-        return;
+    // The prefix takes at most 38 bytes; a domain too long to leave room for
+    // it cannot be configured, but stay in bounds anyway.
+    if (domain.size() > max_name_size - at) {
+        out[0] = 0;
+        return 1;
     }
-    std::memcpy(out.bytes.data() + at, domain.data(), domain.size());
-    out.size = static_cast<std::uint8_t>(at + domain.size());
-    out.labels = static_cast<std::uint8_t>(2 + count_labels(domain));
+    std::memcpy(out + at, domain.data(), domain.size());
+    return at + domain.size();
+}
+
+void encode_addr_name(std::uint8_t family, const std::uint8_t* bytes, WireName domain, NameBuffer& out) noexcept
+{
+    out.size = static_cast<std::uint8_t>(encode_addr_name(family, bytes, domain, out.bytes.data()));
+    out.labels = out.size == 1 ? 0 : static_cast<std::uint8_t>(2 + count_labels(domain));
 }
 
 } // namespace cairn::dns

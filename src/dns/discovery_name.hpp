@@ -38,5 +38,9 @@ struct DiscoveryName {
 
 // Writes "<hex>.addr.<domain>" for an address (family 4 or 6) into `out`.
 void encode_addr_name(std::uint8_t family, const std::uint8_t* bytes, WireName domain, NameBuffer& out) noexcept;
+// The same into a raw buffer of at least max_name_size bytes; returns the
+// name's size (1, the root, if the domain leaves no room).
+std::size_t encode_addr_name(std::uint8_t family, const std::uint8_t* bytes, WireName domain,
+                             std::uint8_t* out) noexcept;
 
 } // namespace cairn::dns

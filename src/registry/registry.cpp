@@ -455,38 +455,41 @@ std::shared_ptr<const Snapshot> Registry::publish()
     }
 
     // Group the changed services by shard, so each touched shard is copied once.
-    std::map<std::size_t, std::vector<std::string>> touched;
-    for (const std::string& name : s.dirty_services)
-        touched[ShardedSnapshot::shard_of(name)].push_back(name);
+    std::map<std::size_t, std::vector<std::pair<std::uint64_t, std::string>>> touched;
+    for (const std::string& name : s.dirty_services) {
+        std::uint64_t hash = ShardedSnapshot::hash_of(name);
+        touched[ShardedSnapshot::shard_of(hash)].emplace_back(hash, name);
+    }
 
     for (auto& [index, names] : touched) {
         auto shard = std::make_shared<ShardedSnapshot::Shard>();
         if (shards[index])
-            shard->entries = shards[index]->entries;
+            *shard = *shards[index];
         auto& entries = shard->entries;
-        for (const std::string& name : names) {
-            auto pos = std::lower_bound(entries.begin(), entries.end(), name,
-                                        [](const std::shared_ptr<const ServiceEntry>& e, const std::string& v) {
-                                            return e->name < v;
-                                        });
-            bool exists = pos != entries.end() && (*pos)->name == name;
+        auto& hashes = shard->hashes;
+        for (const auto& [hash, name] : names) {
+            std::size_t pos = shard->position(hash, name);
+            bool exists = pos < entries.size() && hashes[pos] == hash && entries[pos]->name == name;
             std::vector<std::shared_ptr<const Instance>> members;
             if (auto it = s.by_service.find(name); it != s.by_service.end())
                 for (const std::string& key : it->second)
                     members.push_back(s.records.at(key).instance);
+            auto at = static_cast<std::ptrdiff_t>(pos);
             if (members.empty()) {
                 if (exists) {
-                    entries.erase(pos);
+                    entries.erase(entries.begin() + at);
+                    hashes.erase(hashes.begin() + at);
                     --service_count;
                 }
                 continue;
             }
             auto entry = build_service_entry(name, members, [&s](const std::string& n) { return s.node_alive(n); },
-                                             exists ? pos->get() : nullptr);
+                                             exists ? entries[pos].get() : nullptr);
             if (exists) {
-                *pos = std::move(entry);
+                entries[pos] = std::move(entry);
             } else {
-                entries.insert(pos, std::move(entry));
+                entries.insert(entries.begin() + at, std::move(entry));
+                hashes.insert(hashes.begin() + at, hash);
                 ++service_count;
             }
         }

@@ -5,6 +5,45 @@
 
 namespace cairn::registry {
 
+std::uint64_t endpoint_identity(std::string_view node, std::string_view id)
+{
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    auto mix = [&h](std::string_view text) {
+        for (char c : text) {
+            h ^= static_cast<std::uint8_t>(c);
+            h *= 0x100000001b3ULL;
+        }
+    };
+    mix(node);
+    mix("\n");
+    mix(id);
+    return h;
+}
+
+Endpoint make_endpoint(const Instance& instance)
+{
+    Endpoint e;
+    e.instance = &instance;
+    e.address = instance.address;
+    e.port = instance.port;
+    e.weight = instance.weight;
+    e.ttl_ms = instance.ttl_ms;
+    e.latency_us = instance.latency_us();
+    e.identity = endpoint_identity(instance.node, instance.id);
+    // One character-string "key=value" per entry, each at most 255 bytes
+    // (validation keeps them shorter), as RFC 1035 §3.3.14 TXT RDATA.
+    for (const auto& [key, value] : instance.meta) {
+        std::string kv = key + "=" + value;
+        if (kv.size() > 255)
+            kv.resize(255);
+        if (e.txt.size() + 1 + kv.size() > 65000)
+            break;
+        e.txt.push_back(static_cast<std::uint8_t>(kv.size()));
+        e.txt.insert(e.txt.end(), kv.begin(), kv.end());
+    }
+    return e;
+}
+
 std::shared_ptr<const ServiceEntry>
 build_service_entry(const std::string& lower_name, const std::vector<std::shared_ptr<const Instance>>& members,
                     const std::function<bool(const std::string&)>& node_alive, const ServiceEntry* previous)
@@ -32,6 +71,7 @@ build_service_entry(const std::string& lower_name, const std::vector<std::shared
             continue; // critical and maintenance are never served
         auto position = static_cast<std::uint32_t>(list->size());
         list->push_back(instance);
+        (h == Health::passing ? entry->passing_endpoints : entry->warning_endpoints).push_back(make_endpoint(*instance));
         for (const std::string& tag : instance->tags) {
             std::string lower = to_lower(tag);
             TagIndex& index = tags[lower];

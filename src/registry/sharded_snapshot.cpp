@@ -4,15 +4,14 @@
 
 namespace cairn::registry {
 
-namespace {
-
-const std::shared_ptr<const ShardedSnapshot::Shard>* find_entry_shard(const ShardedSnapshot::Shards& shards,
-                                                                      std::string_view lower_name)
+std::size_t ShardedSnapshot::Shard::position(std::uint64_t hash, std::string_view name) const
 {
-    return &shards[ShardedSnapshot::shard_of(lower_name)];
+    auto it = std::lower_bound(hashes.begin(), hashes.end(), hash);
+    auto i = static_cast<std::size_t>(it - hashes.begin());
+    while (i < hashes.size() && hashes[i] == hash && entries[i]->name < name)
+        ++i;
+    return i;
 }
-
-} // namespace
 
 ShardedSnapshot::ShardedSnapshot(std::uint64_t generation, Shards shards, std::shared_ptr<const NodeTable> nodes,
                                  std::size_t service_count)
@@ -22,30 +21,28 @@ ShardedSnapshot::ShardedSnapshot(std::uint64_t generation, Shards shards, std::s
 
 std::shared_ptr<const ServiceEntry> ShardedSnapshot::service_ptr(std::string_view lower_name) const
 {
-    const auto& shard = *find_entry_shard(shards_, lower_name);
+    std::uint64_t hash = hash_of(lower_name);
+    const auto& shard = shards_[shard_of(hash)];
     if (!shard)
         return nullptr;
-    const auto& entries = shard->entries;
-    auto it = std::lower_bound(entries.begin(), entries.end(), lower_name,
-                               [](const std::shared_ptr<const ServiceEntry>& e, std::string_view v) { return e->name < v; });
-    if (it == entries.end() || (*it)->name != lower_name)
+    std::size_t i = shard->position(hash, lower_name);
+    if (i == shard->entries.size() || shard->hashes[i] != hash || shard->entries[i]->name != lower_name)
         return nullptr;
-    return *it;
+    return shard->entries[i];
 }
 
 const ServiceEntry* ShardedSnapshot::find_service(std::string_view lower_name) const
 {
     // Same search as service_ptr() without the reference-count traffic: this
     // is the per-query path.
-    const auto& shard = *find_entry_shard(shards_, lower_name);
+    std::uint64_t hash = hash_of(lower_name);
+    const auto& shard = shards_[shard_of(hash)];
     if (!shard)
         return nullptr;
-    const auto& entries = shard->entries;
-    auto it = std::lower_bound(entries.begin(), entries.end(), lower_name,
-                               [](const std::shared_ptr<const ServiceEntry>& e, std::string_view v) { return e->name < v; });
-    if (it == entries.end() || (*it)->name != lower_name)
+    std::size_t i = shard->position(hash, lower_name);
+    if (i == shard->entries.size() || shard->hashes[i] != hash || shard->entries[i]->name != lower_name)
         return nullptr;
-    return it->get();
+    return shard->entries[i].get();
 }
 
 const Node* ShardedSnapshot::find_node(std::string_view lower_name) const

@@ -24,8 +24,14 @@ class ShardedSnapshot final : public Snapshot {
 public:
     static constexpr std::size_t shard_count = 256;
 
+    // Sorted by (hash of the name, name); the hashes sit in their own array
+    // so a lookup binary-searches contiguous integers and touches one entry.
     struct Shard {
-        std::vector<std::shared_ptr<const ServiceEntry>> entries; // sorted by name
+        std::vector<std::uint64_t> hashes;
+        std::vector<std::shared_ptr<const ServiceEntry>> entries;
+
+        // The position of `name`, or where it would go.
+        [[nodiscard]] std::size_t position(std::uint64_t hash, std::string_view name) const;
     };
     struct NodeTable {
         std::vector<Node> nodes;             // sorted by lower-case name
@@ -47,10 +53,8 @@ public:
     [[nodiscard]] const std::shared_ptr<const NodeTable>& node_table() const { return nodes_; }
     [[nodiscard]] std::shared_ptr<const ServiceEntry> service_ptr(std::string_view lower_name) const;
 
-    static std::size_t shard_of(std::string_view lower_name)
-    {
-        return std::hash<std::string_view>{}(lower_name) % shard_count;
-    }
+    static std::uint64_t hash_of(std::string_view lower_name) { return std::hash<std::string_view>{}(lower_name); }
+    static std::size_t shard_of(std::uint64_t hash) { return hash % shard_count; }
 
 private:
     std::uint64_t generation_;

@@ -39,6 +39,24 @@ struct TagIndex {
     std::vector<std::uint32_t> warning;
 };
 
+// What a DNS answer needs of one servable instance, copied next to its
+// neighbours so that an answer walks one contiguous array instead of
+// chasing a pointer per instance.
+struct Endpoint {
+    const Instance* instance = nullptr; // kept alive by the entry's lists
+    Address address;
+    std::uint16_t port = 0;
+    std::uint32_t weight = 1;
+    std::uint32_t ttl_ms = 0;
+    std::uint32_t latency_us = 0;
+    std::uint64_t identity = 0;         // endpoint_identity(node, id), for affinity
+    std::vector<std::uint8_t> txt;      // TXT RDATA of the metadata; empty if none
+};
+
+// A stable 64-bit hash of (node, id) (FNV-1a), the same in every process.
+[[nodiscard]] std::uint64_t endpoint_identity(std::string_view node, std::string_view id);
+[[nodiscard]] Endpoint make_endpoint(const Instance& instance);
+
 struct ServiceEntry {
     std::string name;                                   // lower case
     // Instances that may be served: on live agents, not in maintenance, split
@@ -47,6 +65,9 @@ struct ServiceEntry {
     std::vector<std::shared_ptr<const Instance>> passing;
     std::vector<std::shared_ptr<const Instance>> warning;
     std::size_t total = 0;                              // all instances, any health
+    // Parallel to passing and warning: the same instances as Endpoints.
+    std::vector<Endpoint> passing_endpoints;
+    std::vector<Endpoint> warning_endpoints;
     // Sorted by tag; only tags of servable instances.
     std::vector<TagIndex> tags;
     // The policy the instances ask for (the most common one set; unset if

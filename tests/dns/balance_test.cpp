@@ -2,6 +2,7 @@
 // queries with a seeded random source, no sockets, no sleeping.
 #include <doctest/doctest.h>
 
+#include <deque>
 #include <map>
 #include <string>
 #include <vector>
@@ -14,12 +15,16 @@
 
 using namespace cairn;
 using namespace cairn::dns;
+using registry::Endpoint;
 using registry::Instance;
 using registry::Policy;
 
 namespace {
 
-Instance make(std::string id, std::uint32_t weight = 1, std::uint32_t latency_us = 0)
+// Instances live here (stable addresses) so Endpoints can point at them.
+std::deque<Instance> store;
+
+Endpoint make(std::string id, std::uint32_t weight = 1, std::uint32_t latency_us = 0)
 {
     Instance i;
     i.id = std::move(id);
@@ -33,12 +38,13 @@ Instance make(std::string id, std::uint32_t weight = 1, std::uint32_t latency_us
         c.state.latency_us = latency_us;
         i.checks.push_back(c);
     }
-    return i;
+    store.push_back(i);
+    return registry::make_endpoint(store.back());
 }
 
-std::vector<const Instance*> pointers(const std::vector<Instance>& instances)
+std::vector<const Endpoint*> pointers(const std::vector<Endpoint>& instances)
 {
-    std::vector<const Instance*> out;
+    std::vector<const Endpoint*> out;
     for (const auto& i : instances)
         out.push_back(&i);
     return out;
@@ -56,7 +62,7 @@ ClientKey key_for_ipv4(std::uint32_t host_order)
 
 TEST_CASE("weighted: a 90/10 split holds in the first record")
 {
-    std::vector<Instance> instances{make("canary", 10), make("stable", 90)};
+    std::vector<Endpoint> instances{make("canary", 10), make("stable", 90)};
     Balancer b(42);
     registry::RotationCounter rotation;
     int stable_first = 0;
@@ -65,7 +71,7 @@ TEST_CASE("weighted: a 90/10 split holds in the first record")
         auto items = pointers(instances);
         b.order(Policy::weighted, items, 0, rotation, ClientKey{});
         CHECK_MESSAGE(items.size() == 2, "all instances stay in the answer");
-        if (items[0]->id == "stable")
+        if (items[0]->instance->id == "stable")
             ++stable_first;
     }
     double share = static_cast<double>(stable_first) / queries;
@@ -75,7 +81,7 @@ TEST_CASE("weighted: a 90/10 split holds in the first record")
 
 TEST_CASE("weighted: first-record shares follow the weights with several instances and a limit")
 {
-    std::vector<Instance> instances{make("a", 1), make("b", 2), make("c", 3), make("d", 4)};
+    std::vector<Endpoint> instances{make("a", 1), make("b", 2), make("c", 3), make("d", 4)};
     Balancer b(7);
     registry::RotationCounter rotation;
     std::map<std::string, int> first;
@@ -83,7 +89,7 @@ TEST_CASE("weighted: first-record shares follow the weights with several instanc
     for (int q = 0; q < queries; ++q) {
         auto items = pointers(instances);
         b.order(Policy::weighted, items, 1, rotation, ClientKey{});
-        ++first[items[0]->id];
+        ++first[items[0]->instance->id];
     }
     for (auto [id, weight] : std::vector<std::pair<std::string, double>>{{"a", 1}, {"b", 2}, {"c", 3}, {"d", 4}}) {
         double expected = weight / 10.0;
@@ -94,18 +100,18 @@ TEST_CASE("weighted: first-record shares follow the weights with several instanc
 
 TEST_CASE("round_robin rotates evenly")
 {
-    std::vector<Instance> instances{make("a"), make("b"), make("c")};
+    std::vector<Endpoint> instances{make("a"), make("b"), make("c")};
     Balancer b(1);
     registry::RotationCounter rotation;
     std::map<std::string, int> first;
     for (int q = 0; q < 3000; ++q) {
         auto items = pointers(instances);
         b.order(Policy::round_robin, items, 0, rotation, ClientKey{});
-        ++first[items[0]->id];
+        ++first[items[0]->instance->id];
         // The order is a rotation of the original: b follows a, c follows b.
         for (std::size_t i = 0; i < items.size(); ++i) {
-            const Instance* next = items[(i + 1) % items.size()];
-            const Instance* expected = &instances[(static_cast<std::size_t>(items[i] - &instances[0]) + 1) % 3];
+            const Endpoint* next = items[(i + 1) % items.size()];
+            const Endpoint* expected = &instances[(static_cast<std::size_t>(items[i] - &instances[0]) + 1) % 3];
             CHECK(next == expected);
         }
     }
@@ -116,7 +122,7 @@ TEST_CASE("round_robin rotates evenly")
 
 TEST_CASE("random: every instance comes first about equally often")
 {
-    std::vector<Instance> instances{make("a"), make("b"), make("c"), make("d")};
+    std::vector<Endpoint> instances{make("a"), make("b"), make("c"), make("d")};
     Balancer b(99);
     registry::RotationCounter rotation;
     std::map<std::string, int> first;
@@ -124,7 +130,7 @@ TEST_CASE("random: every instance comes first about equally often")
         auto items = pointers(instances);
         b.order(Policy::random, items, 2, rotation, ClientKey{});
         CHECK(items[0] != items[1]);
-        ++first[items[0]->id];
+        ++first[items[0]->instance->id];
     }
     for (const auto& [id, count] : first)
         CHECK_MESSAGE(std::abs(count - 5000) < 300, id, " ", count);
@@ -132,18 +138,18 @@ TEST_CASE("random: every instance comes first about equally often")
 
 TEST_CASE("affinity: stable per client, spread evenly, and only the removed instance's clients move")
 {
-    std::vector<Instance> instances{make("a"), make("b"), make("c"), make("d")};
+    std::vector<Endpoint> instances{make("a"), make("b"), make("c"), make("d")};
     Balancer b(5);
     registry::RotationCounter rotation;
     constexpr std::uint32_t clients = 4000;
-    std::vector<const Instance*> chosen(clients);
+    std::vector<const Endpoint*> chosen(clients);
     std::map<std::string, int> load;
     for (std::uint32_t c = 0; c < clients; ++c) {
         ClientKey key = key_for_ipv4(0x0a000000u + c);
         auto items = pointers(instances);
         b.order(Policy::affinity, items, 0, rotation, key);
         chosen[c] = items[0];
-        ++load[items[0]->id];
+        ++load[items[0]->instance->id];
         // Asking again, in another input order, gives the same answer.
         auto again = pointers(instances);
         std::reverse(again.begin(), again.end());
@@ -154,13 +160,13 @@ TEST_CASE("affinity: stable per client, spread evenly, and only the removed inst
         CHECK_MESSAGE(std::abs(count - 1000) < 120, id, " ", count);
 
     // Take "b" away.
-    std::vector<const Instance*> without_b{&instances[0], &instances[2], &instances[3]};
+    std::vector<const Endpoint*> without_b{&instances[0], &instances[2], &instances[3]};
     int moved = 0;
     for (std::uint32_t c = 0; c < clients; ++c) {
         auto items = without_b;
         b.order(Policy::affinity, items, 0, rotation, key_for_ipv4(0x0a000000u + c));
-        if (chosen[c]->id == "b") {
-            CHECK(items[0]->id != "b");
+        if (chosen[c]->instance->id == "b") {
+            CHECK(items[0]->instance->id != "b");
             ++moved;
         } else {
             CHECK(items[0] == chosen[c]); // everyone else stays
@@ -171,7 +177,7 @@ TEST_CASE("affinity: stable per client, spread evenly, and only the removed inst
 
 TEST_CASE("affinity respects weights")
 {
-    std::vector<Instance> instances{make("small", 1), make("big", 3)};
+    std::vector<Endpoint> instances{make("small", 1), make("big", 3)};
     Balancer b(5);
     registry::RotationCounter rotation;
     int big = 0;
@@ -179,7 +185,7 @@ TEST_CASE("affinity respects weights")
     for (int c = 0; c < clients; ++c) {
         auto items = pointers(instances);
         b.order(Policy::affinity, items, 0, rotation, key_for_ipv4(0xc0a80000u + static_cast<std::uint32_t>(c)));
-        big += items[0]->id == "big";
+        big += items[0]->instance->id == "big";
     }
     CHECK(std::abs(static_cast<double>(big) / clients - 0.75) < 0.02);
 }
@@ -223,7 +229,7 @@ TEST_CASE("client_key: ECS prefix when present, cut to /24 and /56")
     peer2.sin_addr.s_addr = htonl(0x7f000002);
     ClientKey k1 = client_key(reinterpret_cast<const sockaddr*>(&peer1), &one);
     ClientKey k2 = client_key(reinterpret_cast<const sockaddr*>(&peer2), &two);
-    Instance i = make("x");
+    Endpoint i = make("x");
     CHECK(affinity_hash(i, k1) == affinity_hash(i, k2));
     ClientKey p1 = client_key(reinterpret_cast<const sockaddr*>(&peer1), nullptr);
     ClientKey p2 = client_key(reinterpret_cast<const sockaddr*>(&peer2), nullptr);
@@ -233,22 +239,22 @@ TEST_CASE("client_key: ECS prefix when present, cut to /24 and /56")
 
 TEST_CASE("fastest: ascending latency, unmeasured last, all unmeasured = random")
 {
-    std::vector<Instance> instances{make("slow", 1, 900), make("none"), make("fast", 1, 100), make("mid", 1, 400)};
+    std::vector<Endpoint> instances{make("slow", 1, 900), make("none"), make("fast", 1, 100), make("mid", 1, 400)};
     Balancer b(3);
     registry::RotationCounter rotation;
     auto items = pointers(instances);
     b.order(Policy::fastest, items, 0, rotation, ClientKey{});
-    CHECK(items[0]->id == "fast");
-    CHECK(items[1]->id == "mid");
-    CHECK(items[2]->id == "slow");
-    CHECK(items[3]->id == "none");
+    CHECK(items[0]->instance->id == "fast");
+    CHECK(items[1]->instance->id == "mid");
+    CHECK(items[2]->instance->id == "slow");
+    CHECK(items[3]->instance->id == "none");
 
-    std::vector<Instance> unmeasured{make("a"), make("b"), make("c")};
+    std::vector<Endpoint> unmeasured{make("a"), make("b"), make("c")};
     std::map<std::string, int> first;
     for (int q = 0; q < 3000; ++q) {
         auto list = pointers(unmeasured);
         b.order(Policy::fastest, list, 0, rotation, ClientKey{});
-        ++first[list[0]->id];
+        ++first[list[0]->instance->id];
     }
     for (const auto& [id, count] : first)
         CHECK_MESSAGE(std::abs(count - 1000) < 150, id, " ", count);
@@ -256,7 +262,7 @@ TEST_CASE("fastest: ascending latency, unmeasured last, all unmeasured = random"
 
 TEST_CASE("a limit keeps the chosen ones first and distinct")
 {
-    std::vector<Instance> instances;
+    std::vector<Endpoint> instances;
     for (int i = 0; i < 50; ++i)
         instances.push_back(make("i" + std::to_string(i), static_cast<std::uint32_t>(i + 1)));
     Balancer b(11);
@@ -264,7 +270,7 @@ TEST_CASE("a limit keeps the chosen ones first and distinct")
     for (Policy p : {Policy::random, Policy::round_robin, Policy::weighted, Policy::affinity, Policy::fastest}) {
         auto items = pointers(instances);
         b.order(p, items, 5, rotation, key_for_ipv4(1));
-        std::vector<const Instance*> sorted = items;
+        std::vector<const Endpoint*> sorted = items;
         std::sort(sorted.begin(), sorted.end());
         CHECK(std::unique(sorted.begin(), sorted.end()) == sorted.end()); // a permutation
         CHECK(items.size() == 50);
