@@ -122,7 +122,7 @@ Result<void> Server::start()
         worker->start_thread();
     running_ = true;
     for (const auto& a : bound_)
-        log::info("dns.listen", {{"addr", a.to_string()}, {"workers", count}});
+        log::debug("dns.server.listen", {{"addr", a.to_string()}, {"workers", count}});
     return {};
 }
 

@@ -15,7 +15,8 @@
 // threads and the sockets' creation.
 //
 // Threads: construct, start(), stop(), bound_addresses() and the destructor on
-// one thread (the agent's main thread); stats() from any thread.
+// one thread (the agent's main thread); stats() from any thread once start()
+// has returned.
 
 #include <chrono>
 #include <cstdint>
