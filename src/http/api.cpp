@@ -67,10 +67,10 @@ std::int64_t Api::now_ms() const
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-void Api::changed()
+void Api::changed(const std::string& instance_id)
 {
     if (hooks_.on_change)
-        hooks_.on_change();
+        hooks_.on_change(instance_id);
 }
 
 bool Api::authorized(const Request& r) const
@@ -170,7 +170,7 @@ Response Api::register_instance(const Request& r)
     if (!stored)
         return Response::error(400, stored.error());
     log::info("http.register", {{"id", stored->id}, {"service", stored->service}, {"version", stored->version}});
-    changed();
+    changed(stored->id);
     return Response::json(200, dump(display(*stored)));
 }
 
@@ -179,7 +179,7 @@ Response Api::deregister(const std::string& id)
     if (!registry_.deregister_local(id, now_ms()))
         return Response::error(404, fmt::format("no instance with id \"{}\" is registered with this agent", id));
     log::info("http.deregister", {{"id", id}});
-    changed();
+    changed(id);
     return Response::json(200, dump(json{{"deregistered", id}}));
 }
 
@@ -248,6 +248,7 @@ Response Api::check_report(const Request& r, const std::string& check_id, regist
     if (!check || check->definition.kind != registry::CheckKind::ttl)
         return Response::error(400, fmt::format("check \"{}\" is not a ttl check; only ttl checks take reports",
                                                 check_id));
+    std::string owner_id = owner->id; // the registry write below may move the instance
     if (hooks_.ttl_report) {
         if (auto ok = hooks_.ttl_report(check_id, status, note); !ok)
             return Response::error(400, ok.error().message);
@@ -259,7 +260,7 @@ Response Api::check_report(const Request& r, const std::string& check_id, regist
         state.output = note;
         registry_.update_check(check_id, state);
     }
-    changed();
+    changed(owner_id);
     return Response::json(200, dump(json{{"check", check_id}, {"status", registry::to_string(status)}}));
 }
 
@@ -273,7 +274,7 @@ Response Api::maintenance(const Request& r, const std::string& id)
         return Response::error(404, fmt::format("no instance with id \"{}\" is registered with this agent", id));
     registry_.set_maintenance(id, *enable == "true", reason);
     log::info("http.maintenance", {{"id", id}, {"enable", *enable}, {"reason", reason}});
-    changed();
+    changed(id);
     const registry::Instance* now = registry_.find_local(id);
     return Response::json(200, dump(now ? display(*now) : json::object()));
 }

@@ -31,9 +31,11 @@ struct ApiOptions {
 };
 
 struct ApiHooks {
-    // After every accepted write (register, deregister, check, maintenance):
-    // the agent publishes a snapshot and schedules persistence.
-    std::function<void()> on_change;
+    // After every accepted write (register, deregister, check report,
+    // maintenance), with the id of the instance written: the agent resyncs
+    // its health checks and schedules persistence. (Snapshots publish by
+    // themselves when the registry is dirty.)
+    std::function<void(const std::string& instance_id)> on_change;
     // A TTL check report. The health engine owns TTL timers; when set, it gets
     // the report and decides (an error message becomes 400). When unset the
     // API writes the status to the registry itself.
@@ -71,7 +73,7 @@ private:
     [[nodiscard]] bool authorized(const Request& r) const;
     [[nodiscard]] nlohmann::json display(const registry::Instance& instance) const;
     [[nodiscard]] std::int64_t now_ms() const;
-    void changed();
+    void changed(const std::string& instance_id);
 
     registry::Registry& registry_;
     ApiOptions options_;

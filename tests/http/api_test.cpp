@@ -33,7 +33,10 @@ struct Fixture {
     static ApiHooks make_hooks(int& changes)
     {
         ApiHooks h;
-        h.on_change = [&changes] { ++changes; };
+        h.on_change = [&changes](const std::string& id) {
+            CHECK_FALSE(id.empty());
+            ++changes;
+        };
         h.now_ms = [] { return std::int64_t{1'700'000'000'000}; };
         return h;
     }

@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
 import harness  # noqa: E402
-from harness import Agent  # noqa: E402
+from harness import Agent, wait_until  # noqa: E402
 
 
 def cpu_seconds(pid):
@@ -77,7 +77,8 @@ def main():
     print(f"{'conns':>5} {'op':>10} {'req/s':>9} {'p50 us':>8} {'p99 us':>8} {'agent CPU us/req':>17} {'RSS MiB':>8}")
     for connections in [int(c) for c in args.connections.split(",")]:
         agent = Agent(config_extra='[log]\nlevel = "warn"\n')
-        agent.start()
+        agent.start(wait=False)
+        wait_until(lambda: agent.http("GET", "/health", timeout=0.5)[0] == 200, timeout=15, what="the HTTP API")
         try:
             if shutil.which("taskset"):
                 subprocess.run(["taskset", "-pc", "0", str(agent.proc.pid)], check=True, capture_output=True)
