@@ -10,7 +10,10 @@ using registry::Health;
 
 namespace {
 
-bool healthy(Health h) { return h == Health::passing || h == Health::warning; }
+bool healthy(Health h)
+{
+    return h == Health::passing || h == Health::warning;
+}
 
 } // namespace
 
@@ -30,11 +33,8 @@ CheckMachine::CheckMachine(const registry::CheckDefinition& definition, registry
     : success_before_passing_(std::max<std::uint32_t>(definition.success_before_passing, 1)),
       failures_before_warning_(std::max<std::uint32_t>(definition.failures_before_warning, 1)),
       failures_before_critical_(std::max<std::uint32_t>(definition.failures_before_critical, 1)),
-      deregister_critical_after_ms_(definition.deregister_critical_after_ms),
-      state_(std::move(initial)),
-      ejection_(policy),
-      critical_since_ms_(now.mono_ms),
-      has_latency_(state_.latency_us != 0)
+      deregister_critical_after_ms_(definition.deregister_critical_after_ms), state_(std::move(initial)),
+      ejection_(policy), critical_since_ms_(now.mono_ms), has_latency_(state_.latency_us != 0)
 {
     // A check that starts healthy (restored, or configured so) was admitted
     // at registration; that is not a readmission.

@@ -26,12 +26,10 @@ std::int64_t cadence_ms(const registry::CheckDefinition& d)
 
 CheckRunner::CheckRunner(RunnerEnv& env, std::string instance_id, registry::CheckDefinition definition,
                          registry::CheckState initial, Report report)
-    : env_(env),
-      instance_id_(std::move(instance_id)),
-      definition_(std::move(definition)),
-      machine_(definition_, std::move(initial), EjectionPolicy::for_interval(cadence_ms(definition_)), env.now()),
-      report_(std::move(report)),
-      timer_(env.loop)
+    : env_(env), instance_id_(std::move(instance_id)), definition_(std::move(definition)),
+      machine_(definition_, std::move(initial), EjectionPolicy::for_interval(cadence_ms(definition_)),
+               env.now()),
+      report_(std::move(report)), timer_(env.loop)
 {
 }
 
@@ -41,7 +39,8 @@ void CheckRunner::start()
 {
     if (definition_.kind == CheckKind::ttl) {
         if (definition_.ttl_ms > 0)
-            timer_.start(milliseconds(definition_.ttl_ms), milliseconds(definition_.ttl_ms), [this] { expire_ttl(); });
+            timer_.start(milliseconds(definition_.ttl_ms), milliseconds(definition_.ttl_ms),
+                         [this] { expire_ttl(); });
         return;
     }
     std::uniform_int_distribution<std::int64_t> first(0, cadence_ms(definition_) - 1);
@@ -91,9 +90,10 @@ void CheckRunner::on_result(ProbeResult result)
 void CheckRunner::expire_ttl()
 {
     ++runs_;
-    bool changed = machine_.observe(
-        {Health::critical, fmt::format("TTL expired: no update within {} ms", definition_.ttl_ms), std::nullopt},
-        env_.now());
+    bool changed = machine_.observe({Health::critical,
+                                     fmt::format("TTL expired: no update within {} ms", definition_.ttl_ms),
+                                     std::nullopt},
+                                    env_.now());
     report_(*this, changed); // last: the owner may destroy us here
 }
 
@@ -104,7 +104,8 @@ Result<> CheckRunner::report_ttl(Health status, std::string note)
     if (status == Health::maintenance)
         return fail("a TTL update is pass, warn or fail");
     if (definition_.ttl_ms > 0)
-        timer_.start(milliseconds(definition_.ttl_ms), milliseconds(definition_.ttl_ms), [this] { expire_ttl(); });
+        timer_.start(milliseconds(definition_.ttl_ms), milliseconds(definition_.ttl_ms),
+                     [this] { expire_ttl(); });
     bool changed = machine_.observe({status, std::move(note), std::nullopt}, env_.now());
     report_(*this, changed);
     return {};

@@ -187,6 +187,9 @@ void CurlMulti::remove(CURL* easy)
         curl_multi_remove_handle(state_->multi, easy);
 }
 
-std::size_t CurlMulti::running() const { return state_->transfers.size(); }
+std::size_t CurlMulti::running() const
+{
+    return state_->transfers.size();
+}
 
 } // namespace cairn::health

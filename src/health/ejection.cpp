@@ -32,7 +32,10 @@ bool Ejection::fell(std::int64_t now_ms)
     return true;
 }
 
-void Ejection::failed(std::int64_t now_ms) { last_failure_ms_ = now_ms; }
+void Ejection::failed(std::int64_t now_ms)
+{
+    last_failure_ms_ = now_ms;
+}
 
 void Ejection::stayed_healthy(std::int64_t now_ms)
 {

@@ -21,8 +21,8 @@
 namespace cairn::health {
 
 struct EjectionPolicy {
-    std::int64_t base_ms = 40'000;      // the first ejection in a streak
-    std::int64_t max_ms = 300'000;      // the cap on doubling
+    std::int64_t base_ms = 40'000;       // the first ejection in a streak
+    std::int64_t max_ms = 300'000;       // the cap on doubling
     std::int64_t probation_ms = 100'000; // "soon after readmission"; also the decay period
 
     // The defaults for a check run every `interval_ms`: base 4 x interval,
@@ -31,7 +31,7 @@ struct EjectionPolicy {
 };
 
 class Ejection {
-public:
+  public:
     explicit Ejection(EjectionPolicy policy) : policy_(policy) {}
 
     // The check became healthy (passing or warning) at `now_ms`.
@@ -55,11 +55,11 @@ public:
     [[nodiscard]] std::int64_t ejection_ms() const;
     [[nodiscard]] const EjectionPolicy& policy() const { return policy_; }
 
-private:
+  private:
     EjectionPolicy policy_;
     int level_ = 0;
     bool ejected_ = false;
-    bool has_fallen_ = false;          // readmissions, not the first admission, are on probation
+    bool has_fallen_ = false; // readmissions, not the first admission, are on probation
     std::int64_t probation_until_ms_ = -1;
     std::int64_t last_failure_ms_ = 0;
     std::int64_t healthy_mark_ms_ = 0; // start of the current decay period

@@ -3,9 +3,8 @@
 #include <algorithm>
 #include <string>
 
-#include <strings.h>
-
 #include <fmt/format.h>
+#include <strings.h>
 
 namespace cairn::health {
 
@@ -65,12 +64,13 @@ struct HttpOp {
     ProbeResult interpret(CURLcode code)
     {
         if (code == CURLE_OPERATION_TIMEDOUT)
-            return {Health::critical, fmt::format("HTTP {} {}: timed out after {} ms", method, url, timeout_ms),
-                    std::nullopt};
-        if (code != CURLE_OK && !(code == CURLE_WRITE_ERROR && truncated))
             return {Health::critical,
-                    fmt::format("HTTP {} {}: {}", method, url, error[0] != 0 ? error : curl_easy_strerror(code)),
-                    std::nullopt};
+                    fmt::format("HTTP {} {}: timed out after {} ms", method, url, timeout_ms), std::nullopt};
+        if (code != CURLE_OK && !(code == CURLE_WRITE_ERROR && truncated))
+            return {
+                Health::critical,
+                fmt::format("HTTP {} {}: {}", method, url, error[0] != 0 ? error : curl_easy_strerror(code)),
+                std::nullopt};
         long status = 0;
         curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &status);
         curl_off_t total_us = 0;

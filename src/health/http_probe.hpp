@@ -15,7 +15,7 @@
 namespace cairn::health {
 
 // Main loop only.
-[[nodiscard]] ProbePtr start_http_probe(CurlMulti& multi, Loop& loop, const registry::CheckDefinition& definition,
-                                        ProbeDone done);
+[[nodiscard]] ProbePtr start_http_probe(CurlMulti& multi, Loop& loop,
+                                        const registry::CheckDefinition& definition, ProbeDone done);
 
 } // namespace cairn::health

@@ -15,7 +15,7 @@ namespace cairn::health {
 using ProbeDone = std::function<void(ProbeResult)>;
 
 class Probe {
-public:
+  public:
     virtual ~Probe() = default;
 };
 
@@ -25,9 +25,8 @@ using ProbePtr = std::unique_ptr<Probe>;
 // libcurl is done with it. Whichever ends first unlinks the other: the op
 // calls detach() when it finishes, the handle calls op->cancel() when it is
 // destroyed first. Op needs a member `OpProbe<Op>* owner` and `cancel()`.
-template <class Op>
-class OpProbe final : public Probe {
-public:
+template <class Op> class OpProbe final : public Probe {
+  public:
     explicit OpProbe(Op* op) : op_(op) { op_->owner = this; }
     ~OpProbe() override
     {
@@ -41,7 +40,7 @@ public:
 
     void detach() { op_ = nullptr; }
 
-private:
+  private:
     Op* op_;
 };
 

@@ -63,13 +63,8 @@ struct Prober::State {
     Timer reaper;
 
     State(Loop& l, registry::Registry& r, ProberOptions o)
-        : loop(l),
-          registry(r),
-          options(o),
-          curl(l),
-          random(make_seed(o.seed)),
-          env{l, curl, random, [&l] { return now(l); }},
-          reaper(l)
+        : loop(l), registry(r), options(o), curl(l),
+          random(make_seed(o.seed)), env{l, curl, random, [&l] { return now(l); }}, reaper(l)
     {
     }
 
@@ -145,7 +140,8 @@ struct Prober::State {
         Running& running = it->second;
         const registry::CheckState& state = runner.machine().state();
         auto now_ms = static_cast<std::int64_t>(loop.now_ms());
-        bool stale = worth_refreshing(running.reported, state) && now_ms - running.reported_at_ms >= options.refresh_ms;
+        bool stale = worth_refreshing(running.reported, state) &&
+                     now_ms - running.reported_at_ms >= options.refresh_ms;
         if (status_changed || stale || runner.definition().kind == registry::CheckKind::ttl) {
             if (status_changed)
                 log::info("health.status", {{"check", id},
@@ -166,7 +162,8 @@ struct Prober::State {
         if (std::find(to_deregister.begin(), to_deregister.end(), instance_id) != to_deregister.end())
             return;
         to_deregister.push_back(instance_id);
-        reaper.start(std::chrono::milliseconds(0), std::chrono::milliseconds(0), [this] { deregister_due(); });
+        reaper.start(std::chrono::milliseconds(0), std::chrono::milliseconds(0),
+                     [this] { deregister_due(); });
     }
 
     void deregister_due()
@@ -209,7 +206,10 @@ void Prober::sync()
         s.sync_one(id);
 }
 
-void Prober::sync_instance(std::string_view instance_id) { state_->sync_one(std::string(instance_id)); }
+void Prober::sync_instance(std::string_view instance_id)
+{
+    state_->sync_one(std::string(instance_id));
+}
 
 Result<> Prober::update_ttl(std::string_view check_id, registry::Health status, std::string note)
 {
@@ -219,9 +219,15 @@ Result<> Prober::update_ttl(std::string_view check_id, registry::Health status, 
     return it->second.runner->report_ttl(status, std::move(note));
 }
 
-void Prober::on_change(std::function<void()> callback) { state_->changed = std::move(callback); }
+void Prober::on_change(std::function<void()> callback)
+{
+    state_->changed = std::move(callback);
+}
 
-std::size_t Prober::check_count() const { return state_->checks.size(); }
+std::size_t Prober::check_count() const
+{
+    return state_->checks.size();
+}
 
 const CheckMachine* Prober::find(std::string_view check_id) const
 {

@@ -38,7 +38,7 @@ struct ProberOptions {
 };
 
 class Prober {
-public:
+  public:
     Prober(Loop& loop, registry::Registry& registry, ProberOptions options = {});
     ~Prober();
     Prober(const Prober&) = delete;
@@ -62,7 +62,7 @@ public:
     // and the HTTP API.
     [[nodiscard]] const CheckMachine* find(std::string_view check_id) const;
 
-private:
+  private:
     struct State;
     std::unique_ptr<State> state_;
 };

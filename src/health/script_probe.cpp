@@ -8,10 +8,9 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 namespace cairn::health {
 
@@ -118,8 +117,8 @@ void ScriptOp::report()
         result = {Health::critical, early_error, std::nullopt};
     } else if (timed_out) {
         result.status = Health::critical;
-        result.output = fmt::format("{}: timed out after {} ms, process group killed\n{}", command,
-                                    timeout_ms, output);
+        result.output =
+            fmt::format("{}: timed out after {} ms, process group killed\n{}", command, timeout_ms, output);
     } else {
         result.status = term_signal != 0   ? Health::critical
                         : exit_status == 0 ? Health::passing
@@ -236,7 +235,9 @@ ProbePtr start_script_probe(Loop& loop, const registry::CheckDefinition& definit
             auto* self = static_cast<ScriptOp*>(h->data);
             *buf = uv_buf_init(self->buffer, sizeof self->buffer);
         },
-        [](uv_stream_t* s, ssize_t nread, const uv_buf_t*) { static_cast<ScriptOp*>(s->data)->on_read(nread); });
+        [](uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
+            static_cast<ScriptOp*>(s->data)->on_read(nread);
+        });
     uv_timer_start(&op->timer, on_timeout, definition.timeout_ms, 0);
     return probe;
 }

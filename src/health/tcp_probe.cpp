@@ -25,7 +25,7 @@ struct TcpOp {
     std::uint32_t timeout_ms = 0;
     int outstanding = 0; // open handles + pending connect request
     bool finished = false;
-    ProbeResult early;   // a synchronous failure, reported from the timer
+    ProbeResult early; // a synchronous failure, reported from the timer
 
     void finish(ProbeResult result);
     void cancel() { release(); }
@@ -87,8 +87,8 @@ ProbePtr start_tcp_probe(Loop& loop, const registry::CheckDefinition& definition
 
     auto on_timeout = [](uv_timer_t* t) {
         auto* self = static_cast<TcpOp*>(t->data);
-        self->finish({Health::critical, fmt::format("TCP connect {}: timed out after {} ms", self->target,
-                                                    self->timeout_ms),
+        self->finish({Health::critical,
+                      fmt::format("TCP connect {}: timed out after {} ms", self->target, self->timeout_ms),
                       std::nullopt});
     };
     auto report_early = [](uv_timer_t* t) {
@@ -105,8 +105,8 @@ ProbePtr start_tcp_probe(Loop& loop, const registry::CheckDefinition& definition
             if (!self->finished) {
                 auto elapsed_us = static_cast<std::uint32_t>((uv_hrtime() - self->started_ns) / 1000);
                 if (status == 0)
-                    self->finish({Health::passing, fmt::format("TCP connect {}: success", self->target),
-                                  elapsed_us});
+                    self->finish(
+                        {Health::passing, fmt::format("TCP connect {}: success", self->target), elapsed_us});
                 else
                     self->finish({Health::critical,
                                   fmt::format("TCP connect {}: {}", self->target, uv_strerror(status)),
@@ -119,8 +119,9 @@ ProbePtr start_tcp_probe(Loop& loop, const registry::CheckDefinition& definition
     }
     if (!address || rc != 0) {
         op->early.status = Health::critical;
-        op->early.output = address ? fmt::format("TCP connect {}: {}", definition.target, uv_strerror(rc))
-                                   : fmt::format("TCP target {}: {}", definition.target, address.error().message);
+        op->early.output = address
+                               ? fmt::format("TCP connect {}: {}", definition.target, uv_strerror(rc))
+                               : fmt::format("TCP target {}: {}", definition.target, address.error().message);
         uv_timer_start(&op->timer, report_early, 0, 0);
         return probe;
     }

@@ -1,7 +1,7 @@
 // The check state machine and ejection back-off, driven by a fake clock.
-#include <doctest/doctest.h>
-
 #include <string>
+
+#include <doctest/doctest.h>
 
 #include "health/check_machine.hpp"
 
@@ -25,9 +25,18 @@ struct Fixture {
     }
 };
 
-ProbeResult pass(std::string out = "ok") { return {Health::passing, std::move(out), std::nullopt}; }
-ProbeResult warn(std::string out = "meh") { return {Health::warning, std::move(out), std::nullopt}; }
-ProbeResult fail(std::string out = "down") { return {Health::critical, std::move(out), std::nullopt}; }
+ProbeResult pass(std::string out = "ok")
+{
+    return {Health::passing, std::move(out), std::nullopt};
+}
+ProbeResult warn(std::string out = "meh")
+{
+    return {Health::warning, std::move(out), std::nullopt};
+}
+ProbeResult fail(std::string out = "down")
+{
+    return {Health::critical, std::move(out), std::nullopt};
+}
 
 } // namespace
 

@@ -12,9 +12,9 @@
 namespace cairn::test {
 
 // Starts a probe and runs the loop until it reports or `deadline` passes.
-inline std::optional<health::ProbeResult> run_probe(Loop& loop,
-                                                   const std::function<health::ProbePtr(health::ProbeDone)>& start,
-                                                   std::chrono::milliseconds deadline = std::chrono::seconds(10))
+inline std::optional<health::ProbeResult>
+run_probe(Loop& loop, const std::function<health::ProbePtr(health::ProbeDone)>& start,
+          std::chrono::milliseconds deadline = std::chrono::seconds(10))
 {
     std::optional<health::ProbeResult> got;
     Timer watchdog(loop);

@@ -1,6 +1,4 @@
 // HTTP, TCP and script probes against real loopback servers and processes.
-#include <doctest/doctest.h>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -8,11 +6,11 @@
 #include <string>
 #include <vector>
 
+#include <doctest/doctest.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include "health/curl_multi.hpp"
 #include "health/http_probe.hpp"
@@ -45,7 +43,8 @@ ProbeResult http(const registry::CheckDefinition& d)
 {
     Loop loop;
     CurlMulti multi(loop);
-    auto r = run_probe(loop, [&](ProbeDone done) { return start_http_probe(multi, loop, d, std::move(done)); });
+    auto r =
+        run_probe(loop, [&](ProbeDone done) { return start_http_probe(multi, loop, d, std::move(done)); });
     REQUIRE(r.has_value());
     return *r;
 }
@@ -247,11 +246,13 @@ TEST_CASE("http: a cancelled probe never reports")
     Loop loop;
     CurlMulti multi(loop);
     bool reported = false;
-    auto probe = start_http_probe(multi, loop, http_check(server.url(), 200), [&](ProbeResult) { reported = true; });
+    auto probe =
+        start_http_probe(multi, loop, http_check(server.url(), 200), [&](ProbeResult) { reported = true; });
     CHECK(test::run_until(loop, [&] { return server.connections > 0; }));
     probe.reset();
     CHECK(multi.running() == 0);
-    test::run_until(loop, [] { return false; }, 400ms);
+    test::run_until(
+        loop, [] { return false; }, 400ms);
     CHECK_FALSE(reported);
 }
 
@@ -340,9 +341,10 @@ TEST_CASE("script: a hanging script is killed with its whole process group at th
     auto pid_file = std::filesystem::temp_directory_path() / fmt::format("cairn-health-{}.pids", ::getpid());
     std::filesystem::remove(pid_file);
     auto started = std::chrono::steady_clock::now();
-    auto r = script({"/bin/sh", "-c", fmt::format("echo $$ > {0}; sleep 60 & echo $! >> {0}; echo started; wait",
-                                                  pid_file.string())},
-                    300);
+    auto r = script(
+        {"/bin/sh", "-c",
+         fmt::format("echo $$ > {0}; sleep 60 & echo $! >> {0}; echo started; wait", pid_file.string())},
+        300);
     auto took = std::chrono::steady_clock::now() - started;
     CHECK(r.status == Health::critical);
     CHECK(r.output.find("timed out after 300 ms") != std::string::npos);
@@ -357,7 +359,8 @@ TEST_CASE("script: a hanging script is killed with its whole process group at th
     // The shell was our child: libuv reaped it. The sleep was in its group:
     // killed too (its new parent reaps it).
     Loop loop;
-    CHECK(test::run_until(loop, [&] { return process_gone(shell) && process_gone(sleeper); }, 5s));
+    CHECK(test::run_until(
+        loop, [&] { return process_gone(shell) && process_gone(sleeper); }, 5s));
     CHECK(zombie_children() == 0);
     std::filesystem::remove(pid_file);
 }
@@ -382,8 +385,10 @@ TEST_CASE("script: a cancelled probe kills the script and reaps it")
     std::ifstream(pid_file) >> shell;
     REQUIRE(shell > 0);
     probe.reset();
-    CHECK(test::run_until(loop, [&] { return process_gone(shell); }, 5s));
-    CHECK(test::run_until(loop, [&] { return zombie_children() == 0; }, 5s));
+    CHECK(test::run_until(
+        loop, [&] { return process_gone(shell); }, 5s));
+    CHECK(test::run_until(
+        loop, [&] { return zombie_children() == 0; }, 5s));
     CHECK_FALSE(reported);
     std::filesystem::remove(pid_file);
 }

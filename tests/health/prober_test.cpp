@@ -1,10 +1,9 @@
 // The Prober against a real Registry and loopback servers: results reach the
 // registry, sync() starts/stops/restarts checks, TTL heartbeats and
 // deregister_critical_after work end to end.
-#include <doctest/doctest.h>
-
 #include <chrono>
 
+#include <doctest/doctest.h>
 #include <fmt/format.h>
 
 #include "health/prober.hpp"
@@ -97,7 +96,8 @@ TEST_CASE("prober: sync starts new checks, stops removed ones and restarts chang
     // Changed definition: web-2 now probes the failing server.
     f.put(web_instance("web-2", b.url()));
     CHECK(f.prober.check_count() == 2);
-    CHECK(test::run_until(f.loop, [&] { return f.health("web-2") == Health::critical && b.connections > 0; }));
+    CHECK(
+        test::run_until(f.loop, [&] { return f.health("web-2") == Health::critical && b.connections > 0; }));
 
     // Removed instance: its check stops.
     REQUIRE(f.registry.deregister_local("web-2", 2));
@@ -105,7 +105,8 @@ TEST_CASE("prober: sync starts new checks, stops removed ones and restarts chang
     CHECK(f.prober.check_count() == 1);
     CHECK(f.prober.find("web-2:1") == nullptr);
     int seen = b.connections;
-    test::run_until(f.loop, [] { return false; }, 200ms);
+    test::run_until(
+        f.loop, [] { return false; }, 200ms);
     CHECK(b.connections == seen);
 
     // A full sync changes nothing further.
@@ -139,7 +140,8 @@ TEST_CASE("prober: TTL heartbeats through update_ttl, expiry without them")
     REQUIRE(f.prober.update_ttl("job-1:1", Health::passing, "I am alive"));
     CHECK(f.health("job-1") == Health::passing);
     CHECK(f.registry.find_local("job-1")->checks[0].state.output == "I am alive");
-    CHECK(test::run_until(f.loop, [&] { return f.health("job-1") == Health::critical; }, 5s));
+    CHECK(test::run_until(
+        f.loop, [&] { return f.health("job-1") == Health::critical; }, 5s));
 
     auto missing = f.prober.update_ttl("nope:1", Health::passing, "");
     REQUIRE_FALSE(missing);
@@ -153,7 +155,8 @@ TEST_CASE("prober: deregister_critical_after removes the instance")
     in.checks[0].definition.deregister_critical_after_ms = 200;
     f.put(in);
     f.put(web_instance("web-ok", "http://127.0.0.1:1/", 1000)); // stays, though critical
-    CHECK(test::run_until(f.loop, [&] { return f.registry.find_local("web-9") == nullptr; }, 5s));
+    CHECK(test::run_until(
+        f.loop, [&] { return f.registry.find_local("web-9") == nullptr; }, 5s));
     CHECK(f.prober.find("web-9:1") == nullptr);
     CHECK(f.prober.check_count() == 1);
     CHECK(f.registry.find_local("web-ok") != nullptr);

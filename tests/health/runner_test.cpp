@@ -1,10 +1,9 @@
 // CheckRunner on a real loop: cadence, no overlap, TTL expiry.
-#include <doctest/doctest.h>
-
 #include <chrono>
 #include <random>
 #include <vector>
 
+#include <doctest/doctest.h>
 #include <fmt/format.h>
 
 #include "health/check_runner.hpp"
@@ -93,7 +92,8 @@ TEST_CASE("runner: a TTL check passes on a heartbeat and expires without one")
     CHECK(r->machine().state().output == "alive");
     REQUIRE(r->report_ttl(Health::warning, "busy"));
     CHECK(r->machine().state().status == Health::warning);
-    CHECK(test::run_until(f.loop, [&] { return r->machine().state().status == Health::critical; }, 5s));
+    CHECK(test::run_until(
+        f.loop, [&] { return r->machine().state().status == Health::critical; }, 5s));
     CHECK(r->machine().state().output.find("TTL expired") != std::string::npos);
     CHECK_FALSE(r->report_ttl(Health::maintenance, ""));
 }
