@@ -12,10 +12,13 @@
 
 #include "agent/publisher.hpp"
 #include "agent/services.hpp"
+#include "agent/state_store.hpp"
 #include "core/log.hpp"
 #include "dns/catalog.hpp"
 #include "dns/server.hpp"
 #include "dns/zone.hpp"
+#include "http/api.hpp"
+#include "http/server.hpp"
 #include "health/prober.hpp"
 #include "registry/registry.hpp"
 #include "registry/validate.hpp"
@@ -267,7 +270,70 @@ Result<void> Agent::start_dns()
     return {};
 }
 
-Result<void> Agent::start_http() { return {}; }
+Result<void> Agent::start_http()
+{
+    // API registrations from the last run are back before the API opens.
+    state_store_ = std::make_unique<StateStore>(loop_, config_.data_dir, [this] { return api_instances(); });
+    std::size_t restored = 0;
+    for (registry::Instance& instance : state_store_->load(http::RegistrationDefaults{address_})) {
+        std::string id = instance.id;
+        if (auto stored = registry_->upsert_local(std::move(instance), wall_clock_ms()); stored)
+            ++restored;
+        else
+            log::error("state.instance_rejected", {{"id", id}, {"error", stored.error()}});
+    }
+    if (restored > 0)
+        log::info("state.restored", {{"instances", restored}});
+
+    http::ApiOptions options;
+    options.node_name = config_.node_name;
+    options.datacenter = config_.datacenter;
+    options.address = address_;
+    options.default_policy = std::string(config::to_string(config_.dns.policy));
+    options.default_ttl_ms = static_cast<std::uint32_t>(config_.dns.service_ttl.count());
+    options.token = config_.http.token;
+    options.config_summary = {{"domain", config_.domain},
+                              {"data_dir", config_.data_dir},
+                              {"dns_listen", addresses(config_.dns.listen)},
+                              {"http_listen", config_.http.listen.to_string()},
+                              {"http_token", !config_.http.token.empty()},
+                              {"policy", options.default_policy},
+                              {"service_ttl", http::format_duration_ms(options.default_ttl_ms)}};
+    http::ApiHooks hooks;
+    hooks.on_change = [this](const std::string& instance_id) {
+        if (prober_)
+            prober_->sync_instance(instance_id); // start, change or stop its checks
+        state_store_->schedule();
+    };
+    hooks.ttl_report = [this](const std::string& check_id, registry::Health status,
+                              const std::string& note) -> Result<void> {
+        if (!prober_)
+            return fail("health checks are not running yet");
+        return prober_->update_ttl(check_id, status, note);
+    };
+    hooks.now_ms = [] { return wall_clock_ms(); };
+    api_ = std::make_unique<http::Api>(*registry_, std::move(options), std::move(hooks));
+
+    http::ServerOptions server_options;
+    server_options.listen = config_.http.listen;
+    server_options.max_connections = config_.http.max_connections;
+    server_options.idle_timeout = config_.http.idle_timeout;
+    server_options.limits = {config_.http.max_header_bytes, config_.http.max_body_bytes};
+    http_server_ = std::make_unique<http::Server>(loop_, std::move(server_options),
+                                                  [this](const http::Request& r) { return api_->handle(r); });
+    api_->set_server_metrics(
+        [this] { return http::format_metrics(http_server_->stats(), http_server_->connection_count()); });
+    return http_server_->start();
+}
+
+std::vector<const registry::Instance*> Agent::api_instances() const
+{
+    std::vector<const registry::Instance*> out;
+    for (const registry::Instance* i : registry_->local_instances())
+        if (std::ranges::find(config_service_ids_, i->id) == config_service_ids_.end())
+            out.push_back(i);
+    return out;
+}
 
 Result<void> Agent::start_health()
 {
@@ -367,6 +433,9 @@ void Agent::shutdown()
     if (stopping_)
         return;
     stopping_ = true;
+    if (state_store_)
+        state_store_->flush(); // the last API writes reach the disk
+    http_server_.reset();
     if (dns_server_)
         dns_server_->stop();
     if (publisher_)

@@ -38,9 +38,15 @@ class Server;
 struct Settings;
 } // namespace cairn::dns
 
+namespace cairn::http {
+class Api;
+class Server;
+} // namespace cairn::http
+
 namespace cairn::agent {
 
 class SnapshotPublisher;
+class StateStore;
 
 class Agent {
 public:
@@ -79,6 +85,8 @@ private:
     Result<void> sync_config_services(const config::Config& config);
     [[nodiscard]] dns::Settings dns_settings(const config::Config& config) const;
     [[nodiscard]] registry::Address choose_address(const config::Config& config) const;
+    // The local instances registered through the API (not from config): what is persisted.
+    [[nodiscard]] std::vector<const registry::Instance*> api_instances() const;
 
     AgentOptions options_;
     std::optional<config::Config> dev_base_; // made once: it holds the dev data_dir
@@ -91,6 +99,9 @@ private:
     std::unique_ptr<health::Prober> prober_; // after registry_: destroyed before it
     registry::SnapshotSlot snapshots_;
     std::unique_ptr<SnapshotPublisher> publisher_;
+    std::unique_ptr<StateStore> state_store_; // API registrations in data_dir
+    std::unique_ptr<http::Api> api_;
+    std::unique_ptr<http::Server> http_server_;
     std::unique_ptr<dns::Catalog> catalog_;
     std::unique_ptr<dns::Server> dns_server_; // after catalog_: its workers use the catalog
     std::vector<std::string> config_service_ids_; // registered from config, in the registry now

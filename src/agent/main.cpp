@@ -9,6 +9,7 @@
 
 #include "agent/agent.hpp"
 #include "agent/cli.hpp"
+#include "agent/client.hpp"
 
 namespace {
 
@@ -38,6 +39,8 @@ int main(int argc, char** argv)
     std::span<char* const> args(argv + std::min(argc, 2), argv + argc);
     if (command == "agent")
         return run_agent(args);
+    if (cairn::agent::is_client_command(command))
+        return cairn::agent::run_client(command, args);
     if (command == "validate")
         return cairn::agent::run_validate(args);
     if (command == "version" || command == "--version") {
