@@ -6,7 +6,7 @@ namespace cairn::dns {
 
 namespace {
 
-constexpr unsigned max_cname_chain = 8;
+constexpr unsigned max_cname_chain = 16;
 constexpr std::uint16_t rrtype_dnskey = 48;
 
 // The RRsets chosen for a response, by section, before they are written
@@ -15,48 +15,74 @@ constexpr std::uint16_t rrtype_dnskey = 48;
 // important section it was asked for (as NSD's answer_add_rrset does).
 class Plan {
 public:
+    // Trivially constructible, so that a Plan on the stack costs nothing
+    // until used (no per-query initialisation of 128 entries).
     struct Item {
-        Section section;
-        WireName owner;
-        std::span<const std::uint8_t> records;
+        const std::uint8_t* owner;
+        const std::uint8_t* records;
+        std::uint32_t records_size;
         std::uint16_t count;
+        std::uint8_t owner_size;
+        Section section;
+        bool required;
+        std::uint16_t type;
+        std::uint16_t parent; // the item whose additional data this is; no_parent if none
     };
+    static constexpr std::uint16_t no_parent = 0xffff;
 
     // False if the RRset was already listed (a CNAME loop, or the NS RRset
     // already in the answer) or the plan is full.
-    bool add(Section section, WireName owner, std::span<const std::uint8_t> records, std::uint16_t count) noexcept
+    // Returns the item's index, or no_parent if it was not added.
+    std::uint16_t add(Section section, WireName owner, std::span<const std::uint8_t> records, std::uint16_t count,
+                      bool required = true, std::uint16_t parent = no_parent) noexcept
     {
         for (std::size_t i = 0; i < size_; ++i) {
-            if (items_[i].records.data() == records.data()) {
+            if (items_[i].records == records.data()) {
                 if (section < items_[i].section) {
                     items_[i].section = section;
-                    items_[i].owner = owner;
+                    items_[i].required = items_[i].required || required;
+                    items_[i].owner = owner.data();
+                    items_[i].owner_size = static_cast<std::uint8_t>(owner.size());
                 }
                 return false;
             }
         }
         if (size_ == items_.size())
             return false;
-        items_[size_++] = Item{section, owner, records, count};
-        return true;
+        items_[size_++] = Item{owner.data(), records.data(), static_cast<std::uint32_t>(records.size()), count,
+                               static_cast<std::uint8_t>(owner.size()), section, required,
+                               records.size() >= 2 ? get_u16(records.data()) : std::uint16_t{0}, parent};
+        return static_cast<std::uint16_t>(size_ - 1);
     }
 
+    // Additional data goes A records first, then AAAA, and stops at the
+    // first RRset that does not fit (NSD's order, so the same records make
+    // it into a full 512-byte answer).
     void write(ResponseWriter& writer) const noexcept
     {
-        for (Section section : {Section::answer, Section::authority, Section::additional}) {
+        std::array<bool, capacity> written{};
+        for (int pass = 0; pass < 4; ++pass) {
+            Section section = pass < 2 ? static_cast<Section>(pass) : Section::additional;
             for (std::size_t i = 0; i < size_; ++i) {
                 const Item& item = items_[i];
-                if (item.section != section)
+                if (item.section != section || (pass >= 2 && (pass == 2) != (item.type == rrtype::a)))
                     continue;
-                if (!writer.add_precompiled(section, item.owner, item.records, item.count) &&
-                    section != Section::additional)
-                    return; // TC is set; the rest would not be read anyway
+                // No addresses for an NS RRset that was left out.
+                if (item.parent != no_parent && !written[item.parent])
+                    continue;
+                written[i] = writer.add_precompiled(section, {item.owner, item.owner_size},
+                                                    {item.records, item.records_size}, item.count, item.required);
+                if (written[i])
+                    continue;
+                if (writer.truncated() || section == Section::additional)
+                    return; // the rest would not be read, or would not fit either
             }
         }
     }
 
 private:
-    std::array<Item, 128> items_;
+    static constexpr std::size_t capacity = 128;
+    std::array<Item, capacity> items_;
     std::size_t size_ = 0;
 };
 
@@ -73,15 +99,17 @@ public:
     }
 
 private:
-    bool add_rrset(Section section, WireName owner, const RRsetEntry& rrset) noexcept
+    bool add_rrset(Section section, WireName owner, const RRsetEntry& rrset, bool required = true) noexcept
     {
-        if (!plan_.add(section, owner, zones_.records_of(rrset), rrset.count))
+        std::uint16_t index = plan_.add(section, owner, zones_.records_of(rrset), rrset.count, required);
+        if (index == Plan::no_parent)
             return false;
         for (std::uint32_t target : zones_.additional_of(rrset)) {
             const Node& node = zones_.node(target);
             for (std::uint16_t type : {rrtype::a, rrtype::aaaa})
                 if (const RRsetEntry* address = zones_.find_rrset(node, type))
-                    plan_.add(Section::additional, zones_.name_of(node), zones_.records_of(*address), address->count);
+                    plan_.add(Section::additional, zones_.name_of(node), zones_.records_of(*address), address->count,
+                              false, index);
         }
         return true;
     }
@@ -89,7 +117,7 @@ private:
     void add_negative_soa(const Zone& zone) noexcept
     {
         if (query_.qclass != rrclass::any)
-            plan_.add(Section::authority, zones_.name_of(zones_.node(zone.apex)), zones_.negative_soa(zone), 1);
+            (void)plan_.add(Section::authority, zones_.name_of(zones_.node(zone.apex)), zones_.negative_soa(zone), 1);
     }
 
     // After a CNAME chain these describe its last name (RFC 6604), as NSD
@@ -160,7 +188,8 @@ private:
         }
         if (query_.qclass != rrclass::any && zone.ns_rrset != no_index && qtype != rrtype::ds &&
             qtype != rrtype_dnskey)
-            add_rrset(Section::authority, zones_.name_of(zones_.node(zone.apex)), zones_.rrset(zone.ns_rrset));
+            add_rrset(Section::authority, zones_.name_of(zones_.node(zone.apex)), zones_.rrset(zone.ns_rrset),
+                      false); // optional: left out without TC when it does not fit (as NSD)
     }
 
     const RRsetEntry* pick_for_any(const Node& node) const noexcept
@@ -180,16 +209,16 @@ private:
         if (records.size() < 11)
             return;
         std::size_t rdlength = get_u16(records.data() + 8);
-        NameBuffer& target = targets_[cname_count_];
+        Target& target = targets_[cname_count_];
         if (rdlength > max_name_size || 10 + rdlength > records.size())
             return;
         for (std::size_t i = 0; i < rdlength; ++i)
             target.bytes[i] = ascii_lower(records[10 + i]);
-        target.size = static_cast<std::uint8_t>(rdlength);
+        WireName name{target.bytes, rdlength};
         ++cname_count_;
-        ZoneMatch match = match_zone(zones_, target.name());
+        ZoneMatch match = match_zone(zones_, name);
         if (match.encloser)
-            lookup(match, target.name());
+            lookup(match, name);
     }
 
     const ZoneSet& zones_;
@@ -198,7 +227,12 @@ private:
     bool aa_ = false;
     std::uint16_t rcode_ = rcode::noerror;
     unsigned cname_count_ = 0;
-    std::array<NameBuffer, max_cname_chain> targets_;
+    // Lower-case CNAME targets (owners of the records that follow them);
+    // left uninitialised: only the bytes written are read.
+    struct Target {
+        std::uint8_t bytes[max_name_size];
+    };
+    Target targets_[max_cname_chain];
 };
 
 } // namespace

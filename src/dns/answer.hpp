@@ -11,7 +11,7 @@
 //   min(SOA TTL, SOA minimum); an empty non-terminal is NODATA.
 // - Wildcards (RFC 4592): only "*.<closest encloser>" matches; NODATA at a
 //   wildcard when it lacks the type.
-// - CNAMEs are followed inside our zones, at most 8 deep, loops stopped; the
+// - CNAMEs are followed inside our zones, at most 16 deep, loops stopped; the
 //   rcode then reflects the first name (as NSD does).
 // - Delegations: a referral with the NS RRset in authority and glue in
 //   additional, AA clear; DS at a cut is answered by the parent.

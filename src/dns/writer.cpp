@@ -129,9 +129,9 @@ void ResponseWriter::set_aa(bool aa) noexcept
     aa_ = aa;
 }
 
-bool ResponseWriter::fail(Section section) noexcept
+bool ResponseWriter::fail(Section section, bool required) noexcept
 {
-    if (section != Section::additional) {
+    if (required && section != Section::additional) {
         tc_ = true;
         closed_ = true;
     }
@@ -222,7 +222,7 @@ bool ResponseWriter::add(Section section, WireName owner, std::uint16_t type, st
 }
 
 bool ResponseWriter::add_precompiled(Section section, WireName owner, std::span<const std::uint8_t> records,
-                                     std::uint16_t count) noexcept
+                                     std::uint16_t count, bool required) noexcept
 {
     if (!enter(section))
         return false;
@@ -246,7 +246,7 @@ bool ResponseWriter::add_precompiled(Section section, WireName owner, std::span<
         }
         if (!ok || pos + rr_size > records.size() || size_ + rr_size > limit_) {
             rollback(before);
-            return fail(section);
+            return fail(section, required);
         }
         if (n == 0) {
             // If write_owner emitted just a pointer, point at its target.

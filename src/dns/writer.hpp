@@ -75,8 +75,11 @@ public:
     // Adds records precompiled to wire form without their owner: a sequence of
     // `count` entries of [type u16, class u16, ttl u32, rdlength u16, rdata],
     // all with the same owner. All or nothing: on false none of them is kept.
+    // `required` false: an authority RRset the answer can do without (the
+    // zone's NS RRset on a positive answer, as NSD treats it): not fitting
+    // then leaves it out without TC, like additional data.
     bool add_precompiled(Section section, WireName owner, std::span<const std::uint8_t> records,
-                         std::uint16_t count) noexcept;
+                         std::uint16_t count, bool required = true) noexcept;
 
     // A position to roll back to, e.g. to keep an RRset whole.
     struct Mark {
@@ -101,7 +104,7 @@ private:
     bool write_owner(WireName owner) noexcept;
     void remember_name(std::size_t offset, WireName name, std::size_t literal) noexcept;
     [[nodiscard]] std::size_t find_name(WireName name, std::size_t& matched_suffix_at) const noexcept;
-    bool fail(Section section) noexcept;
+    bool fail(Section section, bool required = true) noexcept;
 
     std::span<std::uint8_t> out_;
     std::size_t limit_ = 0;     // bytes available for header + records (OPT space excluded)

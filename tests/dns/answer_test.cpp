@@ -15,7 +15,7 @@ using namespace cairn::dns::test;
 
 namespace {
 
-const char* const zone_text = R"($ORIGIN example.test.
+const std::string zone_text = R"($ORIGIN example.test.
 $TTL 3600
 @        IN SOA ns1 hostmaster 7 7200 3600 1209600 300
 @        IN NS  ns1
@@ -39,7 +39,9 @@ sub      IN NS  ns.sub
 sub      IN DS  12345 13 2 6B4A6C3E4E3D1B1F4C2D6E8A0B5C7D9E1F3A5B7C9D0E2F4A6B8C0D1E3F5A7B9C
 ns.sub   IN A   192.0.2.200
 nods     IN NS  ns.elsewhere.example.
-)";
+)"
+    // 442 bytes of TXT: the answer fits in 512, the zone's NS RRset does not.
+    "fill IN TXT \"" + std::string(220, 'a') + "\" \"" + std::string(220, 'b') + "\"\n";
 
 std::shared_ptr<const ZoneSet> test_zones()
 {
@@ -248,6 +250,20 @@ TEST_CASE("zone transfers are not served")
     CHECK(axfr.rcode() == rcode::notimp);
     CHECK(asker.ask("example.test.", rrtype::axfr, {}, Transport::tcp).rcode() == rcode::refused);
     CHECK(asker.ask("example.test.", rrtype::ixfr).rcode() == rcode::refused);
+}
+
+TEST_CASE("the zone's NS RRset is optional: left out without TC, and its addresses with it")
+{
+    Asker asker(test_zones());
+    Reply r = asker.ask("fill.example.test.", rrtype::txt);
+    CHECK_FALSE(r.tc());
+    CHECK(r.answer.size() == 1);
+    CHECK(r.authority.empty());
+    CHECK(r.additional.empty());
+    CHECK(r.size <= 512);
+    Reply tcp = asker.ask("fill.example.test.", rrtype::txt, {}, Transport::tcp);
+    CHECK(tcp.authority == apex_ns);
+    CHECK(tcp.additional == ns1_addresses);
 }
 
 TEST_CASE("TC only when the answer does not fit, and TCP gets it whole")
