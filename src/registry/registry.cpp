@@ -29,8 +29,10 @@ std::string make_key(std::string_view node, std::string_view id)
 // tombstone that replaced it.
 struct Record {
     std::shared_ptr<const Instance> instance; // null when deleted
-    Tombstone tombstone;                      // valid when instance is null
-    [[nodiscard]] std::uint64_t version() const { return instance ? instance->version : tombstone.version; }
+    // Set when instance is null. Behind a pointer so that live records (the
+    // vast majority) do not carry an empty Tombstone's ~80 bytes.
+    std::unique_ptr<Tombstone> tombstone;
+    [[nodiscard]] std::uint64_t version() const { return instance ? instance->version : tombstone->version; }
 };
 
 bool same_except_version(const Instance& a, const Instance& b)
@@ -113,10 +115,10 @@ struct Registry::State {
         Record& r = records[key];
         if (r.instance)
             unindex(key, *r.instance);
-        else if (r.tombstone.version != 0 || !r.tombstone.id.empty())
+        else if (r.tombstone)
             tombstone_cache_valid = false;
         r.instance = std::move(instance);
-        r.tombstone = std::move(tombstone);
+        r.tombstone = r.instance ? nullptr : std::make_unique<Tombstone>(std::move(tombstone));
         if (r.instance)
             index(key, *r.instance);
         else
@@ -280,7 +282,7 @@ bool Registry::merge(const Tombstone& remote)
         const Record& r = it->second;
         // A tombstone beats an instance of equal or older version, and an
         // older tombstone.
-        if (r.instance ? r.instance->version > remote.version : r.tombstone.version >= remote.version)
+        if (r.instance ? r.instance->version > remote.version : r.tombstone->version >= remote.version)
             return false;
     }
     s.put(key, nullptr, remote);
@@ -306,7 +308,7 @@ void Registry::collect_tombstones(std::int64_t cutoff_ms)
 {
     State& s = *state_;
     for (auto it = s.records.begin(); it != s.records.end();) {
-        if (!it->second.instance && it->second.tombstone.deleted_at_ms < cutoff_ms) {
+        if (!it->second.instance && it->second.tombstone->deleted_at_ms < cutoff_ms) {
             it = s.records.erase(it);
             s.tombstone_cache_valid = false;
         } else {
@@ -323,7 +325,7 @@ void Registry::forget_node(std::string_view name)
         return;
     for (auto it = s.records.begin(); it != s.records.end();) {
         const Record& r = it->second;
-        const std::string& owner = r.instance ? r.instance->node : r.tombstone.node;
+        const std::string& owner = r.instance ? r.instance->node : r.tombstone->node;
         if (owner != node) {
             ++it;
             continue;
@@ -359,8 +361,8 @@ Registry::Records Registry::records_of(std::string_view node, std::uint64_t afte
             continue;
         if (r.instance && r.instance->node == node)
             out.instances.push_back(*r.instance);
-        else if (!r.instance && r.tombstone.node == node)
-            out.tombstones.push_back(r.tombstone);
+        else if (!r.instance && r.tombstone->node == node)
+            out.tombstones.push_back(*r.tombstone);
     }
     auto by_version = [](const auto& a, const auto& b) { return a.version < b.version; };
     std::sort(out.instances.begin(), out.instances.end(), by_version);
@@ -431,7 +433,7 @@ const std::vector<Tombstone>& Registry::tombstones() const
         s.tombstone_cache.clear();
         for (const auto& [key, r] : s.records)
             if (!r.instance)
-                s.tombstone_cache.push_back(r.tombstone);
+                s.tombstone_cache.push_back(*r.tombstone);
         std::sort(s.tombstone_cache.begin(), s.tombstone_cache.end(),
                   [](const Tombstone& a, const Tombstone& b) { return a.version < b.version; });
         s.tombstone_cache_valid = true;
