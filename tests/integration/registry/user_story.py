@@ -14,7 +14,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from tests.integration.harness import Agent, wait_until
+from harness import Agent, wait_until  # PYTHONPATH=tests/integration (meson sets it)
 
 DOMAIN = "cairn."
 
