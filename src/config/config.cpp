@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config/reader.hpp"
+#include "config/toml_guard.hpp"
 #include "core/log.hpp"
 #include "config/values.hpp"
 
@@ -249,6 +250,8 @@ void read_sections(TableReader& top, Config& c, std::vector<Site>& sites)
 // Reads one document over `config`: keys present override, services append.
 Result<void> apply_document(std::string_view text, std::string_view origin, Config& config, std::vector<Site>& sites)
 {
+    if (auto clean = prescan_toml(text, origin); !clean)
+        return clean;
     toml::table doc;
     try {
         doc = toml::parse(text, origin);
