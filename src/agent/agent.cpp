@@ -338,6 +338,8 @@ std::vector<const registry::Instance*> Agent::api_instances() const
 Result<void> Agent::start_health()
 {
     prober_ = std::make_unique<health::Prober>(loop_, *registry_);
+    // deregister_critical_after removes API registrations: persist that too.
+    prober_->on_change([this] { state_store_->schedule(); });
     return {};
 }
 
