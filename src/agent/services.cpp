@@ -1,27 +1,9 @@
 #include "agent/services.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <set>
 
-#include <arpa/inet.h>
-
 namespace cairn::agent {
-
-Result<registry::Address> parse_address(std::string_view text)
-{
-    std::string s(text);
-    registry::Address a;
-    if (inet_pton(AF_INET, s.c_str(), a.bytes.data()) == 1) {
-        a.family = 4;
-        return a;
-    }
-    if (inet_pton(AF_INET6, s.c_str(), a.bytes.data()) == 1) {
-        a.family = 6;
-        return a;
-    }
-    return fail("\"{}\" is not an IP address", text);
-}
 
 registry::Policy to_registry_policy(config::Policy p)
 {

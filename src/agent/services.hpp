@@ -8,12 +8,13 @@
 
 #include "config/config.hpp"
 #include "core/result.hpp"
+#include "http/registration.hpp"
 #include "registry/types.hpp"
 
 namespace cairn::agent {
 
-// "10.0.0.1" or "::1" as a registry address; an error for anything else.
-[[nodiscard]] Result<registry::Address> parse_address(std::string_view text);
+// "10.0.0.1" or "::1" as a registry address, parsed as the HTTP API does.
+using http::parse_address;
 
 [[nodiscard]] registry::Policy to_registry_policy(config::Policy policy);
 [[nodiscard]] registry::CheckDefinition to_check_definition(const config::CheckConfig& check);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dns/catalog.hpp"
+#include "dns_respond.hpp"
 #include "dns/zone.hpp"
 
 namespace {
@@ -81,27 +82,11 @@ struct State {
     }
 };
 
-void check(bool ok)
-{
-    if (!ok)
-        std::abort();
-}
-
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {
     static State state;
-    std::span<const std::uint8_t> query(data, size);
-    for (auto transport : {cairn::dns::Transport::udp, cairn::dns::Transport::tcp}) {
-        cairn::dns::Client client{reinterpret_cast<const sockaddr*>(&state.address), transport};
-        std::size_t n = state.responder->respond(query, client, state.out);
-        if (n == 0)
-            continue;
-        check(n >= 12 && size >= 12);
-        check(n <= (transport == cairn::dns::Transport::tcp ? 65535u : 1232u));
-        check(state.out[0] == data[0] && state.out[1] == data[1]); // id echoed
-        check((state.out[2] & 0x80) != 0);                          // QR
-    }
+    respond_over_both_transports(*state.responder, state.address, state.out, data, size);
     return 0;
 }
