@@ -36,6 +36,9 @@ struct BoundAddress {
 std::expected<BoundAddress, SocketError> bind_all(const SocketAddress& wanted, unsigned workers)
 {
     BoundAddress bound;
+    if (wanted.port() != 0)
+        if (auto unused = ensure_unused(wanted); !unused)
+            return std::unexpected(unused.error());
     auto first = open_udp_socket(wanted);
     if (!first)
         return std::unexpected(first.error());

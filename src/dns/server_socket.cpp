@@ -54,14 +54,15 @@ std::unexpected<SocketError> socket_error(int type, const SocketAddress& address
                           std::strerror(code))});
 }
 
-// A bound, non-blocking socket that other workers may bind too (SO_REUSEPORT).
-std::expected<UniqueFd, SocketError> open_bound(const SocketAddress& address, int type)
+// A bound, non-blocking socket; with `shared`, other workers may bind the
+// same address too (SO_REUSEPORT).
+std::expected<UniqueFd, SocketError> open_bound(const SocketAddress& address, int type, bool shared = true)
 {
     UniqueFd fd(::socket(address.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (fd.get() < 0)
         return socket_error(type, address, "socket");
     int on = 1;
-    if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
+    if (shared && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
         return socket_error(type, address, "SO_REUSEPORT");
     if (type == SOCK_STREAM && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0)
         return socket_error(type, address, "SO_REUSEADDR");
@@ -76,6 +77,17 @@ std::expected<UniqueFd, SocketError> open_bound(const SocketAddress& address, in
 }
 
 } // namespace
+
+std::expected<void, SocketError> ensure_unused(const SocketAddress& address)
+{
+    // Sockets of the same user with SO_REUSEPORT join each other's group, so
+    // a second agent on the same port would silently take half the queries.
+    // Binding once without it fails if anyone holds the address.
+    for (int type : {SOCK_DGRAM, SOCK_STREAM})
+        if (auto probe = open_bound(address, type, false); !probe)
+            return std::unexpected(probe.error());
+    return {};
+}
 
 std::expected<UniqueFd, SocketError> open_udp_socket(const SocketAddress& address)
 {

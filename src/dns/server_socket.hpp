@@ -50,6 +50,8 @@ struct SocketError {
     std::string message;
 };
 
+// Fails if any socket (ours or another process's) holds the address now.
+[[nodiscard]] std::expected<void, SocketError> ensure_unused(const SocketAddress& address);
 [[nodiscard]] std::expected<UniqueFd, SocketError> open_udp_socket(const SocketAddress& address);
 [[nodiscard]] std::expected<UniqueFd, SocketError> open_tcp_listener(const SocketAddress& address,
                                                                      int backlog);

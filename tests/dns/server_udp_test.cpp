@@ -114,6 +114,19 @@ TEST_CASE("start fails naming an address already in use")
     server.stop(); // harmless when not started
 }
 
+TEST_CASE("a second server on a port the first one serves fails instead of sharing it")
+{
+    Server first({.listen = {address("127.0.0.1:0")}, .workers = 2}, echo_factory());
+    REQUIRE(first.start());
+    SocketAddress taken = first.bound_addresses()[0];
+
+    Server second({.listen = {taken}, .workers = 1}, echo_factory());
+    auto started = second.start();
+    REQUIRE_FALSE(started);
+    CHECK(started.error().message.find(taken.to_string()) != std::string::npos);
+    CHECK(started.error().message.find("in use") != std::string::npos);
+}
+
 TEST_CASE("stop is idempotent, the destructor stops, and the ports are free afterwards")
 {
     SocketAddress bound;
