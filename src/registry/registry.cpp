@@ -44,14 +44,22 @@ bool same_except_version(const Instance& a, const Instance& b)
 
 } // namespace
 
+// Keys of `records`, ordered by the strings they point at.
+struct KeyLess {
+    bool operator()(const std::string* a, const std::string* b) const { return *a < *b; }
+};
+using KeySet = std::set<const std::string*, KeyLess>;
+
 struct Registry::State {
     std::string local_node;
     std::uint64_t counter = 0; // highest version seen or issued
     std::unordered_map<std::string, Record> records;
     std::unordered_map<std::string, std::uint64_t> max_version_by_node;
     // Indexes over live instances: lower service name / node -> record keys.
-    std::unordered_map<std::string, std::set<std::string>> by_service;
-    std::unordered_map<std::string, std::set<std::string>> by_node;
+    // The indexes point at the keys of `records` (unordered_map nodes do not
+    // move), so an instance costs a pointer per index, not another string.
+    std::unordered_map<std::string, KeySet> by_service;
+    std::unordered_map<std::string, KeySet> by_node;
     std::unordered_map<std::string, std::string> local_check_owner; // check id -> local instance id
     std::map<std::string, Node> nodes;                               // by exact name
 
@@ -83,12 +91,12 @@ struct Registry::State {
     {
         std::string service = to_lower(instance.service);
         if (auto it = by_service.find(service); it != by_service.end()) {
-            it->second.erase(key);
+            it->second.erase(&key);
             if (it->second.empty())
                 by_service.erase(it);
         }
         if (auto it = by_node.find(instance.node); it != by_node.end()) {
-            it->second.erase(key);
+            it->second.erase(&key);
             if (it->second.empty())
                 by_node.erase(it);
         }
@@ -101,8 +109,8 @@ struct Registry::State {
     void index(const std::string& key, const Instance& instance)
     {
         std::string service = to_lower(instance.service);
-        by_service[service].insert(key);
-        by_node[instance.node].insert(key);
+        by_service[service].insert(&key);
+        by_node[instance.node].insert(&key);
         if (instance.node == local_node)
             for (const Check& c : instance.checks)
                 local_check_owner[c.definition.id] = instance.id;
@@ -110,9 +118,11 @@ struct Registry::State {
     }
 
     // Replaces whatever is at `key` with `instance` (null = tombstone).
-    void put(const std::string& key, std::shared_ptr<const Instance> instance, Tombstone tombstone)
+    void put(const std::string& new_key, std::shared_ptr<const Instance> instance, Tombstone tombstone)
     {
-        Record& r = records[key];
+        auto slot = records.try_emplace(new_key).first;
+        const std::string& key = slot->first; // the indexes keep pointers to it
+        Record& r = slot->second;
         if (r.instance)
             unindex(key, *r.instance);
         else if (r.tombstone)
@@ -142,8 +152,8 @@ struct Registry::State {
         auto it = by_node.find(node);
         if (it == by_node.end())
             return;
-        for (const std::string& key : it->second)
-            dirty_services.insert(to_lower(records.at(key).instance->service));
+        for (const std::string* key : it->second)
+            dirty_services.insert(to_lower(records.at(*key).instance->service));
     }
 };
 
@@ -384,8 +394,8 @@ std::vector<const Instance*> Registry::local_instances() const
 {
     std::vector<const Instance*> out;
     if (auto it = state_->by_node.find(state_->local_node); it != state_->by_node.end())
-        for (const std::string& key : it->second)
-            out.push_back(state_->records.at(key).instance.get());
+        for (const std::string* key : it->second)
+            out.push_back(state_->records.at(*key).instance.get());
     return out;
 }
 
@@ -393,8 +403,8 @@ std::vector<const Instance*> Registry::instances_of(std::string_view service) co
 {
     std::vector<const Instance*> out;
     if (auto it = state_->by_service.find(to_lower(service)); it != state_->by_service.end())
-        for (const std::string& key : it->second)
-            out.push_back(state_->records.at(key).instance.get());
+        for (const std::string* key : it->second)
+            out.push_back(state_->records.at(*key).instance.get());
     return out;
 }
 
@@ -474,8 +484,8 @@ std::shared_ptr<const Snapshot> Registry::publish()
             bool exists = pos < entries.size() && hashes[pos] == hash && entries[pos]->name == name;
             std::vector<std::shared_ptr<const Instance>> members;
             if (auto it = s.by_service.find(name); it != s.by_service.end())
-                for (const std::string& key : it->second)
-                    members.push_back(s.records.at(key).instance);
+                for (const std::string* key : it->second)
+                    members.push_back(s.records.at(*key).instance);
             auto at = static_cast<std::ptrdiff_t>(pos);
             if (members.empty()) {
                 if (exists) {
