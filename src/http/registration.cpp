@@ -355,7 +355,7 @@ Result<void> decode_dns_fields(const Fields& f, registry::Instance& out)
             return fail("meta.{}: key=value is longer than {} bytes (one TXT string)", k, max_txt_bytes);
     }
     out.meta = std::move(*meta);
-    auto weight = f.integer("weight", 0, 65535);
+    auto weight = f.integer("weight", 1, 65535);
     if (!weight)
         return std::unexpected(weight.error());
     out.weight = static_cast<std::uint32_t>(weight->value_or(1));

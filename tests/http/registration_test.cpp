@@ -86,7 +86,7 @@ TEST_CASE("a full registration")
 TEST_CASE("encode then decode gives the same instance")
 {
     auto r = decode_registration(R"({"id": "a", "name": "api", "port": 1, "tags": ["x"], "meta": {"k": "v"},
-        "weight": 0, "policy": "affinity", "ttl": "2m",
+        "weight": 1, "policy": "affinity", "ttl": "2m",
         "checks": [{"http": "https://h/", "interval": "1500ms"}, {"ttl": "10s"}]})",
                                  defaults());
     REQUIRE(r);
@@ -130,7 +130,8 @@ TEST_CASE("every field error names the field")
     CHECK(error_of(R"({"name": "web", "port": 80, "meta": {"a=b": "c"}})").starts_with("meta: key"));
     CHECK(error_of(R"({"name": "web", "port": 80, "meta": {"k": ")" + std::string(300, 'v') + "\"}}")
               .starts_with("meta.k: key=value is longer than 255 bytes"));
-    CHECK(error_of(R"({"name": "web", "port": 80, "weight": 70000})") == "weight: 70000 is out of range (0..65535)");
+    CHECK(error_of(R"({"name": "web", "port": 80, "weight": 70000})") == "weight: 70000 is out of range (1..65535)");
+    CHECK(error_of(R"({"name": "web", "port": 80, "weight": 0})") == "weight: 0 is out of range (1..65535)");
     CHECK(error_of(R"({"name": "web", "port": 80, "policy": "fair"})").starts_with("policy: \"fair\" is not one of"));
     CHECK(error_of(R"({"name": "web", "port": 80, "ttl": "5x"})") == "ttl: \"5x\" is not a duration");
     CHECK(error_of(R"({"name": "web", "port": 80, "ttl": 5})").starts_with("ttl: expected a duration string"));
