@@ -73,40 +73,27 @@ std::string address_text(const registry::Address& a)
 // their running value, and each one that changed is named in a warning.
 void keep_restart_only(const config::Config& running, config::Config& next)
 {
-    auto keep = [&](std::string_view key, auto& next_value, const auto& running_value, bool changed) {
-        if (changed)
+    auto keep = [](std::string_view key, auto& next_value, const auto& running_value) {
+        if (next_value != running_value)
             log::warn("reload.ignored", {{"key", key}, {"reason", "takes effect after a restart"}});
         next_value = running_value;
     };
-    keep("node_name", next.node_name, running.node_name, next.node_name != running.node_name);
-    keep("datacenter", next.datacenter, running.datacenter, next.datacenter != running.datacenter);
-    keep("data_dir", next.data_dir, running.data_dir, next.data_dir != running.data_dir);
-    keep("advertise_address", next.advertise_address, running.advertise_address,
-         next.advertise_address != running.advertise_address);
-    keep("dns.listen", next.dns.listen, running.dns.listen, addresses(next.dns.listen) != addresses(running.dns.listen));
-    keep("dns.workers", next.dns.workers, running.dns.workers, next.dns.workers != running.dns.workers);
-    keep("dns.tcp_max_connections", next.dns.tcp_max_connections, running.dns.tcp_max_connections,
-         next.dns.tcp_max_connections != running.dns.tcp_max_connections);
-    keep("dns.tcp_idle_timeout", next.dns.tcp_idle_timeout, running.dns.tcp_idle_timeout,
-         next.dns.tcp_idle_timeout != running.dns.tcp_idle_timeout);
-    keep("dns.forward", next.dns.forward, running.dns.forward,
-         next.dns.forward.upstreams != running.dns.forward.upstreams ||
-             next.dns.forward.allow != running.dns.forward.allow);
-    keep("http.listen", next.http.listen, running.http.listen,
-         next.http.listen.to_string() != running.http.listen.to_string());
-    keep("http.token", next.http.token, running.http.token, next.http.token != running.http.token);
-    keep("http.max_connections", next.http.max_connections, running.http.max_connections,
-         next.http.max_connections != running.http.max_connections);
-    keep("http.idle_timeout", next.http.idle_timeout, running.http.idle_timeout,
-         next.http.idle_timeout != running.http.idle_timeout);
-    keep("http.max_body_bytes", next.http.max_body_bytes, running.http.max_body_bytes,
-         next.http.max_body_bytes != running.http.max_body_bytes);
-    keep("http.max_header_bytes", next.http.max_header_bytes, running.http.max_header_bytes,
-         next.http.max_header_bytes != running.http.max_header_bytes);
-    keep("gossip", next.gossip, running.gossip,
-         next.gossip.bind.to_string() != running.gossip.bind.to_string() ||
-             next.gossip.advertise != running.gossip.advertise || next.gossip.join != running.gossip.join ||
-             next.gossip.encrypt != running.gossip.encrypt || next.gossip.profile != running.gossip.profile);
+    keep("node_name", next.node_name, running.node_name);
+    keep("datacenter", next.datacenter, running.datacenter);
+    keep("data_dir", next.data_dir, running.data_dir);
+    keep("advertise_address", next.advertise_address, running.advertise_address);
+    keep("dns.listen", next.dns.listen, running.dns.listen);
+    keep("dns.workers", next.dns.workers, running.dns.workers);
+    keep("dns.tcp_max_connections", next.dns.tcp_max_connections, running.dns.tcp_max_connections);
+    keep("dns.tcp_idle_timeout", next.dns.tcp_idle_timeout, running.dns.tcp_idle_timeout);
+    keep("dns.forward", next.dns.forward, running.dns.forward);
+    keep("http.listen", next.http.listen, running.http.listen);
+    keep("http.token", next.http.token, running.http.token);
+    keep("http.max_connections", next.http.max_connections, running.http.max_connections);
+    keep("http.idle_timeout", next.http.idle_timeout, running.http.idle_timeout);
+    keep("http.max_body_bytes", next.http.max_body_bytes, running.http.max_body_bytes);
+    keep("http.max_header_bytes", next.http.max_header_bytes, running.http.max_header_bytes);
+    keep("gossip", next.gossip, running.gossip);
 }
 
 } // namespace

@@ -56,6 +56,8 @@ struct ServiceConfig {
 struct ForwardConfig {
     std::vector<std::string> upstreams;
     std::vector<std::string> allow{"127.0.0.0/8", "::1/128"};
+
+    friend bool operator==(const ForwardConfig&, const ForwardConfig&) = default;
 };
 
 struct DnsConfig {
@@ -88,6 +90,8 @@ struct GossipConfig {
     std::vector<std::string> join;
     std::string encrypt;
     std::string profile = "lan";       // lan | wan | local
+
+    friend bool operator==(const GossipConfig&, const GossipConfig&) = default;
 };
 
 struct LogConfig {

@@ -26,6 +26,9 @@ struct SocketAddress {
     [[nodiscard]] std::string host() const;
 
     static SocketAddress from(const sockaddr* sa);
+
+    // Same family, address and port (the storage's padding is not compared).
+    friend bool operator==(const SocketAddress& a, const SocketAddress& b) { return a.to_string() == b.to_string(); }
 };
 
 // Parses "host:port" / "[v6]:port". With a default port, a bare address is

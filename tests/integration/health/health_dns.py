@@ -59,23 +59,8 @@ def start_agent(test, config):
     return agent
 
 
-def zombie_children(pid):
-    zombies = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if fields[0] == "Z" and int(fields[1]) == pid:
-            zombies.append(int(entry))
-    return zombies
-
-
-def children(pid):
+def children_states(pid):
+    """(pid, state letter) of each child process of pid, read from /proc."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -87,8 +72,16 @@ def children(pid):
             continue
         fields = stat[stat.rfind(")") + 2:].split()
         if int(fields[1]) == pid:
-            found.append(int(entry))
+            found.append((int(entry), fields[0]))
     return found
+
+
+def zombie_children(pid):
+    return [child for child, state in children_states(pid) if state == "Z"]
+
+
+def children(pid):
+    return [child for child, _ in children_states(pid)]
 
 
 class HealthInDns(unittest.TestCase):
