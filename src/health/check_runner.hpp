@@ -1,7 +1,8 @@
 #pragma once
 // Runs one check forever: every `interval` (the first run at a random point
 // inside the first interval, later runs with +-5% jitter, so 10,000 checks
-// registered at once do not start together and do not fall into step), one
+// registered at once do not start together and do not fall into step; start
+// times are rounded up to a 50 ms grid so that nearby ones share a wakeup), one
 // probe at a time, never overlapping itself; each result goes through the
 // CheckMachine and then to the owner's callback. TTL checks have no probe:
 // a timer expires them unless report_ttl() comes first.
@@ -10,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 
@@ -17,6 +19,7 @@
 #include "core/result.hpp"
 #include "health/check_machine.hpp"
 #include "health/curl_multi.hpp"
+#include "health/http_probe.hpp"
 #include "health/probe.hpp"
 #include "registry/types.hpp"
 
@@ -66,6 +69,7 @@ class CheckRunner {
     CheckMachine machine_;
     Report report_;
     Timer timer_;
+    std::unique_ptr<HttpRequest> http_; // HTTP checks; outlives probe_
     ProbePtr probe_;
     std::int64_t last_start_ms_ = 0; // monotonic
     std::uint64_t runs_ = 0;

@@ -1,39 +1,35 @@
 #include "health/curl_multi.hpp"
 
+#include <array>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
+#include <system_error>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
+
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "core/log.hpp"
 
 namespace cairn::health {
 
 struct CurlMulti::State {
-    // One watched socket. Freed in its close callback (libuv's rule); once
-    // closing it gets no more callbacks, so `state` is never used stale.
-    struct Watch {
-        uv_poll_t poll{};
-        curl_socket_t fd = CURL_SOCKET_BAD;
-        State* state = nullptr;
-    };
-
+    // curl's sockets are watched by an epoll instance of our own, and that
+    // one fd by the loop (epoll fds nest). A socket then costs one epoll_ctl
+    // per change of interest and nothing else, where a uv_poll_t per socket
+    // costs an allocation, a pollability probe (two epoll_ctl), an ioctl and
+    // a deferred close for every short-lived probe connection.
     Loop& loop;
     CURLM* multi = nullptr;
     Timer timer;
+    int epoll_fd = -1;
+    uv_poll_t* epoll_watch = nullptr; // freed in its close callback
     std::unordered_map<CURL*, Done> transfers;
-    std::unordered_set<Watch*> watches;
     std::vector<CURL*> idle; // released easy handles, reset, for reuse
 
     explicit State(Loop& l) : loop(l), timer(l) {}
-
-    void close_watch(Watch* watch)
-    {
-        watches.erase(watch);
-        uv_poll_stop(&watch->poll);
-        uv_close(reinterpret_cast<uv_handle_t*>(&watch->poll),
-                 [](uv_handle_t* h) { delete static_cast<Watch*>(h->data); });
-    }
 
     void socket_action(curl_socket_t fd, int events)
     {
@@ -64,47 +60,57 @@ struct CurlMulti::State {
         }
     }
 
+    // The epoll fd is readable: hand every ready socket to curl. An event
+    // for a socket that an earlier one in the batch closed is harmless: curl
+    // ignores sockets it does not know, and a reused number only makes it
+    // try a read or write that would block.
+    void drain()
+    {
+        constexpr int batch = 64;
+        std::array<epoll_event, batch> events{};
+        for (int round = 0; round < 8; ++round) {
+            int n = epoll_wait(epoll_fd, events.data(), batch, 0);
+            for (int i = 0; i < n; ++i) {
+                std::uint32_t e = events[static_cast<std::size_t>(i)].events;
+                int flags = 0;
+                if ((e & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) != 0)
+                    flags |= CURL_CSELECT_IN;
+                if ((e & EPOLLOUT) != 0)
+                    flags |= CURL_CSELECT_OUT;
+                if ((e & EPOLLERR) != 0)
+                    flags |= CURL_CSELECT_ERR;
+                socket_action(events[static_cast<std::size_t>(i)].data.fd, flags);
+            }
+            if (n < batch)
+                return;
+        }
+    }
+
     // CURLMOPT_SOCKETFUNCTION: watch `fd` for what curl wants, or stop.
+    // socketp is non-null once fd is in the epoll set.
     static int on_socket(CURL*, curl_socket_t fd, int what, void* userp, void* socketp) noexcept
     {
         auto* self = static_cast<State*>(userp);
-        auto* watch = static_cast<Watch*>(socketp);
         if (what == CURL_POLL_REMOVE) {
-            if (watch != nullptr) {
-                self->close_watch(watch);
+            if (socketp != nullptr) {
+                epoll_ctl(self->epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
                 curl_multi_assign(self->multi, fd, nullptr);
             }
             return 0;
         }
-        if (watch == nullptr) {
-            watch = new Watch;
-            if (int rc = uv_poll_init_socket(self->loop.get(), &watch->poll, fd); rc != 0) {
-                log::warn("health.curl_poll", {{"error", uv_strerror(rc)}});
-                delete watch;
-                return -1;
-            }
-            watch->fd = fd;
-            watch->state = self;
-            watch->poll.data = watch;
-            self->watches.insert(watch);
-            curl_multi_assign(self->multi, fd, watch);
-        }
-        int events = 0;
+        epoll_event event{};
+        event.data.fd = fd;
         if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
-            events |= UV_READABLE;
+            event.events |= EPOLLIN;
         if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
-            events |= UV_WRITABLE;
-        uv_poll_start(&watch->poll, events, [](uv_poll_t* p, int status, int revents) {
-            auto* w = static_cast<Watch*>(p->data);
-            int flags = 0;
-            if (status < 0)
-                flags = CURL_CSELECT_ERR;
-            if ((revents & UV_READABLE) != 0)
-                flags |= CURL_CSELECT_IN;
-            if ((revents & UV_WRITABLE) != 0)
-                flags |= CURL_CSELECT_OUT;
-            w->state->socket_action(w->fd, flags);
-        });
+            event.events |= EPOLLOUT;
+        int op = socketp == nullptr ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+        if (epoll_ctl(self->epoll_fd, op, fd, &event) != 0) {
+            log::warn("health.curl_epoll", {{"error", std::strerror(errno)}});
+            return -1;
+        }
+        if (socketp == nullptr)
+            curl_multi_assign(self->multi, fd, self); // any non-null marker
         return 0;
     }
 
@@ -127,6 +133,14 @@ CurlMulti::CurlMulti(Loop& loop) : state_(std::make_unique<State>(loop))
 {
     static std::once_flag global_init;
     std::call_once(global_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    state_->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (state_->epoll_fd < 0)
+        throw std::system_error(errno, std::generic_category(), "epoll_create1");
+    state_->epoll_watch = new uv_poll_t;
+    state_->epoll_watch->data = state_.get();
+    uv_poll_init(loop.get(), state_->epoll_watch, state_->epoll_fd);
+    uv_poll_start(state_->epoll_watch, UV_READABLE,
+                  [](uv_poll_t* p, int, int) { static_cast<State*>(p->data)->drain(); });
     state_->multi = curl_multi_init();
     curl_multi_setopt(state_->multi, CURLMOPT_SOCKETFUNCTION, &State::on_socket);
     curl_multi_setopt(state_->multi, CURLMOPT_SOCKETDATA, state_.get());
@@ -140,9 +154,8 @@ CurlMulti::~CurlMulti()
         curl_multi_remove_handle(state_->multi, easy);
     state_->transfers.clear();
     curl_multi_cleanup(state_->multi);
-    // Whatever curl did not ask us to stop watching is closed here.
-    while (!state_->watches.empty())
-        state_->close_watch(*state_->watches.begin());
+    close_and_delete(state_->epoll_watch);
+    ::close(state_->epoll_fd);
     for (CURL* easy : state_->idle)
         curl_easy_cleanup(easy);
 }

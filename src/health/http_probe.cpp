@@ -17,25 +17,17 @@ struct CurlEasyRelease {
     CurlMulti* multi;
     void operator()(CURL* easy) const { multi->release(easy); }
 };
-struct CurlSlistFree {
-    void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
 
 // curl's transfer is stopped synchronously (CurlMulti::remove), so unlike the
 // libuv probes this op is deleted as soon as it finishes or is cancelled. The
 // one timer is for reporting a failure that happened before the start.
 struct HttpOp {
     OpProbe<HttpOp>* owner = nullptr;
-    CurlMulti* multi = nullptr;
-    // Declared after `headers` so that the transfer goes first.
-    std::unique_ptr<curl_slist, CurlSlistFree> headers;
+    const HttpRequest* request = nullptr;
     std::unique_ptr<CURL, CurlEasyRelease> easy{nullptr, CurlEasyRelease{nullptr}};
     std::unique_ptr<Timer> early_timer;
     ProbeDone done;
-    std::string method;
-    std::string url;
     std::string body;
-    std::uint32_t timeout_ms = 0;
     bool truncated = false;
     char error[CURL_ERROR_SIZE] = {};
 
@@ -63,9 +55,11 @@ struct HttpOp {
 
     ProbeResult interpret(CURLcode code)
     {
+        const std::string& method = request->method;
+        const std::string& url = request->url;
         if (code == CURLE_OPERATION_TIMEDOUT)
             return {Health::critical,
-                    fmt::format("HTTP {} {}: timed out after {} ms", method, url, timeout_ms), std::nullopt};
+                    fmt::format("HTTP {} {}: timed out after {} ms", method, url, request->timeout_ms), std::nullopt};
         if (code != CURLE_OK && !(code == CURLE_WRITE_ERROR && truncated))
             return {
                 Health::critical,
@@ -102,27 +96,43 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* userp
     return n;
 }
 
-bool configure(HttpOp& op, const registry::CheckDefinition& d)
+bool configure(HttpOp& op)
 {
+    const HttpRequest& r = *op.request;
     CURL* e = op.easy.get();
-    bool ok = curl_easy_setopt(e, CURLOPT_URL, d.target.c_str()) == CURLE_OK;
+    bool ok = curl_easy_setopt(e, CURLOPT_URL, r.url.c_str()) == CURLE_OK;
     ok = ok && curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
     curl_easy_setopt(e, CURLOPT_PRIVATE, &op);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, op.error);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(d.timeout_ms));
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout_ms));
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, d.tls_skip_verify ? 0L : 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, d.tls_skip_verify ? 0L : 2L);
+    // Checks go straight to the instance, never through the agent's
+    // http_proxy/https_proxy environment (as Kubernetes' probes do).
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    // A request without a body goes out in one write: Nagle cannot delay it,
+    // and the setsockopt per probe is saved.
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, r.tls_skip_verify ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, r.tls_skip_verify ? 0L : 2L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &op);
-    if (op.method == "HEAD")
+    if (r.method == "HEAD")
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-    else if (op.method != "GET")
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, op.method.c_str());
+    else if (r.method != "GET")
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r.headers.get());
+    return ok;
+}
 
+} // namespace
+
+HttpRequest::HttpRequest(const registry::CheckDefinition& d)
+    : method(d.method.empty() ? std::string("GET") : d.method), url(d.target), timeout_ms(d.timeout_ms),
+      tls_skip_verify(d.tls_skip_verify)
+{
     bool has_user_agent = false;
     curl_slist* list = nullptr;
     for (const auto& [name, value] : d.headers) {
@@ -132,33 +142,25 @@ bool configure(HttpOp& op, const registry::CheckDefinition& d)
     if (!has_user_agent)
         list = curl_slist_append(list, "User-Agent: cairn-health-check/" CAIRN_VERSION);
     list = curl_slist_append(list, "Accept: text/plain, text/*, */*");
-    op.headers.reset(list);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
-    return ok;
+    headers.reset(list);
 }
 
-} // namespace
-
-ProbePtr start_http_probe(CurlMulti& multi, Loop& loop, const registry::CheckDefinition& definition,
-                          ProbeDone done)
+ProbePtr start_http_probe(CurlMulti& multi, Loop& loop, const HttpRequest& request, ProbeDone done)
 {
     auto* op = new HttpOp;
-    op->multi = &multi;
+    op->request = &request;
     op->done = std::move(done);
-    op->method = definition.method.empty() ? std::string("GET") : definition.method;
-    op->url = definition.target;
-    op->timeout_ms = definition.timeout_ms;
     op->easy = std::unique_ptr<CURL, CurlEasyRelease>(multi.acquire(), CurlEasyRelease{&multi});
     auto probe = std::make_unique<OpProbe<HttpOp>>(op);
 
     std::string problem;
     if (!op->easy)
         problem = "curl_easy_init failed";
-    else if (!configure(*op, definition))
-        problem = fmt::format("HTTP {}: not an http(s) URL curl accepts: {}", op->url,
+    else if (!configure(*op))
+        problem = fmt::format("HTTP {}: not an http(s) URL curl accepts: {}", request.url,
                               op->error[0] != 0 ? op->error : "bad URL");
     else if (!multi.add(op->easy.get(), [op](CURL*, CURLcode code) { op->finish(op->interpret(code)); }))
-        problem = fmt::format("HTTP {} {}: curl refused the transfer", op->method, op->url);
+        problem = fmt::format("HTTP {} {}: curl refused the transfer", request.method, request.url);
     if (!problem.empty()) {
         op->early_timer = std::make_unique<Timer>(loop);
         op->report_early(std::move(problem));

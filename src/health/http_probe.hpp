@@ -8,14 +8,33 @@
 // else, a transport error or the timeout critical. Up to 4 KiB of the body
 // is kept as the output; a longer body is cut off there and not read further.
 
+#include <memory>
+#include <string>
+
 #include "health/curl_multi.hpp"
 #include "health/probe.hpp"
 #include "registry/types.hpp"
 
 namespace cairn::health {
 
-// Main loop only.
-[[nodiscard]] ProbePtr start_http_probe(CurlMulti& multi, Loop& loop,
-                                        const registry::CheckDefinition& definition, ProbeDone done);
+// What one HTTP check sends, prepared once per check rather than on every
+// probe (the header list is a handful of allocations).
+struct HttpRequest {
+    explicit HttpRequest(const registry::CheckDefinition& definition);
+
+    struct SlistFree {
+        void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+    };
+
+    std::string method;
+    std::string url;
+    std::unique_ptr<curl_slist, SlistFree> headers;
+    std::uint32_t timeout_ms;
+    bool tls_skip_verify;
+};
+
+// Main loop only. `request` must outlive the probe.
+[[nodiscard]] ProbePtr start_http_probe(CurlMulti& multi, Loop& loop, const HttpRequest& request,
+                                        ProbeDone done);
 
 } // namespace cairn::health

@@ -43,8 +43,9 @@ ProbeResult http(const registry::CheckDefinition& d)
 {
     Loop loop;
     CurlMulti multi(loop);
+    HttpRequest request(d);
     auto r =
-        run_probe(loop, [&](ProbeDone done) { return start_http_probe(multi, loop, d, std::move(done)); });
+        run_probe(loop, [&](ProbeDone done) { return start_http_probe(multi, loop, request, std::move(done)); });
     REQUIRE(r.has_value());
     return *r;
 }
@@ -226,11 +227,11 @@ TEST_CASE("http: many probes share one multi handle")
     server.respond(200, "ok");
     Loop loop;
     CurlMulti multi(loop);
-    auto d = http_check(server.url());
+    HttpRequest request(http_check(server.url()));
     std::vector<ProbePtr> probes;
     int passing = 0, done = 0;
     for (int i = 0; i < 50; ++i)
-        probes.push_back(start_http_probe(multi, loop, d, [&](ProbeResult r) {
+        probes.push_back(start_http_probe(multi, loop, request, [&](ProbeResult r) {
             ++done;
             passing += r.status == Health::passing;
         }));
@@ -246,8 +247,8 @@ TEST_CASE("http: a cancelled probe never reports")
     Loop loop;
     CurlMulti multi(loop);
     bool reported = false;
-    auto probe =
-        start_http_probe(multi, loop, http_check(server.url(), 200), [&](ProbeResult) { reported = true; });
+    HttpRequest request(http_check(server.url(), 200));
+    auto probe = start_http_probe(multi, loop, request, [&](ProbeResult) { reported = true; });
     CHECK(test::run_until(loop, [&] { return server.connections > 0; }));
     probe.reset();
     CHECK(multi.running() == 0);
