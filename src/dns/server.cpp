@@ -97,22 +97,13 @@ Result<void> Server::start()
     unsigned per_worker_cap = std::max(1u, options_.tcp_max_connections / count);
     std::vector<std::unique_ptr<Worker>> workers;
     for (unsigned w = 0; w < count; ++w) {
-        std::unique_ptr<Responder> responder;
-        try {
-            responder = factory_();
-        } catch (const std::exception& e) {
-            return fail("dns: cannot create a responder: {}", e.what());
-        }
-        if (!responder)
-            return fail("dns: the responder factory returned nothing");
         std::vector<UniqueFd> udp, tcp;
         for (auto& a : addresses) {
             udp.push_back(std::move(a.udp[w]));
             tcp.push_back(std::move(a.tcp[w]));
         }
-        auto worker = std::make_unique<Worker>(options_, std::move(responder), std::move(udp), std::move(tcp),
-                                               per_worker_cap);
-        if (auto ok = worker->init(); !ok)
+        auto worker = std::make_unique<Worker>(options_, std::move(udp), std::move(tcp), per_worker_cap);
+        if (auto ok = worker->init(factory_); !ok)
             return ok;
         workers.push_back(std::move(worker));
     }
@@ -122,7 +113,7 @@ Result<void> Server::start()
         bound_.push_back(a.address);
     workers_ = std::move(workers);
     for (auto& worker : workers_)
-        worker->start_thread();
+        worker->start_threads();
     running_ = true;
     for (const auto& a : bound_)
         log::debug("dns.server.listen", {{"addr", a.to_string()}, {"workers", count}});
@@ -144,17 +135,8 @@ void Server::stop()
 Server::Stats Server::stats() const
 {
     Stats total;
-    auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
-    for (const auto& w : workers_) {
-        total.udp_queries += get(w->stats.udp_queries);
-        total.tcp_queries += get(w->stats.tcp_queries);
-        total.responses += get(w->stats.responses);
-        total.dropped += get(w->stats.dropped);
-        total.tcp_connections += get(w->stats.tcp_connections);
-        total.tcp_accepted += get(w->stats.tcp_accepted);
-        total.tcp_evicted += get(w->stats.tcp_evicted);
-        total.tcp_timeouts += get(w->stats.tcp_timeouts);
-    }
+    for (const auto& w : workers_)
+        w->add_stats(total);
     return total;
 }
 

@@ -1,15 +1,17 @@
 #pragma once
 // The DNS server's sockets: UDP and TCP on every listen address, served by
-// `workers` threads. Each worker runs its own cairn::Loop with its own
-// SO_REUSEPORT sockets (the kernel spreads clients over them) and its own
-// Responder, so nothing on the query path is shared or locked.
+// `workers` workers. Each worker has its own SO_REUSEPORT sockets (the
+// kernel spreads clients over them): a thread per UDP socket blocked in
+// recvmmsg, and a thread running a cairn::Loop over the TCP listeners. Every
+// thread has its own Responder, so nothing on the query path is shared or
+// locked.
 //
 //   dns::Server server({.listen = {addr}, .workers = 1}, [] { return make_responder(); });
 //   if (auto ok = server.start(); !ok) { log::error(ok.error().message); ... }
 //   ...
 //   server.stop();
 //
-// UDP is read and written in batches (recvmmsg/sendmmsg) from a uv_poll_t;
+// UDP is read and written in batches (recvmmsg/sendmmsg);
 // TCP follows RFC 7766 (pipelining, idle timeout, connection cap). See
 // server_udp.cpp and server_tcp.cpp; this file and server.cpp only own the
 // threads and the sockets' creation.

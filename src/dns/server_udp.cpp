@@ -1,18 +1,16 @@
 #include "dns/server_udp.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
+#include <fcntl.h>
+
 #include "core/log.hpp"
-#include "dns/server_worker.hpp"
 
 namespace cairn::dns {
 
 namespace {
-
-// Batches per readable event: enough to drain a burst, few enough that the
-// TCP handles on the same loop are not starved.
-constexpr int max_batches_per_event = 8;
 
 // The destination address of a received datagram, as a control message to
 // send the reply from; false when there is none.
@@ -63,43 +61,42 @@ UdpBatch::UdpBatch()
     }
 }
 
-UdpEndpoint::UdpEndpoint(Loop& loop, UniqueFd fd, bool pktinfo, UdpBatch& batch, Responder& responder,
-                         WorkerStats& stats)
-    : fd_(std::move(fd)), pktinfo_(pktinfo), batch_(batch), responder_(responder), stats_(stats)
+UdpReader::UdpReader(UniqueFd fd, bool pktinfo, std::unique_ptr<Responder> responder)
+    : fd_(std::move(fd)), pktinfo_(pktinfo), responder_(std::move(responder))
 {
-    uv_poll_init(loop.get(), &poll_, fd_.get());
-    poll_.data = this;
+    int flags = ::fcntl(fd_.get(), F_GETFL);
+    if (flags >= 0)
+        ::fcntl(fd_.get(), F_SETFL, flags & ~O_NONBLOCK);
 }
 
-bool UdpEndpoint::start()
+UdpReader::~UdpReader()
 {
-    if (int rc = uv_poll_start(&poll_, UV_READABLE, on_readable); rc != 0) {
-        log::error("dns.udp poll failed", {{"error", uv_strerror(rc)}});
-        return false;
-    }
-    return true;
+    request_stop();
+    join();
 }
 
-void UdpEndpoint::close()
+void UdpReader::start_thread()
 {
-    uv_poll_stop(&poll_);
-    uv_close(reinterpret_cast<uv_handle_t*>(&poll_),
-             [](uv_handle_t* h) { delete static_cast<UdpEndpoint*>(h->data); });
+    thread_ = std::thread([this] { run(); });
 }
 
-void UdpEndpoint::on_readable(uv_poll_t* handle, int status, int) noexcept
+void UdpReader::request_stop()
 {
-    auto* self = static_cast<UdpEndpoint*>(handle->data);
-    if (status < 0) {
-        log::warn("dns.udp poll error", {{"error", uv_strerror(status)}});
-        return;
-    }
-    self->drain();
+    stopping_.store(true, std::memory_order_relaxed);
+    // ENOTCONN on an unconnected UDP socket, but the read side is shut and
+    // every waiter woken all the same (Linux's inet_shutdown).
+    ::shutdown(fd_.get(), SHUT_RD);
 }
 
-void UdpEndpoint::drain() noexcept
+void UdpReader::join()
 {
-    for (int round = 0; round < max_batches_per_event; ++round) {
+    if (thread_.joinable())
+        thread_.join();
+}
+
+void UdpReader::run() noexcept
+{
+    while (!stopping_.load(std::memory_order_relaxed)) {
         // The kernel overwrites these per datagram; reset them every call.
         for (unsigned i = 0; i < UdpBatch::size; ++i) {
             msghdr& h = batch_.recv[i].msg_hdr;
@@ -109,23 +106,23 @@ void UdpEndpoint::drain() noexcept
             h.msg_controllen = pktinfo_ ? sizeof(UdpBatch::Control) : 0;
             h.msg_flags = 0;
         }
-        int received = ::recvmmsg(fd_.get(), batch_.recv.data(), UdpBatch::size, MSG_DONTWAIT, nullptr);
+        int received = ::recvmmsg(fd_.get(), batch_.recv.data(), UdpBatch::size, MSG_WAITFORONE, nullptr);
         if (received < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                log::warn("dns.udp recvmmsg failed", {{"error", std::strerror(errno)}});
-            return;
+            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+                continue;
+            log::warn("dns.udp recvmmsg failed", {{"error", std::strerror(errno)}});
+            // Not a busy loop on an error that stays (ENOMEM, say).
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            continue;
         }
-        if (received == 0)
-            return;
-        stats_.add(stats_.udp_queries, static_cast<unsigned>(received));
+        // After request_stop() this is what was still queued, and an empty
+        // datagram standing for the shutdown (dropped as not DNS).
+        stats.add(stats.udp_queries, static_cast<unsigned>(received));
         send(answer(static_cast<unsigned>(received)));
-        // A short batch means the socket is empty: skip the EAGAIN call.
-        if (static_cast<unsigned>(received) < UdpBatch::size)
-            return;
     }
 }
 
-unsigned UdpEndpoint::answer(unsigned received) noexcept
+unsigned UdpReader::answer(unsigned received) noexcept
 {
     unsigned count = 0;
     std::uint64_t dropped = 0;
@@ -138,7 +135,7 @@ unsigned UdpEndpoint::answer(unsigned received) noexcept
         Client client{reinterpret_cast<const sockaddr*>(&batch_.peers[i]), Transport::udp};
         std::span<const std::uint8_t> query(batch_.in.get() + i * UdpBatch::max_message, batch_.recv[i].msg_len);
         std::span<std::uint8_t> out(batch_.out.get() + count * UdpBatch::max_message, UdpBatch::max_message);
-        std::size_t length = responder_.respond(query, client, out);
+        std::size_t length = responder_->respond(query, client, out);
         if (length == 0 || length > UdpBatch::max_message) {
             ++dropped;
             continue;
@@ -154,11 +151,11 @@ unsigned UdpEndpoint::answer(unsigned received) noexcept
         ++count;
     }
     if (dropped != 0)
-        stats_.add(stats_.dropped, dropped);
+        stats.add(stats.dropped, dropped);
     return count;
 }
 
-void UdpEndpoint::send(unsigned count) noexcept
+void UdpReader::send(unsigned count) noexcept
 {
     unsigned next = 0;
     std::uint64_t delivered = 0;
@@ -173,16 +170,16 @@ void UdpEndpoint::send(unsigned count) noexcept
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             // The send buffer is full: dropping is what a busy server does.
-            stats_.add(stats_.dropped, count - next);
+            stats.add(stats.dropped, count - next);
             break;
         }
         // The first remaining datagram failed on its own (e.g. an
         // unreachable peer): drop it and send the rest.
-        stats_.add(stats_.dropped);
+        stats.add(stats.dropped);
         ++next;
     }
     if (delivered != 0)
-        stats_.add(stats_.responses, delivered);
+        stats.add(stats.responses, delivered);
 }
 
 } // namespace cairn::dns

@@ -1,29 +1,30 @@
 #pragma once
-// DNS over UDP for one worker: each readable event reads up to
-// UdpBatch::size datagrams with one recvmmsg, answers them, and sends the
-// answers with one sendmmsg. libuv's own UDP handle reads one datagram per
-// callback, so the socket is driven by a uv_poll_t instead. Internal to
-// src/dns/server*; everything here runs on the worker's thread.
+// DNS over UDP: a thread per UDP socket (per worker and listen address)
+// blocked in recvmmsg(MSG_WAITFORONE), which returns as soon as one datagram
+// is there with as many more as are queued, up to UdpBatch::size; it answers
+// them and sends the answers with one sendmmsg. No event loop in between, so
+// a wakeup costs the two system calls a bare reflector makes rather than an
+// epoll_wait as well (TCP stays on the worker's libuv loop). Internal to
+// src/dns/server*.
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <thread>
 
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <uv.h>
 
-#include "core/loop.hpp"
 #include "dns/responder.hpp"
 #include "dns/server_socket.hpp"
+#include "dns/server_stats.hpp"
 
 namespace cairn::dns {
 
-struct WorkerStats;
-
-// Buffers for one batch, allocated once per worker and shared by its UDP
-// endpoints (their callbacks never overlap): nothing is allocated per packet.
+// Buffers for one batch, allocated once per reader: nothing is allocated per
+// packet.
 class UdpBatch {
 public:
     static constexpr unsigned size = 32;
@@ -48,37 +49,39 @@ public:
     std::array<Control, size> send_control{};
 };
 
-class UdpEndpoint {
+class UdpReader {
 public:
-    // Takes the bound socket. `pktinfo`: the socket is on a wildcard address
-    // and replies must name their source address.
-    UdpEndpoint(Loop& loop, UniqueFd fd, bool pktinfo, UdpBatch& batch, Responder& responder,
-                WorkerStats& stats);
-    UdpEndpoint(const UdpEndpoint&) = delete;
-    UdpEndpoint& operator=(const UdpEndpoint&) = delete;
+    // Takes the bound socket (and makes it blocking) and a Responder of its
+    // own. `pktinfo`: the socket is on a wildcard address and replies must
+    // name their source address.
+    UdpReader(UniqueFd fd, bool pktinfo, std::unique_ptr<Responder> responder);
+    ~UdpReader(); // joins
+    UdpReader(const UdpReader&) = delete;
+    UdpReader& operator=(const UdpReader&) = delete;
 
-    [[nodiscard]] bool start();
-    // Stops reading and closes; the endpoint deletes itself once libuv has
-    // closed the handle, so the caller drops its pointer.
-    void close();
+    void start_thread();
+    // Any thread. The reader answers the batch it holds, if any, and its
+    // thread returns: shutdown(SHUT_RD) wakes a recvmmsg blocked on the
+    // socket (it then returns at once, every time), and the flag says that
+    // this is the end rather than an empty datagram.
+    void request_stop();
+    void join();
+
+    WorkerStats stats;
 
 private:
-    ~UdpEndpoint() = default;
-    static void on_readable(uv_poll_t* handle, int status, int events) noexcept;
-    // Reads, answers and sends batches until the socket is empty or a few
-    // batches were done (so TCP on the same loop gets its turn).
-    void drain() noexcept;
+    void run() noexcept;
     // Answers the `received` datagrams in the batch; returns how many answers
     // it put into batch_.send.
     unsigned answer(unsigned received) noexcept;
     void send(unsigned count) noexcept;
 
-    uv_poll_t poll_{};
     UniqueFd fd_;
     bool pktinfo_;
-    UdpBatch& batch_;
-    Responder& responder_;
-    WorkerStats& stats_;
+    std::unique_ptr<Responder> responder_;
+    UdpBatch batch_;
+    std::atomic<bool> stopping_{false};
+    std::thread thread_;
 };
 
 } // namespace cairn::dns
