@@ -1,6 +1,7 @@
 // HTTP, TCP and script probes against real loopback servers and processes.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -183,6 +184,36 @@ TEST_CASE("http: method and headers are sent")
     CHECK(req.find("X-Probe: cairn\r\n") != std::string::npos);
     CHECK(req.find("Authorization: Bearer t\r\n") != std::string::npos);
     CHECK(req.find("User-Agent: cairn-health-check/") != std::string::npos);
+    CHECK(req.find("Connection: close\r\n") != std::string::npos);
+}
+
+TEST_CASE("http: a Connection header of the check's own replaces ours")
+{
+    TestServer server;
+    server.respond(200);
+    auto d = http_check(server.url());
+    d.headers = {{"Connection", "keep-alive"}};
+    CHECK(http(d).status == Health::passing);
+    std::string req = server.last_request();
+    CHECK(req.find("Connection: keep-alive\r\n") != std::string::npos);
+    CHECK(req.find("Connection: close") == std::string::npos);
+}
+
+TEST_CASE("http: the agent's proxy environment is not used")
+{
+    TestServer server;
+    server.respond(200, "direct");
+    // A proxy that refuses every connection: a check that used it would fail.
+    std::string proxy = "http://127.0.0.1:" + std::to_string(test::closed_port());
+    ::setenv("http_proxy", proxy.c_str(), 1);
+    ::setenv("HTTP_PROXY", proxy.c_str(), 1);
+    ::setenv("all_proxy", proxy.c_str(), 1);
+    auto r = http(http_check(server.url()));
+    ::unsetenv("http_proxy");
+    ::unsetenv("HTTP_PROXY");
+    ::unsetenv("all_proxy");
+    CHECK(r.status == Health::passing);
+    CHECK(r.output.find("direct") != std::string::npos);
 }
 
 TEST_CASE("http: only the first 4 KiB of the body is kept")
