@@ -21,18 +21,6 @@ struct Running {
     std::int64_t reported_at_ms = 0;
 };
 
-// An output change, or a latency that moved by more than half: worth a
-// registry write (and a gossip broadcast) once per refresh period. Loopback
-// latency jitter on every probe is not.
-bool worth_refreshing(const registry::CheckState& reported, const registry::CheckState& now)
-{
-    if (reported.output != now.output)
-        return true;
-    auto before = static_cast<std::int64_t>(reported.latency_us);
-    auto after = static_cast<std::int64_t>(now.latency_us);
-    return std::abs(after - before) * 2 > before;
-}
-
 std::uint64_t make_seed(std::uint64_t seed)
 {
     if (seed != 0)
@@ -42,6 +30,16 @@ std::uint64_t make_seed(std::uint64_t seed)
 }
 
 } // namespace
+
+bool worth_refreshing(const registry::CheckState& reported, const registry::CheckState& now)
+{
+    if (reported.output != now.output)
+        return true;
+    auto before = static_cast<std::int64_t>(reported.latency_us);
+    auto after = static_cast<std::int64_t>(now.latency_us);
+    constexpr std::int64_t noise_us = 1'000;
+    return std::abs(after - before) > std::max(before / 2, noise_us);
+}
 
 struct Prober::State {
     Loop& loop;
@@ -56,7 +54,7 @@ struct Prober::State {
     // instance id -> the version sync() last looked at, so that a full sync
     // after every API write costs a hash lookup per unchanged instance.
     std::unordered_map<std::string, std::uint64_t> seen_version;
-    std::function<void()> changed;
+    std::function<void()> deregistered;
     // Deregistrations wait for a fresh loop turn: they come from inside a
     // runner's callback, and deregistering destroys that runner.
     std::vector<std::string> to_deregister;
@@ -150,8 +148,7 @@ struct Prober::State {
                                             {"output", state.output.substr(0, 200)}});
             running.reported = state;
             running.reported_at_ms = now_ms;
-            if (registry.update_check(id, state) && changed)
-                changed();
+            registry.update_check(id, state);
         }
         if (runner.machine().should_deregister(now_ms))
             schedule_deregister(runner.instance_id());
@@ -176,8 +173,8 @@ struct Prober::State {
             any = registry.deregister_local(id, now(loop).wall_ms) || any;
             sync_one(id);
         }
-        if (any && changed)
-            changed();
+        if (any && deregistered)
+            deregistered();
     }
 };
 
@@ -219,9 +216,9 @@ Result<> Prober::update_ttl(std::string_view check_id, registry::Health status, 
     return it->second.runner->report_ttl(status, std::move(note));
 }
 
-void Prober::on_change(std::function<void()> callback)
+void Prober::on_deregister(std::function<void()> callback)
 {
-    state_->changed = std::move(callback);
+    state_->deregistered = std::move(callback);
 }
 
 std::size_t Prober::check_count() const

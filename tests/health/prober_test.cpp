@@ -40,11 +40,11 @@ struct ProberFixture {
     Loop loop;
     registry::Registry registry{"node-a"};
     Prober prober{loop, registry, ProberOptions{.refresh_ms = 30'000, .seed = 7}};
-    int changes = 0;
+    int deregistrations = 0;
 
     ProberFixture()
     {
-        prober.on_change([this] { ++changes; });
+        prober.on_deregister([this] { ++deregistrations; });
     }
 
     void put(registry::Instance in)
@@ -72,7 +72,7 @@ TEST_CASE("prober: an HTTP check's status reaches the registry, both ways")
     CHECK(f.prober.check_count() == 1);
     CHECK(f.health("web-1") == Health::critical); // initial
     CHECK(test::run_until(f.loop, [&] { return f.health("web-1") == Health::passing; }));
-    CHECK(f.changes >= 1);
+    CHECK(f.deregistrations == 0);
     CHECK(f.registry.dirty());
     const auto* in = f.registry.find_local("web-1");
     CHECK(in->checks[0].state.output.find("ok") != std::string::npos);
@@ -158,6 +158,7 @@ TEST_CASE("prober: deregister_critical_after removes the instance")
     CHECK(test::run_until(
         f.loop, [&] { return f.registry.find_local("web-9") == nullptr; }, 5s));
     CHECK(f.prober.find("web-9:1") == nullptr);
+    CHECK(f.deregistrations == 1);
     CHECK(f.prober.check_count() == 1);
     CHECK(f.registry.find_local("web-ok") != nullptr);
 }
@@ -179,4 +180,22 @@ TEST_CASE("prober: output-only changes are rate limited, status changes are not"
     server.respond(503, "c");
     CHECK(test::run_until(f.loop, [&] { return f.health("web-1") == Health::critical; }));
     CHECK(f.registry.find_local("web-1")->checks[0].state.output.ends_with("c"));
+}
+
+TEST_CASE("prober: a latency change is worth a registry write only past half and past 1 ms")
+{
+    registry::CheckState before{.status = Health::passing, .output = "HTTP GET x: 200", .latency_us = 200};
+    auto after = before;
+    after.latency_us = 900; // more than half, but loopback jitter
+    CHECK_FALSE(worth_refreshing(before, after));
+    before.latency_us = 4'000;
+    after.latency_us = 5'500; // past 1 ms, not past half
+    CHECK_FALSE(worth_refreshing(before, after));
+    after.latency_us = 6'500; // past both
+    CHECK(worth_refreshing(before, after));
+    after.latency_us = 1'900;
+    CHECK(worth_refreshing(before, after));
+    after = before;
+    after.output = "HTTP GET x: 200\nnew body";
+    CHECK(worth_refreshing(before, after));
 }
