@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
-#include <system_error>
 #include <unordered_map>
 #include <vector>
 
@@ -133,14 +132,18 @@ CurlMulti::CurlMulti(Loop& loop) : state_(std::make_unique<State>(loop))
 {
     static std::once_flag global_init;
     std::call_once(global_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    // Without an epoll fd (EMFILE, say) every HTTP probe fails with "curl
+    // refused the transfer" (see add()) rather than the agent aborting.
     state_->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    if (state_->epoll_fd < 0)
-        throw std::system_error(errno, std::generic_category(), "epoll_create1");
-    state_->epoll_watch = new uv_poll_t;
-    state_->epoll_watch->data = state_.get();
-    uv_poll_init(loop.get(), state_->epoll_watch, state_->epoll_fd);
-    uv_poll_start(state_->epoll_watch, UV_READABLE,
-                  [](uv_poll_t* p, int, int) { static_cast<State*>(p->data)->drain(); });
+    if (state_->epoll_fd < 0) {
+        log::error("health.curl_epoll", {{"error", std::strerror(errno)}});
+    } else {
+        state_->epoll_watch = new uv_poll_t;
+        state_->epoll_watch->data = state_.get();
+        uv_poll_init(loop.get(), state_->epoll_watch, state_->epoll_fd);
+        uv_poll_start(state_->epoll_watch, UV_READABLE,
+                      [](uv_poll_t* p, int, int) { static_cast<State*>(p->data)->drain(); });
+    }
     state_->multi = curl_multi_init();
     curl_multi_setopt(state_->multi, CURLMOPT_SOCKETFUNCTION, &State::on_socket);
     curl_multi_setopt(state_->multi, CURLMOPT_SOCKETDATA, state_.get());
@@ -154,8 +157,10 @@ CurlMulti::~CurlMulti()
         curl_multi_remove_handle(state_->multi, easy);
     state_->transfers.clear();
     curl_multi_cleanup(state_->multi);
-    close_and_delete(state_->epoll_watch);
-    ::close(state_->epoll_fd);
+    if (state_->epoll_watch != nullptr) {
+        close_and_delete(state_->epoll_watch);
+        ::close(state_->epoll_fd);
+    }
     for (CURL* easy : state_->idle)
         curl_easy_cleanup(easy);
 }
@@ -186,6 +191,8 @@ void CurlMulti::release(CURL* easy)
 
 bool CurlMulti::add(CURL* easy, Done done)
 {
+    if (state_->epoll_watch == nullptr)
+        return false;
     if (CURLMcode rc = curl_multi_add_handle(state_->multi, easy); rc != CURLM_OK) {
         log::warn("health.curl_add", {{"error", curl_multi_strerror(rc)}});
         return false;

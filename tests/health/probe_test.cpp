@@ -10,7 +10,9 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <unistd.h>
 
 #include "health/curl_multi.hpp"
@@ -214,6 +216,29 @@ TEST_CASE("http: the agent's proxy environment is not used")
     ::unsetenv("all_proxy");
     CHECK(r.status == Health::passing);
     CHECK(r.output.find("direct") != std::string::npos);
+}
+
+TEST_CASE("http: with no file descriptor left for curl's epoll set, probes are critical and nothing aborts")
+{
+    TestServer server;
+    server.respond(200);
+    Loop loop;
+    rlimit old{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
+    int lowest_free = ::dup(0);
+    REQUIRE(lowest_free >= 0);
+    ::close(lowest_free);
+    rlimit none = old;
+    none.rlim_cur = static_cast<rlim_t>(lowest_free); // no new descriptor
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &none) == 0);
+    auto multi = std::make_unique<CurlMulti>(loop);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &old) == 0);
+    HttpRequest request(http_check(server.url()));
+    auto r = run_probe(loop, [&](ProbeDone done) { return start_http_probe(*multi, loop, request, std::move(done)); });
+    REQUIRE(r.has_value());
+    CHECK(r->status == Health::critical);
+    CHECK(r->output.find("refused") != std::string::npos);
+    CHECK(server.connections == 0);
 }
 
 TEST_CASE("http: only the first 4 KiB of the body is kept")
