@@ -30,7 +30,8 @@
 namespace cairn::health {
 
 struct ProberOptions {
-    // Output- or latency-only updates (see worth_refreshing) reach the registry at most this often.
+    // Output- or latency-only updates (see worth_refreshing) reach the
+    // registry at most this often.
     std::int64_t refresh_ms = 60'000;
     // 0 = seed from std::random_device.
     std::uint64_t seed = 0;
@@ -41,7 +42,7 @@ struct ProberOptions {
 // average latency that moved by more than half and by more than 1 ms.
 // Loopback latency (0.1 to 0.5 ms) jitters by more than half from probe to
 // probe; without the 1 ms floor, 10,000 local checks rewrote the registry
-// some 160 times a second, which doubled the agent's CPU.
+// some 160 times a second.
 [[nodiscard]] bool worth_refreshing(const registry::CheckState& reported, const registry::CheckState& now);
 
 class Prober {
