@@ -115,8 +115,12 @@ void UdpReader::run() noexcept
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
             continue;
         }
-        // After request_stop() this is what was still queued, and an empty
-        // datagram standing for the shutdown (dropped as not DNS).
+        // After request_stop() the batch holds what was still queued, then
+        // an empty entry for every call made after the queue ran dry (the
+        // shut read side): those are not datagrams, so they are not counted.
+        if (stopping_.load(std::memory_order_relaxed))
+            while (received > 0 && batch_.recv[static_cast<unsigned>(received) - 1].msg_len == 0)
+                --received;
         stats.add(stats.udp_queries, static_cast<unsigned>(received));
         send(answer(static_cast<unsigned>(received)));
     }
