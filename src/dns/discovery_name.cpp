@@ -3,22 +3,13 @@
 #include <array>
 #include <cstring>
 
+#include "core/hex.hpp"
+
 namespace cairn::dns {
 
 namespace {
 
 constexpr std::size_t max_labels = 4; // the longest form has 3 labels
-
-int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 bool underscored(std::string_view label) { return label.size() > 1 && label.front() == '_'; }
 

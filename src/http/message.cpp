@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/hex.hpp"
+
 namespace cairn::http {
 
 const std::string* Request::header(std::string_view lower_name) const
@@ -93,17 +95,6 @@ std::string serialize(const Response& response, bool keep_alive)
     out += "\r\n";
     out += response.body;
     return out;
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space)
