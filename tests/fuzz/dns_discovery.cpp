@@ -10,11 +10,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
-#include <netinet/in.h>
 #include <string>
-#include <vector>
 
-#include "dns/catalog.hpp"
 #include "dns_respond.hpp"
 #include "registry/registry.hpp"
 
@@ -26,10 +23,7 @@ using cairn::registry::Policy;
 struct State {
     cairn::registry::SnapshotSlot slot;
     cairn::registry::Registry registry{"fuzz-node"};
-    std::unique_ptr<cairn::dns::Catalog> catalog;
-    std::unique_ptr<cairn::dns::Responder> responder;
-    std::vector<std::uint8_t> out = std::vector<std::uint8_t>(65535);
-    sockaddr_in address{};
+    std::unique_ptr<FuzzResponder> target;
 
     void add(const std::string& service, Policy policy, int count)
     {
@@ -82,16 +76,10 @@ struct State {
         registry.set_node({"dead", "dc1", {6, {0x20, 1}}, {}, false});
         slot.store(registry.publish());
 
-        catalog = std::make_unique<cairn::dns::Catalog>(slot);
         cairn::dns::Settings settings;
         settings.node_name = "fuzz-node";
-        settings.node_address.family = 4;
-        settings.node_address.bytes = {127, 0, 0, 1};
         settings.serve_warning = cairn::dns::ServeWarning::always;
-        catalog->set_settings(settings);
-        responder = catalog->responder_factory()();
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(0x7f000001);
+        target = std::make_unique<FuzzResponder>(slot, settings);
     }
 };
 
@@ -100,6 +88,6 @@ struct State {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {
     static State state;
-    respond_over_both_transports(*state.responder, state.address, state.out, data, size);
+    state.target->respond(data, size);
     return 0;
 }

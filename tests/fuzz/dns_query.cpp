@@ -9,10 +9,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
-#include <netinet/in.h>
-#include <vector>
+#include <string>
 
-#include "dns/catalog.hpp"
 #include "dns_respond.hpp"
 #include "dns/zone.hpp"
 
@@ -57,10 +55,7 @@ u        IN TYPE65534 \# 3 010203
 
 struct State {
     cairn::registry::SnapshotSlot slot;
-    std::unique_ptr<cairn::dns::Catalog> catalog;
-    std::unique_ptr<cairn::dns::Responder> responder;
-    std::vector<std::uint8_t> out = std::vector<std::uint8_t>(65535);
-    sockaddr_in address{};
+    std::unique_ptr<FuzzResponder> target;
 
     State()
     {
@@ -70,15 +65,7 @@ struct State {
         auto zones = cairn::dns::load_zone_text(text, "fuzz.test.");
         if (!zones)
             std::abort();
-        catalog = std::make_unique<cairn::dns::Catalog>(slot);
-        catalog->set_zones(*zones);
-        cairn::dns::Settings settings;
-        settings.node_address.family = 4;
-        settings.node_address.bytes = {127, 0, 0, 1};
-        catalog->set_settings(settings);
-        responder = catalog->responder_factory()();
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(0x7f000001);
+        target = std::make_unique<FuzzResponder>(slot, cairn::dns::Settings{}, *zones);
     }
 };
 
@@ -87,6 +74,6 @@ struct State {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {
     static State state;
-    respond_over_both_transports(*state.responder, state.address, state.out, data, size);
+    state.target->respond(data, size);
     return 0;
 }

@@ -1,13 +1,17 @@
 #pragma once
-// The part the DNS fuzz harnesses share: answer one input as a UDP and as a
-// TCP query and abort on a reply that breaks the invariants every reply keeps.
+// The part the DNS fuzz harnesses share: a Catalog's Responder as a DNS
+// worker has it, answering one input as a UDP and as a TCP query from
+// 127.0.0.1, aborting on a reply that breaks the invariants every reply keeps.
 
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <span>
+#include <vector>
 
 #include <netinet/in.h>
 
+#include "dns/catalog.hpp"
 #include "dns/responder.hpp"
 
 inline void fuzz_check(bool ok)
@@ -32,3 +36,32 @@ inline void respond_over_both_transports(cairn::dns::Responder& responder, const
         fuzz_check((out[2] & 0x80) != 0);                    // QR
     }
 }
+
+class FuzzResponder {
+public:
+    // Serves `slot` (and `zones`, if any) with `settings`, this node at 127.0.0.1.
+    FuzzResponder(cairn::registry::SnapshotSlot& slot, cairn::dns::Settings settings,
+                  std::shared_ptr<const cairn::dns::ZoneSet> zones = nullptr)
+        : catalog_(slot)
+    {
+        if (zones)
+            catalog_.set_zones(std::move(zones));
+        settings.node_address.family = 4;
+        settings.node_address.bytes = {127, 0, 0, 1};
+        catalog_.set_settings(settings);
+        responder_ = catalog_.responder_factory()();
+        client_.sin_family = AF_INET;
+        client_.sin_addr.s_addr = htonl(0x7f000001);
+    }
+
+    void respond(const std::uint8_t* data, std::size_t size)
+    {
+        respond_over_both_transports(*responder_, client_, out_, data, size);
+    }
+
+private:
+    cairn::dns::Catalog catalog_;
+    std::unique_ptr<cairn::dns::Responder> responder_;
+    std::vector<std::uint8_t> out_ = std::vector<std::uint8_t>(65535);
+    sockaddr_in client_{};
+};
