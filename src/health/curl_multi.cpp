@@ -26,7 +26,13 @@ struct CurlMulti::State {
     int epoll_fd = -1;
     uv_poll_t* epoll_watch = nullptr; // freed in its close callback
     std::unordered_map<CURL*, Done> transfers;
-    std::vector<CURL*> idle; // released easy handles, reset, for reuse
+    std::vector<CURL*> idle; // released easy handles, for reuse
+    std::uint64_t timer_due_ms = 0; // when `timer` fires, while it is active
+    // Sockets curl stopped watching but has not closed: still in the epoll
+    // set. Closing a socket takes it out of the set, so a socket that curl
+    // closes right after (every probe, with its fresh connection) costs no
+    // EPOLL_CTL_DEL; the others are taken out once curl returns (unwatch()).
+    std::vector<curl_socket_t> removed;
 
     explicit State(Loop& l) : loop(l), timer(l) {}
 
@@ -37,6 +43,22 @@ struct CurlMulti::State {
         if (rc != CURLM_OK)
             log::warn("health.curl", {{"error", curl_multi_strerror(rc)}});
         finish_transfers();
+        unwatch();
+    }
+
+    void unwatch()
+    {
+        for (curl_socket_t fd : removed)
+            epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
+        removed.clear();
+    }
+
+    // CURLOPT_CLOSESOCKETFUNCTION: curl closes a socket it has removed.
+    static int on_close(void* userp, curl_socket_t fd) noexcept
+    {
+        auto* self = static_cast<State*>(userp);
+        std::erase(self->removed, fd);
+        return ::close(fd);
     }
 
     void finish_transfers()
@@ -92,7 +114,7 @@ struct CurlMulti::State {
         auto* self = static_cast<State*>(userp);
         if (what == CURL_POLL_REMOVE) {
             if (socketp != nullptr) {
-                epoll_ctl(self->epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
+                self->removed.push_back(fd);
                 curl_multi_assign(self->multi, fd, nullptr);
             }
             return 0;
@@ -103,7 +125,9 @@ struct CurlMulti::State {
             event.events |= EPOLLIN;
         if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
             event.events |= EPOLLOUT;
-        int op = socketp == nullptr ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+        // A socket curl removed and now watches again is still in the set.
+        bool still_in_set = std::erase(self->removed, fd) != 0;
+        int op = socketp == nullptr && !still_in_set ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
         if (epoll_ctl(self->epoll_fd, op, fd, &event) != 0) {
             log::warn("health.curl_epoll", {{"error", std::strerror(errno)}});
             return -1;
@@ -122,6 +146,12 @@ struct CurlMulti::State {
             self->timer.stop();
             return 0;
         }
+        // curl moves its deadline as transfers start and end, about twice
+        // per probe; one already set for the same millisecond stays.
+        std::uint64_t due = self->loop.now_ms() + static_cast<std::uint64_t>(timeout_ms);
+        if (self->timer.active() && due == self->timer_due_ms)
+            return 0;
+        self->timer_due_ms = due;
         self->timer.start(std::chrono::milliseconds(timeout_ms), std::chrono::milliseconds(0),
                           [self] { self->socket_action(CURL_SOCKET_TIMEOUT, 0); });
         return 0;
@@ -185,7 +215,6 @@ void CurlMulti::release(CURL* easy)
         curl_easy_cleanup(easy);
         return;
     }
-    curl_easy_reset(easy);
     state_->idle.push_back(easy);
 }
 
@@ -193,6 +222,8 @@ bool CurlMulti::add(CURL* easy, Done done)
 {
     if (state_->epoll_watch == nullptr)
         return false;
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, &State::on_close);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, state_.get());
     if (CURLMcode rc = curl_multi_add_handle(state_->multi, easy); rc != CURLM_OK) {
         log::warn("health.curl_add", {{"error", curl_multi_strerror(rc)}});
         return false;
@@ -203,8 +234,10 @@ bool CurlMulti::add(CURL* easy, Done done)
 
 void CurlMulti::remove(CURL* easy)
 {
-    if (state_->transfers.erase(easy) != 0)
+    if (state_->transfers.erase(easy) != 0) {
         curl_multi_remove_handle(state_->multi, easy);
+        state_->unwatch();
+    }
 }
 
 std::size_t CurlMulti::running() const

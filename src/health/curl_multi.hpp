@@ -37,9 +37,11 @@ class CurlMulti {
 
     // Easy handles are recycled: curl_easy_init allocates the handle and its
     // receive buffer (~20 KiB), which 1,000 probes a second would otherwise
-    // churn through malloc. acquire() returns a handle with default options
-    // (nullptr if curl cannot make one); release() resets it and keeps up to
-    // a few dozen idle ones.
+    // churn through malloc. acquire() returns a handle (nullptr if curl
+    // cannot make one) that may still carry the options of an earlier
+    // transfer, so the caller sets every option it uses, every time (cheaper
+    // than curl_easy_reset, which frees and rebuilds all of them); release()
+    // keeps up to a few dozen idle ones.
     [[nodiscard]] CURL* acquire();
     void release(CURL* easy);
 

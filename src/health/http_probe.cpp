@@ -100,7 +100,10 @@ bool configure(HttpOp& op)
 {
     const HttpRequest& r = *op.request;
     CURL* e = op.easy.get();
-    bool ok = curl_easy_setopt(e, CURLOPT_URL, r.url.c_str()) == CURLE_OK;
+    // CURLOPT_CURLU wins over CURLOPT_URL, so it is cleared when unused.
+    bool ok = curl_easy_setopt(e, CURLOPT_CURLU, r.parsed_url.get()) == CURLE_OK;
+    if (!r.parsed_url)
+        ok = ok && curl_easy_setopt(e, CURLOPT_URL, r.url.c_str()) == CURLE_OK;
     ok = ok && curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
     curl_easy_setopt(e, CURLOPT_PRIVATE, &op);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, op.error);
@@ -119,10 +122,11 @@ bool configure(HttpOp& op)
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, r.tls_skip_verify ? 0L : 2L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &op);
-    if (r.method == "HEAD")
-        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-    else if (r.method != "GET")
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+    // The handle may come from a probe with another method (see
+    // CurlMulti::acquire), so both are always set.
+    bool head = r.method == "HEAD";
+    curl_easy_setopt(e, CURLOPT_NOBODY, head ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, head || r.method == "GET" ? nullptr : r.method.c_str());
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r.headers.get());
     return ok;
 }
@@ -133,6 +137,11 @@ HttpRequest::HttpRequest(const registry::CheckDefinition& d)
     : method(d.method.empty() ? std::string("GET") : d.method), url(d.target), timeout_ms(d.timeout_ms),
       tls_skip_verify(d.tls_skip_verify)
 {
+    // The flags curl itself parses CURLOPT_URL with.
+    parsed_url.reset(curl_url());
+    if (parsed_url && curl_url_set(parsed_url.get(), CURLUPART_URL, url.c_str(),
+                                   CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
+        parsed_url.reset();
     bool has_user_agent = false, has_connection = false;
     curl_slist* list = nullptr;
     for (const auto& [name, value] : d.headers) {

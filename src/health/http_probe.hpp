@@ -25,9 +25,16 @@ struct HttpRequest {
     struct SlistFree {
         void operator()(curl_slist* list) const { curl_slist_free_all(list); }
     };
+    struct UrlFree {
+        void operator()(CURLU* url) const { curl_url_cleanup(url); }
+    };
 
     std::string method;
     std::string url;
+    // `url` parsed once (null if curl's parser refuses it: the probe then
+    // hands curl the string and reports curl's own complaint). Parsing and
+    // normalising a URL is about a tenth of what curl does per probe.
+    std::unique_ptr<CURLU, UrlFree> parsed_url;
     std::unique_ptr<curl_slist, SlistFree> headers;
     std::uint32_t timeout_ms;
     bool tls_skip_verify;

@@ -189,6 +189,31 @@ TEST_CASE("http: method and headers are sent")
     CHECK(req.find("Connection: close\r\n") != std::string::npos);
 }
 
+TEST_CASE("http: a recycled easy handle carries no method or header over from the probe before")
+{
+    TestServer server;
+    server.respond(200, "ok");
+    Loop loop;
+    CurlMulti multi(loop);
+    auto probe = [&](const char* method, std::vector<std::pair<std::string, std::string>> headers) {
+        auto d = http_check(server.url("/m"));
+        d.method = method;
+        d.headers = std::move(headers);
+        HttpRequest request(d);
+        auto r = run_probe(loop, [&](ProbeDone done) { return start_http_probe(multi, loop, request, std::move(done)); });
+        REQUIRE(r.has_value());
+        CHECK(r->status == Health::passing);
+        return server.last_request();
+    };
+    // One probe at a time, so each takes the handle the one before gave back.
+    CHECK(probe("DELETE", {{"X-Only-Here", "1"}}).starts_with("DELETE /m HTTP/1.1\r\n"));
+    CHECK(probe("HEAD", {}).starts_with("HEAD /m HTTP/1.1\r\n"));
+    std::string get = probe("", {});
+    CHECK(get.starts_with("GET /m HTTP/1.1\r\n"));
+    CHECK(get.find("X-Only-Here") == std::string::npos);
+    CHECK(probe("PUT", {}).starts_with("PUT /m HTTP/1.1\r\n"));
+}
+
 TEST_CASE("http: a Connection header of the check's own replaces ours")
 {
     TestServer server;
