@@ -209,6 +209,9 @@ void CurlMulti::release(CURL* easy)
     if (easy == nullptr)
         return;
     remove(easy);
+    // A URL handed over as a CURLU belongs to the caller and may be freed
+    // before this handle is used again.
+    curl_easy_setopt(easy, CURLOPT_CURLU, nullptr);
     // Enough for the probes in flight at 1,000 a second; more is memory.
     constexpr std::size_t max_idle = 64;
     if (state_->idle.size() >= max_idle) {

@@ -100,10 +100,8 @@ bool configure(HttpOp& op)
 {
     const HttpRequest& r = *op.request;
     CURL* e = op.easy.get();
-    // CURLOPT_CURLU wins over CURLOPT_URL, so it is cleared when unused.
-    bool ok = curl_easy_setopt(e, CURLOPT_CURLU, r.parsed_url.get()) == CURLE_OK;
-    if (!r.parsed_url)
-        ok = ok && curl_easy_setopt(e, CURLOPT_URL, r.url.c_str()) == CURLE_OK;
+    bool ok = r.parsed_url ? curl_easy_setopt(e, CURLOPT_CURLU, r.parsed_url.get()) == CURLE_OK
+                           : curl_easy_setopt(e, CURLOPT_URL, r.url.c_str()) == CURLE_OK;
     ok = ok && curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
     curl_easy_setopt(e, CURLOPT_PRIVATE, &op);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, op.error);
