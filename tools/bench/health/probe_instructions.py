@@ -9,8 +9,9 @@ it does not see, is counted by `strace -c -p <agent pid>`).
 
 It starts a target_server.c, runs one `cairn agent` under valgrind's callgrind
 with --checks HTTP checks at a 1 s interval for --seconds, stops it, and
-divides the instructions the agent executed (start-up included, about 1% at
-the defaults) by the probes the server answered. Pass several binaries to
+divides the instructions the agent executed (start-up included: about 6% at
+the defaults, mostly the dynamic linker and the config, the same for every
+build) by the probes the server answered. Pass several binaries to
 compare them in one run:
 
   /usr/bin/python3 tools/bench/health/probe_instructions.py build/cairn /tmp/old/cairn
