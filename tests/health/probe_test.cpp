@@ -302,13 +302,19 @@ TEST_CASE("http: https to a plain-HTTP server fails (TLS is attempted and verifi
     CHECK(r.status == Health::critical);
 }
 
-TEST_CASE("http: many probes share one multi handle")
+TEST_CASE("http: many probes share one multi handle, and close every socket they open")
 {
     TestServer server;
     server.respond(200, "ok");
     Loop loop;
     CurlMulti multi(loop);
     HttpRequest request(http_check(server.url()));
+    // curl's sockets are closed by CurlMulti (CURLOPT_CLOSESOCKETFUNCTION).
+    auto open_fds = [] {
+        return std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                             std::filesystem::directory_iterator());
+    };
+    auto fds_before = open_fds();
     std::vector<ProbePtr> probes;
     int passing = 0, done = 0;
     for (int i = 0; i < 50; ++i)
@@ -319,6 +325,9 @@ TEST_CASE("http: many probes share one multi handle")
     CHECK(test::run_until(loop, [&] { return done == 50; }));
     CHECK(passing == 50);
     CHECK(multi.running() == 0);
+    probes.clear();
+    // The server thread may close its end a moment after curl has the body.
+    CHECK(test::run_until(loop, [&] { return open_fds() == fds_before; }));
 }
 
 TEST_CASE("http: a cancelled probe never reports")
