@@ -63,6 +63,11 @@ void Timer::stop() { uv_timer_stop(&box_->uv); }
 
 bool Timer::active() const { return uv_is_active(reinterpret_cast<const uv_handle_t*>(&box_->uv)) != 0; }
 
+std::chrono::milliseconds Timer::due_in() const
+{
+    return std::chrono::milliseconds(active() ? uv_timer_get_due_in(&box_->uv) : 0);
+}
+
 struct Signal::Box {
     uv_signal_t uv;
     std::function<void()> callback;

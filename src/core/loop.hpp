@@ -45,6 +45,8 @@ public:
                std::function<void()> callback);
     void stop();
     [[nodiscard]] bool active() const;
+    // Time left until it fires, from the loop's clock (0 if not active).
+    [[nodiscard]] std::chrono::milliseconds due_in() const;
 
 private:
     struct Box;

@@ -27,7 +27,6 @@ struct CurlMulti::State {
     uv_poll_t* epoll_watch = nullptr; // freed in its close callback
     std::unordered_map<CURL*, Done> transfers;
     std::vector<CURL*> idle; // released easy handles, for reuse
-    std::uint64_t timer_due_ms = 0; // when `timer` fires, while it is active
     // Sockets curl stopped watching but has not closed: still in the epoll
     // set. Closing a socket takes it out of the set, so a socket that curl
     // closes right after (every probe, with its fresh connection) costs no
@@ -148,10 +147,8 @@ struct CurlMulti::State {
         }
         // curl moves its deadline as transfers start and end, about twice
         // per probe; one already set for the same millisecond stays.
-        std::uint64_t due = self->loop.now_ms() + static_cast<std::uint64_t>(timeout_ms);
-        if (self->timer.active() && due == self->timer_due_ms)
+        if (self->timer.active() && self->timer.due_in().count() == timeout_ms)
             return 0;
-        self->timer_due_ms = due;
         self->timer.start(std::chrono::milliseconds(timeout_ms), std::chrono::milliseconds(0),
                           [self] { self->socket_action(CURL_SOCKET_TIMEOUT, 0); });
         return 0;

@@ -3,8 +3,8 @@
 // multi-uv.c example): curl tells us which sockets to watch
 // (CURLMOPT_SOCKETFUNCTION -> an epoll set of our own, itself watched by one
 // uv_poll_t) and when to wake it (CURLMOPT_TIMERFUNCTION -> a uv timer); we
-// tell curl what happened through curl_multi_socket_action. Any number of transfers share one thread, one
-// multi handle and one timer.
+// tell curl what happened through curl_multi_socket_action. Any number of
+// transfers share one thread, one multi handle and one timer.
 //
 // Main loop only. Destroy every transfer (remove()) before the CurlMulti.
 

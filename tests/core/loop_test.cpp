@@ -35,6 +35,17 @@ TEST_CASE("a repeating timer stops when asked")
     CHECK_FALSE(timer.active());
 }
 
+TEST_CASE("a timer tells the time left until it fires, without running the loop")
+{
+    Loop loop;
+    Timer timer(loop);
+    CHECK(timer.due_in() == 0ms);
+    timer.start(250ms, 0ms, [] {});
+    CHECK(timer.due_in() == 250ms); // the loop's clock has not moved
+    timer.stop();
+    CHECK(timer.due_in() == 0ms);
+}
+
 TEST_CASE("async wakes the loop")
 {
     Loop loop;
