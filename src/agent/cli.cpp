@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "config/config.hpp"
-#include "dns/zone.hpp"
+#include "dns/zone/zone.hpp"
 
 namespace cairn::agent {
 

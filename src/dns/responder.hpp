@@ -1,6 +1,6 @@
 #pragma once
-// The seam between the DNS server (sockets, src/dns/server*) and the answer
-// logic (pure, src/dns/answer*). The server makes one Responder per worker
+// The seam between the DNS server (sockets, src/dns/server/) and the answer
+// logic (pure, src/dns/answer/). The server makes one Responder per worker
 // thread through a factory, so a Responder may keep per-thread scratch space
 // and need not be thread-safe; everything it reads that other threads change
 // (zones, the registry snapshot) it reads through atomically swapped pointers.

@@ -1,7 +1,7 @@
 #pragma once
-// Helpers for the DNS unit tests: build query bytes, answer them through a
-// Catalog Responder (no sockets), and read responses with ldns so that the
-// tests do not trust our own parser to check our own writer.
+// Helpers for the DNS unit tests: build query bytes and read responses with
+// ldns, so that the tests do not trust our own parser to check our own
+// writer. Wire format only; asker.hpp answers through a Catalog.
 
 #include <cstdint>
 #include <memory>
@@ -11,8 +11,7 @@
 
 #include <netinet/in.h>
 
-#include "dns/catalog.hpp"
-#include "dns/wire.hpp"
+#include "dns/wire/wire.hpp"
 
 // Last: ldns's headers define `bool`/`false` helpers that upset later
 // standard headers (e.g. <optional>).
@@ -126,42 +125,5 @@ inline Reply read_reply(const std::uint8_t* data, std::size_t size)
     }
     return r;
 }
-
-// Answers queries through a Catalog's Responder, like one DNS worker.
-class Asker {
-public:
-    explicit Asker(std::shared_ptr<const ZoneSet> zones, Settings settings = {})
-        : catalog_(slot_)
-    {
-        catalog_.set_zones(std::move(zones));
-        catalog_.set_settings(std::move(settings));
-        responder_ = catalog_.responder_factory()();
-        address_.sin_family = AF_INET;
-        address_.sin_addr.s_addr = htonl(0x7f000001);
-    }
-
-    Reply ask_bytes(const std::vector<std::uint8_t>& query, Transport transport = Transport::udp)
-    {
-        std::vector<std::uint8_t> out(65535);
-        Client client{reinterpret_cast<const sockaddr*>(&address_), transport};
-        std::size_t n = responder_->respond(query, client, out);
-        return read_reply(out.data(), n);
-    }
-
-    Reply ask(const std::string& name, std::uint16_t type, const QueryOptions& o = {},
-              Transport transport = Transport::udp)
-    {
-        return ask_bytes(make_query(name, type, o), transport);
-    }
-
-    Catalog& catalog() { return catalog_; }
-    registry::SnapshotSlot& slot() { return slot_; }
-
-private:
-    registry::SnapshotSlot slot_;
-    Catalog catalog_;
-    std::unique_ptr<Responder> responder_;
-    sockaddr_in address_{};
-};
 
 } // namespace cairn::dns::test

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "dns_respond.hpp"
-#include "dns/zone.hpp"
+#include "dns/zone/zone.hpp"
 
 namespace {
 

@@ -11,7 +11,7 @@
 
 #include <netinet/in.h>
 
-#include "dns/catalog.hpp"
+#include "dns/answer/catalog.hpp"
 #include "dns/responder.hpp"
 
 inline void fuzz_check(bool ok)

@@ -1,4 +1,4 @@
-// Fuzzes the DNS-over-TCP framing (src/dns/server_tcp_frame.hpp): the input
+// Fuzzes the DNS-over-TCP framing (src/dns/server/tcp_frame.hpp): the input
 // is a byte stream from a client, fed in read sizes taken from the input
 // itself. Every message handed out must lie within what was fed, and the
 // buffer must never grow past one maximal frame.
@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "dns/server_tcp_frame.hpp"
+#include "dns/server/tcp_frame.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {

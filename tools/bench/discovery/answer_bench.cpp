@@ -13,9 +13,9 @@
 
 #include <netinet/in.h>
 
-#include "dns/catalog.hpp"
-#include "dns/wire.hpp"
-#include "dns/zone.hpp"
+#include "dns/answer/catalog.hpp"
+#include "dns/wire/wire.hpp"
+#include "dns/zone/zone.hpp"
 #include "registry/registry.hpp"
 
 using namespace cairn;

@@ -1,0 +1,93 @@
+#pragma once
+// The DNS server's sockets: UDP and TCP on every listen address, served by
+// `workers` workers. Each worker has its own SO_REUSEPORT sockets (the
+// kernel spreads clients over them): a thread per UDP socket blocked in
+// recvmmsg, and a thread running a cairn::Loop over the TCP listeners. Every
+// thread has its own Responder, so nothing on the query path is shared or
+// locked.
+//
+//   dns::Server server({.listen = {addr}, .workers = 1}, [] { return make_responder(); });
+//   if (auto ok = server.start(); !ok) { log::error(ok.error().message); ... }
+//   ...
+//   server.stop();
+//
+// UDP is read and written in batches (recvmmsg/sendmmsg);
+// TCP follows RFC 7766 (pipelining, idle timeout, connection cap). See
+// udp.cpp and tcp.cpp; this file and server.cpp only own the
+// threads and the sockets' creation.
+//
+// Threads: construct, start(), stop(), bound_addresses() and the destructor on
+// one thread (the agent's main thread); stats() from any thread once start()
+// has returned.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/net.hpp"
+#include "core/result.hpp"
+#include "dns/responder.hpp"
+
+namespace cairn::dns {
+
+struct ServerOptions {
+    std::vector<SocketAddress> listen;         // UDP and TCP on each, IPv4 and IPv6
+    unsigned workers = 0;                      // 0 = one per core
+    unsigned tcp_max_connections = 1024;       // per server (split evenly over workers);
+                                               // oldest idle closed first
+    std::chrono::milliseconds tcp_idle_timeout{10'000};
+    // How long stop() waits for queued TCP answers to be written before it
+    // closes the connections anyway (a client that never reads).
+    std::chrono::milliseconds stop_grace{2'000};
+};
+
+class Worker;
+
+class Server {
+public:
+    Server(ServerOptions options, ResponderFactory factory);
+    ~Server(); // stops if still running
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Binds every address (UDP and TCP, one SO_REUSEPORT socket per worker)
+    // or fails naming the address; then starts the worker threads. A listen
+    // port of 0 picks a free port, the same one for UDP and TCP and for every
+    // worker; bound_addresses() tells which.
+    Result<void> start();
+    // Graceful: stops accepting and reading, lets queued TCP answers be
+    // written (up to stop_grace), closes the sockets, joins the workers.
+    // Idempotent.
+    void stop();
+
+    // The listen addresses with their actual ports, in options order. Empty
+    // before start().
+    [[nodiscard]] const std::vector<SocketAddress>& bound_addresses() const { return bound_; }
+    [[nodiscard]] unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
+
+    // Counters for /metrics, read from any thread (relaxed atomics summed over
+    // workers). All are monotonic counters except tcp_connections, which is
+    // the number open now.
+    struct Stats {
+        std::uint64_t udp_queries = 0;     // datagrams received
+        std::uint64_t tcp_queries = 0;     // messages read from TCP streams
+        std::uint64_t responses = 0;       // answers sent (UDP) or queued (TCP)
+        std::uint64_t dropped = 0;         // not answered: not DNS, truncated, send failed;
+                                           // also TCP connections refused at the cap
+        std::uint64_t tcp_connections = 0; // open now
+        std::uint64_t tcp_accepted = 0;    // accepted since start
+        std::uint64_t tcp_evicted = 0;     // closed to make room (connection cap)
+        std::uint64_t tcp_timeouts = 0;    // closed for being idle
+    };
+    [[nodiscard]] Stats stats() const;
+
+private:
+    ServerOptions options_;
+    ResponderFactory factory_;
+    std::vector<SocketAddress> bound_;
+    std::vector<std::unique_ptr<Worker>> workers_;
+    bool running_ = false;
+};
+
+} // namespace cairn::dns

@@ -1,0 +1,189 @@
+#include "dns/server/udp.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include <fcntl.h>
+
+#include "core/log.hpp"
+
+namespace cairn::dns {
+
+namespace {
+
+// The destination address of a received datagram, as a control message to
+// send the reply from; false when there is none.
+bool copy_pktinfo(const msghdr& received, UdpBatch::Control& reply, msghdr& out)
+{
+    for (cmsghdr* c = CMSG_FIRSTHDR(&received); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&received), c)) {
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+            in_pktinfo info;
+            std::memcpy(&info, CMSG_DATA(c), sizeof info);
+            in_pktinfo answer{};
+            answer.ipi_spec_dst = info.ipi_addr; // leave from where the query arrived
+            out.msg_control = reply.bytes;
+            out.msg_controllen = CMSG_SPACE(sizeof answer);
+            cmsghdr* r = CMSG_FIRSTHDR(&out);
+            r->cmsg_level = IPPROTO_IP;
+            r->cmsg_type = IP_PKTINFO;
+            r->cmsg_len = CMSG_LEN(sizeof answer);
+            std::memcpy(CMSG_DATA(r), &answer, sizeof answer);
+            return true;
+        }
+        if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+            in6_pktinfo info;
+            std::memcpy(&info, CMSG_DATA(c), sizeof info);
+            out.msg_control = reply.bytes;
+            out.msg_controllen = CMSG_SPACE(sizeof info);
+            cmsghdr* r = CMSG_FIRSTHDR(&out);
+            r->cmsg_level = IPPROTO_IPV6;
+            r->cmsg_type = IPV6_PKTINFO;
+            r->cmsg_len = CMSG_LEN(sizeof info);
+            std::memcpy(CMSG_DATA(r), &info, sizeof info);
+            return true;
+        }
+    }
+    return false;
+}
+
+} // namespace
+
+UdpBatch::UdpBatch()
+    : in(new std::uint8_t[size * max_message]), out(new std::uint8_t[size * max_message])
+{
+    for (unsigned i = 0; i < size; ++i) {
+        recv_iov[i] = {in.get() + i * max_message, max_message};
+        recv[i].msg_hdr.msg_iov = &recv_iov[i];
+        recv[i].msg_hdr.msg_iovlen = 1;
+        send[i].msg_hdr.msg_iov = &send_iov[i];
+        send[i].msg_hdr.msg_iovlen = 1;
+    }
+}
+
+UdpReader::UdpReader(UniqueFd fd, bool pktinfo, std::unique_ptr<Responder> responder)
+    : fd_(std::move(fd)), pktinfo_(pktinfo), responder_(std::move(responder))
+{
+    int flags = ::fcntl(fd_.get(), F_GETFL);
+    if (flags >= 0)
+        ::fcntl(fd_.get(), F_SETFL, flags & ~O_NONBLOCK);
+}
+
+UdpReader::~UdpReader()
+{
+    request_stop();
+    join();
+}
+
+void UdpReader::start_thread()
+{
+    thread_ = std::thread([this] { run(); });
+}
+
+void UdpReader::request_stop()
+{
+    stopping_.store(true, std::memory_order_relaxed);
+    // ENOTCONN on an unconnected UDP socket, but the read side is shut and
+    // every waiter woken all the same (Linux's inet_shutdown).
+    ::shutdown(fd_.get(), SHUT_RD);
+}
+
+void UdpReader::join()
+{
+    if (thread_.joinable())
+        thread_.join();
+}
+
+void UdpReader::run() noexcept
+{
+    while (!stopping_.load(std::memory_order_relaxed)) {
+        // The kernel overwrites these per datagram; reset them every call.
+        for (unsigned i = 0; i < UdpBatch::size; ++i) {
+            msghdr& h = batch_.recv[i].msg_hdr;
+            h.msg_name = &batch_.peers[i];
+            h.msg_namelen = sizeof(sockaddr_storage);
+            h.msg_control = pktinfo_ ? batch_.recv_control[i].bytes : nullptr;
+            h.msg_controllen = pktinfo_ ? sizeof(UdpBatch::Control) : 0;
+            h.msg_flags = 0;
+        }
+        int received = ::recvmmsg(fd_.get(), batch_.recv.data(), UdpBatch::size, MSG_WAITFORONE, nullptr);
+        if (received < 0) {
+            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+                continue;
+            log::warn("dns.udp recvmmsg failed", {{"error", std::strerror(errno)}});
+            // Not a busy loop on an error that stays (ENOMEM, say).
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            continue;
+        }
+        // After request_stop() the batch holds what was still queued, then
+        // an empty entry for every call made after the queue ran dry (the
+        // shut read side): those are not datagrams, so they are not counted.
+        if (stopping_.load(std::memory_order_relaxed))
+            while (received > 0 && batch_.recv[static_cast<unsigned>(received) - 1].msg_len == 0)
+                --received;
+        stats.add(stats.udp_queries, static_cast<unsigned>(received));
+        send(answer(static_cast<unsigned>(received)));
+    }
+}
+
+unsigned UdpReader::answer(unsigned received) noexcept
+{
+    unsigned count = 0;
+    std::uint64_t dropped = 0;
+    for (unsigned i = 0; i < received; ++i) {
+        const msghdr& h = batch_.recv[i].msg_hdr;
+        if ((h.msg_flags & MSG_TRUNC) != 0) {
+            ++dropped; // larger than any DNS message
+            continue;
+        }
+        Client client{reinterpret_cast<const sockaddr*>(&batch_.peers[i]), Transport::udp};
+        std::span<const std::uint8_t> query(batch_.in.get() + i * UdpBatch::max_message, batch_.recv[i].msg_len);
+        std::span<std::uint8_t> out(batch_.out.get() + count * UdpBatch::max_message, UdpBatch::max_message);
+        std::size_t length = responder_->respond(query, client, out);
+        if (length == 0 || length > UdpBatch::max_message) {
+            ++dropped;
+            continue;
+        }
+        msghdr& reply = batch_.send[count].msg_hdr;
+        reply.msg_name = &batch_.peers[i];
+        reply.msg_namelen = h.msg_namelen;
+        reply.msg_control = nullptr;
+        reply.msg_controllen = 0;
+        if (pktinfo_)
+            copy_pktinfo(h, batch_.send_control[count], reply);
+        batch_.send_iov[count] = {out.data(), length};
+        ++count;
+    }
+    if (dropped != 0)
+        stats.add(stats.dropped, dropped);
+    return count;
+}
+
+void UdpReader::send(unsigned count) noexcept
+{
+    unsigned next = 0;
+    std::uint64_t delivered = 0;
+    while (next < count) {
+        int n = ::sendmmsg(fd_.get(), batch_.send.data() + next, count - next, MSG_DONTWAIT);
+        if (n > 0) {
+            next += static_cast<unsigned>(n);
+            delivered += static_cast<unsigned>(n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            // The send buffer is full: dropping is what a busy server does.
+            stats.add(stats.dropped, count - next);
+            break;
+        }
+        // The first remaining datagram failed on its own (e.g. an
+        // unreachable peer): drop it and send the rest.
+        stats.add(stats.dropped);
+        ++next;
+    }
+    if (delivered != 0)
+        stats.add(stats.responses, delivered);
+}
+
+} // namespace cairn::dns

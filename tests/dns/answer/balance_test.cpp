@@ -1,0 +1,278 @@
+// Statistical tests of the load-balancing policies: thousands of simulated
+// queries with a seeded random source, no sockets, no sleeping.
+#include <doctest/doctest.h>
+
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "dns/answer/balance.hpp"
+#include "dns/wire/query.hpp"
+
+using namespace cairn;
+using namespace cairn::dns;
+using registry::Endpoint;
+using registry::Instance;
+using registry::Policy;
+
+namespace {
+
+// Instances live here (stable addresses) so Endpoints can point at them.
+std::deque<Instance> store;
+
+Endpoint make(std::string id, std::uint32_t weight = 1, std::uint32_t latency_us = 0)
+{
+    Instance i;
+    i.id = std::move(id);
+    i.service = "web";
+    i.node = "node-a";
+    i.weight = weight;
+    if (latency_us != 0) {
+        registry::Check c;
+        c.definition.id = i.id + ":1";
+        c.state.status = registry::Health::passing;
+        c.state.latency_us = latency_us;
+        i.checks.push_back(c);
+    }
+    store.push_back(i);
+    return registry::make_endpoint(store.back());
+}
+
+std::vector<const Endpoint*> pointers(const std::vector<Endpoint>& instances)
+{
+    std::vector<const Endpoint*> out;
+    for (const auto& i : instances)
+        out.push_back(&i);
+    return out;
+}
+
+ClientKey key_for_ipv4(std::uint32_t host_order)
+{
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(host_order);
+    return client_key(reinterpret_cast<const sockaddr*>(&sin), nullptr);
+}
+
+} // namespace
+
+TEST_CASE("weighted: a 90/10 split holds in the first record")
+{
+    std::vector<Endpoint> instances{make("canary", 10), make("stable", 90)};
+    Balancer b(42);
+    registry::RotationCounter rotation;
+    int stable_first = 0;
+    constexpr int queries = 10'000;
+    for (int q = 0; q < queries; ++q) {
+        auto items = pointers(instances);
+        b.order(Policy::weighted, items, 0, rotation, ClientKey{});
+        CHECK_MESSAGE(items.size() == 2, "all instances stay in the answer");
+        if (items[0]->instance->id == "stable")
+            ++stable_first;
+    }
+    double share = static_cast<double>(stable_first) / queries;
+    CHECK(share > 0.88);
+    CHECK(share < 0.92);
+}
+
+TEST_CASE("weighted: first-record shares follow the weights with several instances and a limit")
+{
+    std::vector<Endpoint> instances{make("a", 1), make("b", 2), make("c", 3), make("d", 4)};
+    Balancer b(7);
+    registry::RotationCounter rotation;
+    std::map<std::string, int> first;
+    constexpr int queries = 20'000;
+    for (int q = 0; q < queries; ++q) {
+        auto items = pointers(instances);
+        b.order(Policy::weighted, items, 1, rotation, ClientKey{});
+        ++first[items[0]->instance->id];
+    }
+    for (auto [id, weight] : std::vector<std::pair<std::string, double>>{{"a", 1}, {"b", 2}, {"c", 3}, {"d", 4}}) {
+        double expected = weight / 10.0;
+        double share = static_cast<double>(first[id]) / queries;
+        CHECK_MESSAGE(std::abs(share - expected) < 0.015, id, " share ", share, " expected ", expected);
+    }
+}
+
+TEST_CASE("round_robin rotates evenly")
+{
+    std::vector<Endpoint> instances{make("a"), make("b"), make("c")};
+    Balancer b(1);
+    registry::RotationCounter rotation;
+    std::map<std::string, int> first;
+    for (int q = 0; q < 3000; ++q) {
+        auto items = pointers(instances);
+        b.order(Policy::round_robin, items, 0, rotation, ClientKey{});
+        ++first[items[0]->instance->id];
+        // The order is a rotation of the original: b follows a, c follows b.
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            const Endpoint* next = items[(i + 1) % items.size()];
+            const Endpoint* expected = &instances[(static_cast<std::size_t>(items[i] - &instances[0]) + 1) % 3];
+            CHECK(next == expected);
+        }
+    }
+    CHECK(first["a"] == 1000);
+    CHECK(first["b"] == 1000);
+    CHECK(first["c"] == 1000);
+}
+
+TEST_CASE("random: every instance comes first about equally often")
+{
+    std::vector<Endpoint> instances{make("a"), make("b"), make("c"), make("d")};
+    Balancer b(99);
+    registry::RotationCounter rotation;
+    std::map<std::string, int> first;
+    for (int q = 0; q < 20'000; ++q) {
+        auto items = pointers(instances);
+        b.order(Policy::random, items, 2, rotation, ClientKey{});
+        CHECK(items[0] != items[1]);
+        ++first[items[0]->instance->id];
+    }
+    for (const auto& [id, count] : first)
+        CHECK_MESSAGE(std::abs(count - 5000) < 300, id, " ", count);
+}
+
+TEST_CASE("affinity: stable per client, spread evenly, and only the removed instance's clients move")
+{
+    std::vector<Endpoint> instances{make("a"), make("b"), make("c"), make("d")};
+    Balancer b(5);
+    registry::RotationCounter rotation;
+    constexpr std::uint32_t clients = 4000;
+    std::vector<const Endpoint*> chosen(clients);
+    std::map<std::string, int> load;
+    for (std::uint32_t c = 0; c < clients; ++c) {
+        ClientKey key = key_for_ipv4(0x0a000000u + c);
+        auto items = pointers(instances);
+        b.order(Policy::affinity, items, 0, rotation, key);
+        chosen[c] = items[0];
+        ++load[items[0]->instance->id];
+        // Asking again, in another input order, gives the same answer.
+        auto again = pointers(instances);
+        std::reverse(again.begin(), again.end());
+        b.order(Policy::affinity, again, 0, rotation, key);
+        CHECK(again == items);
+    }
+    for (const auto& [id, count] : load)
+        CHECK_MESSAGE(std::abs(count - 1000) < 120, id, " ", count);
+
+    // Take "b" away.
+    std::vector<const Endpoint*> without_b{&instances[0], &instances[2], &instances[3]};
+    int moved = 0;
+    for (std::uint32_t c = 0; c < clients; ++c) {
+        auto items = without_b;
+        b.order(Policy::affinity, items, 0, rotation, key_for_ipv4(0x0a000000u + c));
+        if (chosen[c]->instance->id == "b") {
+            CHECK(items[0]->instance->id != "b");
+            ++moved;
+        } else {
+            CHECK(items[0] == chosen[c]); // everyone else stays
+        }
+    }
+    CHECK(moved == load["b"]);
+}
+
+TEST_CASE("affinity respects weights")
+{
+    std::vector<Endpoint> instances{make("small", 1), make("big", 3)};
+    Balancer b(5);
+    registry::RotationCounter rotation;
+    int big = 0;
+    constexpr int clients = 8000;
+    for (int c = 0; c < clients; ++c) {
+        auto items = pointers(instances);
+        b.order(Policy::affinity, items, 0, rotation, key_for_ipv4(0xc0a80000u + static_cast<std::uint32_t>(c)));
+        big += items[0]->instance->id == "big";
+    }
+    CHECK(std::abs(static_cast<double>(big) / clients - 0.75) < 0.02);
+}
+
+TEST_CASE("client_key: ECS prefix when present, cut to /24 and /56")
+{
+    ClientSubnet ecs;
+    ecs.family = 1;
+    ecs.source_prefix = 32;
+    ecs.address = {192, 0, 2, 77};
+    ClientKey k = client_key(nullptr, &ecs);
+    CHECK(k.family == 4);
+    CHECK(k.prefix_bits == 24);
+    CHECK(k.bytes[2] == 2);
+    CHECK(k.bytes[3] == 0);
+
+    ecs.source_prefix = 20;
+    ecs.address = {192, 0, 0x2f, 0};
+    k = client_key(nullptr, &ecs);
+    CHECK(k.prefix_bits == 20);
+    CHECK(k.bytes[2] == 0x20);
+
+    ClientSubnet v6;
+    v6.family = 2;
+    v6.source_prefix = 64;
+    v6.address.fill(0xff);
+    k = client_key(nullptr, &v6);
+    CHECK(k.family == 6);
+    CHECK(k.prefix_bits == 56);
+    CHECK(k.bytes[6] == 0xff);
+    CHECK(k.bytes[7] == 0);
+
+    // Two clients in one /24 share affinity through ECS.
+    ClientSubnet one = ecs, two = ecs;
+    one.source_prefix = two.source_prefix = 24;
+    one.address = {198, 51, 100, 0};
+    two.address = {198, 51, 100, 0};
+    sockaddr_in peer1{}, peer2{};
+    peer1.sin_family = peer2.sin_family = AF_INET;
+    peer1.sin_addr.s_addr = htonl(0x7f000001);
+    peer2.sin_addr.s_addr = htonl(0x7f000002);
+    ClientKey k1 = client_key(reinterpret_cast<const sockaddr*>(&peer1), &one);
+    ClientKey k2 = client_key(reinterpret_cast<const sockaddr*>(&peer2), &two);
+    Endpoint i = make("x");
+    CHECK(affinity_hash(i, k1) == affinity_hash(i, k2));
+    ClientKey p1 = client_key(reinterpret_cast<const sockaddr*>(&peer1), nullptr);
+    ClientKey p2 = client_key(reinterpret_cast<const sockaddr*>(&peer2), nullptr);
+    CHECK(p1.prefix_bits == 32);
+    CHECK(affinity_hash(i, p1) != affinity_hash(i, p2));
+}
+
+TEST_CASE("fastest: ascending latency, unmeasured last, all unmeasured = random")
+{
+    std::vector<Endpoint> instances{make("slow", 1, 900), make("none"), make("fast", 1, 100), make("mid", 1, 400)};
+    Balancer b(3);
+    registry::RotationCounter rotation;
+    auto items = pointers(instances);
+    b.order(Policy::fastest, items, 0, rotation, ClientKey{});
+    CHECK(items[0]->instance->id == "fast");
+    CHECK(items[1]->instance->id == "mid");
+    CHECK(items[2]->instance->id == "slow");
+    CHECK(items[3]->instance->id == "none");
+
+    std::vector<Endpoint> unmeasured{make("a"), make("b"), make("c")};
+    std::map<std::string, int> first;
+    for (int q = 0; q < 3000; ++q) {
+        auto list = pointers(unmeasured);
+        b.order(Policy::fastest, list, 0, rotation, ClientKey{});
+        ++first[list[0]->instance->id];
+    }
+    for (const auto& [id, count] : first)
+        CHECK_MESSAGE(std::abs(count - 1000) < 150, id, " ", count);
+}
+
+TEST_CASE("a limit keeps the chosen ones first and distinct")
+{
+    std::vector<Endpoint> instances;
+    for (int i = 0; i < 50; ++i)
+        instances.push_back(make("i" + std::to_string(i), static_cast<std::uint32_t>(i + 1)));
+    Balancer b(11);
+    registry::RotationCounter rotation;
+    for (Policy p : {Policy::random, Policy::round_robin, Policy::weighted, Policy::affinity, Policy::fastest}) {
+        auto items = pointers(instances);
+        b.order(p, items, 5, rotation, key_for_ipv4(1));
+        std::vector<const Endpoint*> sorted = items;
+        std::sort(sorted.begin(), sorted.end());
+        CHECK(std::unique(sorted.begin(), sorted.end()) == sorted.end()); // a permutation
+        CHECK(items.size() == 50);
+    }
+}
