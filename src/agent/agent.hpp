@@ -1,6 +1,6 @@
 #pragma once
 // The agent process: the composition root that builds every layer on one main
-// cairn::Loop and wires them (DESIGN.md §1, §2).
+// cairn::Loop and wires them (docs/architecture.md).
 //
 // run() loads the configuration, then start() brings the parts up in order,
 // each in its own start_* step, and the loop runs until SIGINT or SIGTERM.

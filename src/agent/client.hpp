@@ -43,7 +43,7 @@ struct ClientArgs {
                                                    std::span<const std::string_view> value_flags,
                                                    const std::function<const char*(const char*)>& env);
 
-// `cairn register` flags to a registration body (DESIGN.md §4).
+// `cairn register` flags to a registration body (docs/http-api.md).
 [[nodiscard]] Result<nlohmann::json> registration_from_flags(const ClientArgs& args);
 
 // "127.0.0.1:8500" or "http://h:p" -> "http://127.0.0.1:8500".

@@ -1,6 +1,6 @@
 #pragma once
 // Persistence of the instances registered through the HTTP API, so that
-// they survive a restart (DESIGN.md §4). One JSON file, data_dir/services.json,
+// they survive a restart. One JSON file, data_dir/services.json,
 // rewritten atomically (temporary file, fsync, rename, fsync of the
 // directory) at most once per debounce interval. Config-defined services are
 // not written: they come from the config on every start.

@@ -1,5 +1,5 @@
 #pragma once
-// The agent's configuration as plain structs (DESIGN.md §2). Every field has
+// The agent's configuration as plain structs (docs/configuration.md). Every field has
 // its default here; load_config() fills them from TOML and validates, and each
 // error names the key and the file:line it came from.
 

@@ -4,7 +4,7 @@
 // for durations, the wall clock for CheckState::last_change_ms), so tests
 // drive it with a fake clock and no sleeping.
 //
-// Rules (DESIGN.md §4, Consul's semantics for the counters):
+// Rules (docs/health.md; Consul's semantics for the counters):
 // - A passing or warning result counts as a success; after
 //   success_before_passing consecutive successes the status becomes that
 //   result. A healthy check stays healthy and follows passing <-> warning at
@@ -42,7 +42,7 @@ struct ProbeResult {
     std::optional<std::uint32_t> latency_us; // measured by HTTP and TCP probes
 };
 
-// Outputs are cut to this many bytes (DESIGN.md: at most 4 KiB).
+// Outputs are cut to this many bytes (docs/health.md: at most 4 KiB).
 inline constexpr std::size_t max_output_bytes = 4096;
 
 class CheckMachine {

@@ -1,5 +1,5 @@
 #pragma once
-// The JSON API of DESIGN.md §4 as a function from Request to Response over
+// The JSON API (docs/http-api.md) as a function from Request to Response over
 // the registry: no sockets, so every endpoint is tested without a loop. The
 // agent builds one Api, hands `handle` to the http::Server, and connects the
 // hooks (persistence, TTL checks, members, extra metrics).

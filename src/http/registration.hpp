@@ -1,5 +1,5 @@
 #pragma once
-// JSON registrations <-> registry::Instance (DESIGN.md §4). Pure functions:
+// JSON registrations <-> registry::Instance (docs/http-api.md). Pure functions:
 // the decoder validates everything before anything is written, and each
 // error names the field ("checks[0].interval: \"5x\" is not a duration").
 // Used by the HTTP API and by the agent's state file.

@@ -1,5 +1,5 @@
 #pragma once
-// The registry's records (DESIGN.md §4, §5). Plain values, no I/O. Every
+// The registry's records (see docs/architecture.md). Plain values, no I/O. Every
 // record has an owning agent (`node`) and a `version` that only the owner
 // raises; the newest version wins when records meet (gossip, later).
 

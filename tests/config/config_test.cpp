@@ -72,7 +72,7 @@ TEST_CASE("an empty document gives the documented defaults")
     CHECK(c->services.empty());
 }
 
-TEST_CASE("the DESIGN.md example parses into the structs")
+TEST_CASE("the full example configuration parses into the structs")
 {
     auto c = parse_config(R"(
 node_name  = "web-01"

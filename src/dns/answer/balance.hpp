@@ -1,5 +1,5 @@
 #pragma once
-// Load-balancing policies for discovery answers (DESIGN.md §3): which
+// Load-balancing policies for discovery answers (docs/discovery.md): which
 // instances an answer lists and in which order. Pure and per query; the
 // Balancer keeps per-worker scratch space and a random source, so it needs
 // no lock and allocates nothing once its scratch has grown to the largest

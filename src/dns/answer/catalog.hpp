@@ -24,7 +24,7 @@
 
 namespace cairn::dns {
 
-// Wire values of nothing; matches DESIGN.md [dns].serve_warning.
+// Not wire values: the [dns].serve_warning setting (docs/configuration.md).
 enum class ServeWarning : std::uint8_t { fallback, always, never };
 
 struct Settings {

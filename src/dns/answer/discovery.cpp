@@ -1,4 +1,4 @@
-// Discovery answers (DESIGN.md §3): dispatch on the name, and the answers
+// Discovery answers (docs/discovery.md): dispatch on the name, and the answers
 // that are not about services (apex, NS target, .addr., .node.). Services
 // are in discovery_service.cpp.
 #include "dns/answer/discovery.hpp"

@@ -1,5 +1,5 @@
 #pragma once
-// Answers for the discovery domain (DESIGN.md §3): names at or under
+// Answers for the discovery domain (docs/discovery.md): names at or under
 // Settings::domain, optionally with the datacenter label before it.
 //
 // Called by the Responder (catalog.cpp) on a worker thread, once per query,

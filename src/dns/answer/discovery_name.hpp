@@ -1,5 +1,5 @@
 #pragma once
-// What a name under the discovery domain asks for (DESIGN.md §3), read from
+// What a name under the discovery domain asks for (docs/discovery.md), read from
 // the labels before the apex. Pure; the views point into the given name.
 //
 //   (nothing)                          apex        SOA, NS

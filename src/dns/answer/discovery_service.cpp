@@ -1,4 +1,4 @@
-// Service answers (DESIGN.md §3): <svc>.service, <tag>.<svc>.service and the
+// Service answers (docs/discovery.md): <svc>.service, <tag>.<svc>.service and the
 // RFC 2782 forms, for A, AAAA, SRV and TXT.
 //
 // Steps: find the service (unknown: NXDOMAIN), collect the servable

@@ -1,4 +1,4 @@
-// Discovery answers (DESIGN.md §3) through a Catalog Responder over a real
+// Discovery answers (docs/discovery.md) through a Catalog Responder over a real
 // registry snapshot, read back with ldns. No sockets.
 #include <doctest/doctest.h>
 
