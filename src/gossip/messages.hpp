@@ -75,62 +75,78 @@ enum VsnIndex : std::size_t {
 // ping: sent directly to a node (UDP, or TCP as the fallback probe).
 struct Ping {
     std::uint32_t seq_no = 0;      // SeqNo
-    std::string node;              // Node: the intended recipient; empty = anyone
-    Bytes source_addr;             // SourceAddr (omitempty): where to send the ack
+    std::string node{};            // Node: the intended recipient; empty = anyone
+    Bytes source_addr{};           // SourceAddr (omitempty): where to send the ack
     std::uint16_t source_port = 0; // SourcePort (omitempty)
-    std::string source_node;       // SourceNode (omitempty)
+    std::string source_node{};     // SourceNode (omitempty)
+
+    bool operator==(const Ping&) const = default;
 };
 
 // indirectPingReq: asks a peer to ping Target on our behalf.
 struct IndirectPingReq {
     std::uint32_t seq_no = 0;      // SeqNo
-    Bytes target;                  // Target: address bytes (4 or 16)
+    Bytes target{};                // Target: address bytes (4 or 16)
     std::uint16_t port = 0;        // Port
-    std::string node;              // Node
+    std::string node{};            // Node
     bool nack = false;             // Nack: answer with a nack if no ack comes
-    Bytes source_addr;             // SourceAddr (omitempty)
+    Bytes source_addr{};           // SourceAddr (omitempty)
     std::uint16_t source_port = 0; // SourcePort (omitempty)
-    std::string source_node;       // SourceNode (omitempty)
+    std::string source_node{};     // SourceNode (omitempty)
+
+    bool operator==(const IndirectPingReq&) const = default;
 };
 
 // ackResp: the answer to a ping.
 struct AckResp {
     std::uint32_t seq_no = 0; // SeqNo
-    Bytes payload;            // Payload: the ping delegate's bytes; empty = nil
+    Bytes payload{};          // Payload: the ping delegate's bytes; empty = nil
+
+    bool operator==(const AckResp&) const = default;
 };
 
 // nackResp: an indirect probe that got no ack in time.
 struct NackResp {
     std::uint32_t seq_no = 0; // SeqNo
+
+    bool operator==(const NackResp&) const = default;
 };
 
 // errResp: a stream request the remote end could not handle.
 struct ErrResp {
-    std::string error; // Error
+    std::string error{}; // Error
+
+    bool operator==(const ErrResp&) const = default;
 };
 
 // suspect: broadcast when a node is suspected dead.
 struct Suspect {
     std::uint32_t incarnation = 0; // Incarnation
-    std::string node;              // Node
-    std::string from;              // From: who suspects
+    std::string node{};            // Node
+    std::string from{};            // From: who suspects
+
+    bool operator==(const Suspect&) const = default;
 };
 
 // alive: broadcast when a node is alive, and to join.
 struct Alive {
     std::uint32_t incarnation = 0; // Incarnation
-    std::string node;              // Node
-    Bytes addr;                    // Addr: 4 or 16 bytes, as the node sent it
+    std::string node{};            // Node
+    Bytes addr{};                  // Addr: 4 or 16 bytes, as the node sent it
     std::uint16_t port = 0;        // Port
-    Bytes meta;                    // Meta: at most meta_max_size; empty = nil
-    Bytes vsn;                     // Vsn: pmin, pmax, pcur, dmin, dmax, dcur
+    Bytes meta{};                  // Meta: at most meta_max_size; empty = nil
+    Bytes vsn{};                   // Vsn: pmin, pmax, pcur, dmin, dmax, dcur
+
+    bool operator==(const Alive&) const = default;
 };
 
 // dead: broadcast when a node is confirmed dead, and (From == Node) on leave.
 struct Dead {
     std::uint32_t incarnation = 0; // Incarnation
-    std::string node;              // Node
-    std::string from;              // From
+    std::string node{};            // Node
+    std::string from{};            // From
+
+    bool operator==(const Dead&) const = default;
 };
 
 // pushPullHeader: opens a push-pull stream.
@@ -138,33 +154,43 @@ struct PushPullHeader {
     std::int64_t nodes = 0;          // Nodes: count of PushNodeState that follow
     std::int64_t user_state_len = 0; // UserStateLen: bytes of user state after them
     bool join = false;               // Join: a join rather than anti-entropy
+
+    bool operator==(const PushPullHeader&) const = default;
 };
 
 // userMsgHeader: opens a user message on a stream.
 struct UserMsgHeader {
     std::int64_t user_msg_len = 0; // UserMsgLen
+
+    bool operator==(const UserMsgHeader&) const = default;
 };
 
 // pushNodeState: one member in a push-pull exchange.
 struct PushNodeState {
-    std::string name;                   // Name
-    Bytes addr;                         // Addr
+    std::string name{};                 // Name
+    Bytes addr{};                       // Addr
     std::uint16_t port = 0;             // Port
-    Bytes meta;                         // Meta
+    Bytes meta{};                       // Meta
     std::uint32_t incarnation = 0;      // Incarnation
     NodeState state = NodeState::alive; // State
-    Bytes vsn;                          // Vsn
+    Bytes vsn{};                        // Vsn
+
+    bool operator==(const PushNodeState&) const = default;
 };
 
 // compress: wraps a compressed message (packet or stream).
 struct Compress {
     CompressionType algo = CompressionType::lzw; // Algo
-    Bytes buf;                                   // Buf
+    Bytes buf{};                                 // Buf
+
+    bool operator==(const Compress&) const = default;
 };
 
 // A packet's user message (type 8): the bytes after the type byte.
 struct UserMsg {
-    Bytes payload;
+    Bytes payload{};
+
+    bool operator==(const UserMsg&) const = default;
 };
 
 // What a packet can carry, once compound, CRC, compression and encryption
@@ -175,8 +201,10 @@ using PacketMessage =
 // A whole push-pull stream message: header, members, then user state.
 struct PushPull {
     bool join = false;
-    std::vector<PushNodeState> nodes;
-    Bytes user_state;
+    std::vector<PushNodeState> nodes{};
+    Bytes user_state{};
+
+    bool operator==(const PushPull&) const = default;
 };
 
 // What one stream request or answer can carry (stream.hpp). A stream's user
