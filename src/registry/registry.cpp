@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -17,8 +19,7 @@ namespace {
 
 // Records are keyed by (owner, id). '\n' sorts before every printable
 // character, so sorting keys sorts by node, then id.
-std::string make_key(std::string_view node, std::string_view id)
-{
+std::string make_key(std::string_view node, std::string_view id) {
     std::string key;
     key.reserve(node.size() + 1 + id.size());
     key.append(node).append(1, '\n').append(id);
@@ -32,15 +33,20 @@ struct Record {
     // Set when instance is null. Behind a pointer so that live records (the
     // vast majority) do not carry an empty Tombstone's ~80 bytes.
     std::unique_ptr<Tombstone> tombstone;
-    [[nodiscard]] std::uint64_t version() const { return instance ? instance->version : tombstone->version; }
+    [[nodiscard]] std::uint64_t version() const {
+        return instance ? instance->version : tombstone->version;
+    }
 };
 
-bool same_except_version(const Instance& a, const Instance& b)
-{
+bool same_except_version(const Instance& a, const Instance& b) {
     Instance copy = b;
     copy.version = a.version;
     return copy == a;
 }
+
+const std::string exhausted =
+    "the version counter is at its maximum (2^64-1): this agent cannot issue a newer "
+    "version; its records must be re-created under a new node name";
 
 } // namespace
 
@@ -61,7 +67,7 @@ struct Registry::State {
     std::unordered_map<std::string, KeySet> by_service;
     std::unordered_map<std::string, KeySet> by_node;
     std::unordered_map<std::string, std::string> local_check_owner; // check id -> local instance id
-    std::map<std::string, Node> nodes;                               // by exact name
+    std::map<std::string, Node> nodes;                              // by exact name
 
     // For publish().
     std::unordered_set<std::string> dirty_services; // lower names
@@ -72,54 +78,48 @@ struct Registry::State {
     mutable std::vector<Tombstone> tombstone_cache;
     mutable bool tombstone_cache_valid = false;
 
-    void observe(std::string_view node, std::uint64_t version)
-    {
+    void observe(std::string_view node, std::uint64_t version) {
         counter = std::max(counter, version);
         auto [it, inserted] = max_version_by_node.try_emplace(std::string(node), version);
-        if (!inserted)
-            it->second = std::max(it->second, version);
+        if (!inserted) it->second = std::max(it->second, version);
     }
 
-    std::uint64_t next_version()
-    {
+    // Empty once the counter is at its maximum: wrapping to 0 would make
+    // every later write lose to the records it replaces.
+    std::optional<std::uint64_t> next_version() {
+        if (counter == std::numeric_limits<std::uint64_t>::max()) return std::nullopt;
         ++counter;
         observe(local_node, counter);
         return counter;
     }
 
-    void unindex(const std::string& key, const Instance& instance)
-    {
+    void unindex(const std::string& key, const Instance& instance) {
         std::string service = to_lower(instance.service);
         if (auto it = by_service.find(service); it != by_service.end()) {
             it->second.erase(&key);
-            if (it->second.empty())
-                by_service.erase(it);
+            if (it->second.empty()) by_service.erase(it);
         }
         if (auto it = by_node.find(instance.node); it != by_node.end()) {
             it->second.erase(&key);
-            if (it->second.empty())
-                by_node.erase(it);
+            if (it->second.empty()) by_node.erase(it);
         }
         if (instance.node == local_node)
-            for (const Check& c : instance.checks)
-                local_check_owner.erase(c.definition.id);
+            for (const Check& c : instance.checks) local_check_owner.erase(c.definition.id);
         dirty_services.insert(std::move(service));
     }
 
-    void index(const std::string& key, const Instance& instance)
-    {
+    void index(const std::string& key, const Instance& instance) {
         std::string service = to_lower(instance.service);
         by_service[service].insert(&key);
         by_node[instance.node].insert(&key);
         if (instance.node == local_node)
-            for (const Check& c : instance.checks)
-                local_check_owner[c.definition.id] = instance.id;
+            for (const Check& c : instance.checks) local_check_owner[c.definition.id] = instance.id;
         dirty_services.insert(std::move(service));
     }
 
     // Replaces whatever is at `key` with `instance` (null = tombstone).
-    void put(const std::string& new_key, std::shared_ptr<const Instance> instance, Tombstone tombstone)
-    {
+    void put(const std::string& new_key, std::shared_ptr<const Instance> instance,
+             Tombstone tombstone) {
         auto slot = records.try_emplace(new_key).first;
         const std::string& key = slot->first; // the indexes keep pointers to it
         Record& r = slot->second;
@@ -135,110 +135,157 @@ struct Registry::State {
             tombstone_cache_valid = false;
     }
 
-    const Instance* find(std::string_view node, std::string_view id) const
-    {
+    const Instance* find(std::string_view node, std::string_view id) const {
         auto it = records.find(make_key(node, id));
         return it == records.end() ? nullptr : it->second.instance.get();
     }
 
-    bool node_alive(const std::string& name) const
-    {
+    bool node_alive(const std::string& name) const {
         auto it = nodes.find(name);
         return it == nodes.end() || it->second.alive;
     }
 
-    void dirty_services_of_node(const std::string& node)
-    {
+    void dirty_services_of_node(const std::string& node) {
         auto it = by_node.find(node);
-        if (it == by_node.end())
-            return;
+        if (it == by_node.end()) return;
         for (const std::string* key : it->second)
             dirty_services.insert(to_lower(records.at(*key).instance->service));
     }
 };
 
-Registry::Registry(std::string local_node) : state_(std::make_unique<State>())
-{
+Registry::Registry(std::string local_node)
+    : state_(std::make_unique<State>()) {
     state_->local_node = std::move(local_node);
 }
 
 Registry::~Registry() = default;
 
-const std::string& Registry::local_node() const { return state_->local_node; }
+const std::string& Registry::local_node() const {
+    return state_->local_node;
+}
 
-std::expected<Instance, std::string> Registry::upsert_local(Instance instance, std::int64_t now_ms)
-{
+std::expected<Registry::Prepared, std::string> Registry::prepare_upsert(Instance instance,
+                                                                        std::int64_t now_ms) {
     State& s = *state_;
     instance.node = s.local_node;
     for (std::size_t i = 0; i < instance.checks.size(); ++i)
         if (instance.checks[i].definition.id.empty())
             instance.checks[i].definition.id = instance.id + ":" + std::to_string(i + 1);
-    if (auto ok = validate(instance); !ok)
-        return std::unexpected(ok.error());
+    if (auto ok = validate(instance); !ok) return std::unexpected(ok.error());
     for (std::size_t i = 0; i < instance.checks.size(); ++i) {
         auto it = s.local_check_owner.find(instance.checks[i].definition.id);
         if (it != s.local_check_owner.end() && it->second != instance.id)
-            return std::unexpected("checks[" + std::to_string(i) + "].id: \"" + instance.checks[i].definition.id +
+            return std::unexpected("checks[" + std::to_string(i) + "].id: \"" +
+                                   instance.checks[i].definition.id +
                                    "\" is already used by instance \"" + it->second + "\"");
     }
 
-    std::string key = make_key(s.local_node, instance.id);
     const Instance* old = s.find(s.local_node, instance.id);
     for (Check& c : instance.checks) {
         const Check* kept = nullptr;
         if (old)
             for (const Check& oc : old->checks)
-                if (oc.definition == c.definition)
-                    kept = &oc;
+                if (oc.definition == c.definition) kept = &oc;
         if (kept)
             c.state = kept->state;
         else if (c.state.last_change_ms == 0)
             c.state.last_change_ms = now_ms;
     }
-    if (old && same_except_version(*old, instance))
-        return *old;
+    if (old && same_except_version(*old, instance)) return Prepared{*old, false};
 
     s.observe(s.local_node, instance.version); // a reloaded instance brings its version
-    instance.version = s.next_version();
-    auto stored = std::make_shared<const Instance>(std::move(instance));
-    s.put(key, stored, {});
-    return *stored;
+    auto version = s.next_version();
+    if (!version) return std::unexpected(exhausted);
+    instance.version = *version;
+    return Prepared{std::move(instance), true};
 }
 
-bool Registry::deregister_local(std::string_view id, std::int64_t now_ms)
-{
+std::expected<Tombstone, std::string> Registry::prepare_deregister(std::string_view id,
+                                                                   std::int64_t now_ms) {
     State& s = *state_;
     if (!s.find(s.local_node, id))
-        return false;
-    Tombstone t{std::string(id), s.local_node, s.next_version(), now_ms};
-    s.put(make_key(s.local_node, id), nullptr, std::move(t));
+        return std::unexpected("no local instance \"" + std::string(id) + "\"");
+    auto version = s.next_version();
+    if (!version) return std::unexpected(exhausted);
+    return Tombstone{std::string(id), s.local_node, *version, now_ms};
+}
+
+std::expected<Registry::Prepared, std::string>
+Registry::prepare_maintenance(std::string_view id, bool enable, std::string reason) {
+    State& s = *state_;
+    const Instance* old = s.find(s.local_node, id);
+    if (!old) return std::unexpected("no local instance \"" + std::string(id) + "\"");
+    if (!enable) reason.clear();
+    if (old->maintenance == enable && old->maintenance_reason == reason)
+        return Prepared{*old, false};
+    auto version = s.next_version();
+    if (!version) return std::unexpected(exhausted);
+    Instance next = *old;
+    next.maintenance = enable;
+    next.maintenance_reason = std::move(reason);
+    next.version = *version;
+    return Prepared{std::move(next), true};
+}
+
+void Registry::apply(Instance local) {
+    State& s = *state_;
+    local.node = s.local_node;
+    s.observe(s.local_node, local.version);
+    if (const Instance* now = s.find(s.local_node, local.id))
+        for (Check& c : local.checks)
+            for (const Check& current : now->checks)
+                if (current.definition == c.definition) c.state = current.state;
+    std::string key = make_key(s.local_node, local.id);
+    s.put(key, std::make_shared<const Instance>(std::move(local)), {});
+}
+
+void Registry::apply(Tombstone local) {
+    State& s = *state_;
+    local.node = s.local_node;
+    s.observe(s.local_node, local.version);
+    std::string key = make_key(s.local_node, local.id);
+    s.put(key, nullptr, std::move(local));
+}
+
+const Tombstone* Registry::find_local_tombstone(std::string_view id) const {
+    auto it = state_->records.find(make_key(state_->local_node, id));
+    return it == state_->records.end() || it->second.instance ? nullptr
+                                                              : it->second.tombstone.get();
+}
+
+std::expected<Instance, std::string> Registry::upsert_local(Instance instance,
+                                                            std::int64_t now_ms) {
+    auto prepared = prepare_upsert(std::move(instance), now_ms);
+    if (!prepared) return std::unexpected(prepared.error());
+    if (prepared->changed) apply(prepared->instance);
+    return std::move(prepared->instance);
+}
+
+bool Registry::deregister_local(std::string_view id, std::int64_t now_ms) {
+    auto tombstone = prepare_deregister(id, now_ms);
+    if (!tombstone) return false;
+    apply(std::move(*tombstone));
     return true;
 }
 
-bool Registry::update_check(std::string_view check_id, const CheckState& state)
-{
+bool Registry::update_check(std::string_view check_id, const CheckState& state) {
     State& s = *state_;
     auto owner = s.local_check_owner.find(std::string(check_id));
-    if (owner == s.local_check_owner.end())
-        return false;
+    if (owner == s.local_check_owner.end()) return false;
     const Instance* old = s.find(s.local_node, owner->second);
-    if (!old)
-        return false;
+    if (!old) return false;
     Instance next = *old;
     for (Check& c : next.checks) {
-        if (c.definition.id != check_id)
-            continue;
-        if (c.state == state)
-            return true;
+        if (c.definition.id != check_id) continue;
+        if (c.state == state) return true;
         std::uint32_t before = c.state.latency_us;
         bool replicate = c.state.status != state.status || c.state.output != state.output ||
                          std::abs(static_cast<std::int64_t>(state.latency_us) - before) * 4 >
                              static_cast<std::int64_t>(before);
         c.state = state;
-        if (c.state.output.size() > 4096)
-            c.state.output.resize(4096);
-        if (replicate)
-            next.version = s.next_version();
+        if (c.state.output.size() > 4096) c.state.output.resize(4096);
+        // With the counter exhausted the change stays local (no version to replicate it with).
+        if (replicate) next.version = s.next_version().value_or(next.version);
         std::string key = make_key(s.local_node, next.id);
         s.put(key, std::make_shared<const Instance>(std::move(next)), {});
         return true;
@@ -246,76 +293,59 @@ bool Registry::update_check(std::string_view check_id, const CheckState& state)
     return false;
 }
 
-bool Registry::set_maintenance(std::string_view id, bool enable, std::string reason)
-{
-    State& s = *state_;
-    const Instance* old = s.find(s.local_node, id);
-    if (!old)
-        return false;
-    if (!enable)
-        reason.clear();
-    if (old->maintenance == enable && old->maintenance_reason == reason)
-        return true;
-    Instance next = *old;
-    next.maintenance = enable;
-    next.maintenance_reason = std::move(reason);
-    next.version = s.next_version();
-    s.put(make_key(s.local_node, id), std::make_shared<const Instance>(std::move(next)), {});
+bool Registry::set_maintenance(std::string_view id, bool enable, std::string reason) {
+    auto prepared = prepare_maintenance(id, enable, std::move(reason));
+    if (!prepared) return false;
+    if (prepared->changed) apply(std::move(prepared->instance));
     return true;
 }
 
-bool Registry::merge(const Instance& remote)
-{
+bool Registry::merge(const Instance& remote) {
     State& s = *state_;
-    if (remote.node.empty() || remote.version == 0 || !validate(remote))
-        return false;
+    if (remote.node.empty() || remote.version == 0 || !validate(remote)) return false;
     s.observe(remote.node, remote.version);
-    if (remote.node == s.local_node)
-        return false;
+    if (remote.node == s.local_node) return false;
     std::string key = make_key(remote.node, remote.id);
-    if (auto it = s.records.find(key); it != s.records.end() && it->second.version() >= remote.version)
+    if (auto it = s.records.find(key);
+        it != s.records.end() && it->second.version() >= remote.version)
         return false; // equal-or-newer instance, or a tombstone that wins ties
     s.put(key, std::make_shared<const Instance>(remote), {});
     return true;
 }
 
-bool Registry::merge(const Tombstone& remote)
-{
+bool Registry::merge(const Tombstone& remote) {
     State& s = *state_;
-    if (remote.node.empty() || remote.id.empty() || remote.version == 0)
-        return false;
+    if (remote.node.empty() || remote.id.empty() || remote.version == 0) return false;
     s.observe(remote.node, remote.version);
-    if (remote.node == s.local_node)
-        return false;
+    if (remote.node == s.local_node) return false;
     std::string key = make_key(remote.node, remote.id);
     if (auto it = s.records.find(key); it != s.records.end()) {
         const Record& r = it->second;
         // A tombstone beats an instance of equal or older version, and an
         // older tombstone.
-        if (r.instance ? r.instance->version > remote.version : r.tombstone->version >= remote.version)
+        if (r.instance ? r.instance->version > remote.version
+                       : r.tombstone->version >= remote.version)
             return false;
     }
     s.put(key, nullptr, remote);
     return true;
 }
 
-void Registry::set_node(Node node)
-{
+void Registry::set_node(Node node) {
     State& s = *state_;
     auto it = s.nodes.find(node.name);
     bool was_alive = it == s.nodes.end() || it->second.alive;
-    if (it != s.nodes.end() && it->second.alive == node.alive && it->second.datacenter == node.datacenter &&
-        it->second.address == node.address && it->second.meta == node.meta)
+    if (it != s.nodes.end() && it->second.alive == node.alive &&
+        it->second.datacenter == node.datacenter && it->second.address == node.address &&
+        it->second.meta == node.meta)
         return;
-    if (was_alive != node.alive)
-        s.dirty_services_of_node(node.name);
+    if (was_alive != node.alive) s.dirty_services_of_node(node.name);
     std::string name = node.name;
     s.nodes[name] = std::move(node);
     s.nodes_dirty = true;
 }
 
-void Registry::collect_tombstones(std::int64_t cutoff_ms)
-{
+void Registry::collect_tombstones(std::int64_t cutoff_ms) {
     State& s = *state_;
     for (auto it = s.records.begin(); it != s.records.end();) {
         if (!it->second.instance && it->second.tombstone->deleted_at_ms < cutoff_ms) {
@@ -327,12 +357,10 @@ void Registry::collect_tombstones(std::int64_t cutoff_ms)
     }
 }
 
-void Registry::forget_node(std::string_view name)
-{
+void Registry::forget_node(std::string_view name) {
     State& s = *state_;
     std::string node(name);
-    if (node == s.local_node)
-        return;
+    if (node == s.local_node) return;
     for (auto it = s.records.begin(); it != s.records.end();) {
         const Record& r = it->second;
         const std::string& owner = r.instance ? r.instance->node : r.tombstone->node;
@@ -347,28 +375,28 @@ void Registry::forget_node(std::string_view name)
         it = s.records.erase(it);
     }
     s.max_version_by_node.erase(node);
-    if (s.nodes.erase(node) > 0)
-        s.nodes_dirty = true;
+    if (s.nodes.erase(node) > 0) s.nodes_dirty = true;
 }
 
-std::uint64_t Registry::version_counter() const { return state_->counter; }
+std::uint64_t Registry::version_counter() const {
+    return state_->counter;
+}
 
-void Registry::observe_version(std::uint64_t version) { state_->observe(state_->local_node, version); }
+void Registry::observe_version(std::uint64_t version) {
+    state_->observe(state_->local_node, version);
+}
 
-std::vector<std::pair<std::string, std::uint64_t>> Registry::digest() const
-{
+std::vector<std::pair<std::string, std::uint64_t>> Registry::digest() const {
     std::vector<std::pair<std::string, std::uint64_t>> out(state_->max_version_by_node.begin(),
                                                            state_->max_version_by_node.end());
     std::sort(out.begin(), out.end());
     return out;
 }
 
-Registry::Records Registry::records_of(std::string_view node, std::uint64_t after_version) const
-{
+Registry::Records Registry::records_of(std::string_view node, std::uint64_t after_version) const {
     Records out;
     for (const auto& [key, r] : state_->records) {
-        if (r.version() <= after_version)
-            continue;
+        if (r.version() <= after_version) continue;
         if (r.instance && r.instance->node == node)
             out.instances.push_back(*r.instance);
         else if (!r.instance && r.tombstone->node == node)
@@ -380,18 +408,20 @@ Registry::Records Registry::records_of(std::string_view node, std::uint64_t afte
     return out;
 }
 
-const Instance* Registry::find_local(std::string_view id) const { return state_->find(state_->local_node, id); }
+const Instance* Registry::find_local(std::string_view id) const {
+    return state_->find(state_->local_node, id);
+}
 
-const Instance* Registry::find(std::string_view node, std::string_view id) const { return state_->find(node, id); }
+const Instance* Registry::find(std::string_view node, std::string_view id) const {
+    return state_->find(node, id);
+}
 
-const Instance* Registry::find_by_check(std::string_view check_id) const
-{
+const Instance* Registry::find_by_check(std::string_view check_id) const {
     auto it = state_->local_check_owner.find(std::string(check_id));
     return it == state_->local_check_owner.end() ? nullptr : find_local(it->second);
 }
 
-std::vector<const Instance*> Registry::local_instances() const
-{
+std::vector<const Instance*> Registry::local_instances() const {
     std::vector<const Instance*> out;
     if (auto it = state_->by_node.find(state_->local_node); it != state_->by_node.end())
         for (const std::string* key : it->second)
@@ -399,8 +429,7 @@ std::vector<const Instance*> Registry::local_instances() const
     return out;
 }
 
-std::vector<const Instance*> Registry::instances_of(std::string_view service) const
-{
+std::vector<const Instance*> Registry::instances_of(std::string_view service) const {
     std::vector<const Instance*> out;
     if (auto it = state_->by_service.find(to_lower(service)); it != state_->by_service.end())
         for (const std::string* key : it->second)
@@ -408,8 +437,8 @@ std::vector<const Instance*> Registry::instances_of(std::string_view service) co
     return out;
 }
 
-std::vector<const Instance*> Registry::instances_with_tag(std::string_view service, std::string_view tag) const
-{
+std::vector<const Instance*> Registry::instances_with_tag(std::string_view service,
+                                                          std::string_view tag) const {
     std::vector<const Instance*> out;
     std::string lower_tag = to_lower(tag);
     for (const Instance* i : instances_of(service))
@@ -421,29 +450,24 @@ std::vector<const Instance*> Registry::instances_with_tag(std::string_view servi
     return out;
 }
 
-const Node* Registry::find_node(std::string_view name) const
-{
+const Node* Registry::find_node(std::string_view name) const {
     auto it = state_->nodes.find(std::string(name));
     return it == state_->nodes.end() ? nullptr : &it->second;
 }
 
-std::vector<std::string> Registry::service_names() const
-{
+std::vector<std::string> Registry::service_names() const {
     std::vector<std::string> out;
-    for (const auto& [name, keys] : state_->by_service)
-        out.push_back(name);
+    for (const auto& [name, keys] : state_->by_service) out.push_back(name);
     std::sort(out.begin(), out.end());
     return out;
 }
 
-const std::vector<Tombstone>& Registry::tombstones() const
-{
+const std::vector<Tombstone>& Registry::tombstones() const {
     State& s = *state_;
     if (!s.tombstone_cache_valid) {
         s.tombstone_cache.clear();
         for (const auto& [key, r] : s.records)
-            if (!r.instance)
-                s.tombstone_cache.push_back(*r.tombstone);
+            if (!r.instance) s.tombstone_cache.push_back(*r.tombstone);
         std::sort(s.tombstone_cache.begin(), s.tombstone_cache.end(),
                   [](const Tombstone& a, const Tombstone& b) { return a.version < b.version; });
         s.tombstone_cache_valid = true;
@@ -451,13 +475,13 @@ const std::vector<Tombstone>& Registry::tombstones() const
     return s.tombstone_cache;
 }
 
-bool Registry::dirty() const { return !state_->dirty_services.empty() || state_->nodes_dirty || !state_->last; }
+bool Registry::dirty() const {
+    return !state_->dirty_services.empty() || state_->nodes_dirty || !state_->last;
+}
 
-std::shared_ptr<const Snapshot> Registry::publish()
-{
+std::shared_ptr<const Snapshot> Registry::publish() {
     State& s = *state_;
-    if (s.last && !dirty())
-        return s.last;
+    if (s.last && !dirty()) return s.last;
 
     ShardedSnapshot::Shards shards;
     std::size_t service_count = 0;
@@ -475,8 +499,7 @@ std::shared_ptr<const Snapshot> Registry::publish()
 
     for (auto& [index, names] : touched) {
         auto shard = std::make_shared<ShardedSnapshot::Shard>();
-        if (shards[index])
-            *shard = *shards[index];
+        if (shards[index]) *shard = *shards[index];
         auto& entries = shard->entries;
         auto& hashes = shard->hashes;
         for (const auto& [hash, name] : names) {
@@ -495,8 +518,9 @@ std::shared_ptr<const Snapshot> Registry::publish()
                 }
                 continue;
             }
-            auto entry = build_service_entry(name, members, [&s](const std::string& n) { return s.node_alive(n); },
-                                             exists ? entries[pos].get() : nullptr);
+            auto entry = build_service_entry(
+                name, members, [&s](const std::string& n) { return s.node_alive(n); },
+                exists ? entries[pos].get() : nullptr);
             if (exists) {
                 entries[pos] = std::move(entry);
             } else {
@@ -505,15 +529,17 @@ std::shared_ptr<const Snapshot> Registry::publish()
                 ++service_count;
             }
         }
-        shards[index] = entries.empty() ? nullptr : std::shared_ptr<const ShardedSnapshot::Shard>(std::move(shard));
+        shards[index] = entries.empty()
+                            ? nullptr
+                            : std::shared_ptr<const ShardedSnapshot::Shard>(std::move(shard));
     }
 
-    std::shared_ptr<const ShardedSnapshot::NodeTable> node_table = s.last ? s.last->node_table() : nullptr;
+    std::shared_ptr<const ShardedSnapshot::NodeTable> node_table =
+        s.last ? s.last->node_table() : nullptr;
     if (s.nodes_dirty || !node_table) {
         auto table = std::make_shared<ShardedSnapshot::NodeTable>();
         std::vector<std::pair<std::string, const Node*>> sorted;
-        for (const auto& [name, node] : s.nodes)
-            sorted.emplace_back(to_lower(name), &node);
+        for (const auto& [name, node] : s.nodes) sorted.emplace_back(to_lower(name), &node);
         std::sort(sorted.begin(), sorted.end());
         for (auto& [lower, node] : sorted) {
             table->lower_names.push_back(lower);
@@ -524,8 +550,8 @@ std::shared_ptr<const Snapshot> Registry::publish()
 
     s.dirty_services.clear();
     s.nodes_dirty = false;
-    s.last = std::make_shared<const ShardedSnapshot>(++s.generation, std::move(shards), std::move(node_table),
-                                                     service_count);
+    s.last = std::make_shared<const ShardedSnapshot>(++s.generation, std::move(shards),
+                                                     std::move(node_table), service_count);
     return s.last;
 }
 

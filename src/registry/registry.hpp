@@ -33,7 +33,8 @@ public:
     // Returns the instance as stored, or a message naming the bad field (and
     // then nothing changed).
     std::expected<Instance, std::string> upsert_local(Instance instance, std::int64_t now_ms);
-    // Leaves a tombstone. False if there is no such local instance.
+    // Leaves a tombstone. False if there is no such local instance (or no
+    // version left, see below).
     bool deregister_local(std::string_view id, std::int64_t now_ms);
     // A check result. False if no local instance has a check with this id.
     // The version rises (the change is replicated) when the status or output
@@ -41,6 +42,30 @@ public:
     // drifts reach the local snapshot only.
     bool update_check(std::string_view check_id, const CheckState& state);
     bool set_maintenance(std::string_view id, bool enable, std::string reason);
+
+    // --- The same writes in two steps, for a caller that makes a change
+    // durable before anyone sees it (the agent's state store). prepare_*
+    // returns the record that the one-step write would store, with its new
+    // version, and changes nothing but the version counter; apply() stores a
+    // prepared (or restored) record as it is. Prepared records are applied in
+    // the order they were prepared; an unapplied one only leaves a gap in the
+    // versions. apply() keeps the current state of checks whose definition
+    // did not change since the record was prepared.
+    // Every write fails, naming the reason, once the version counter has
+    // reached 2^64-1: it cannot issue a version above every one it has seen.
+    struct Prepared {
+        Instance instance;
+        bool changed = true; // false: identical to what is stored (same version)
+    };
+    std::expected<Prepared, std::string> prepare_upsert(Instance instance, std::int64_t now_ms);
+    // The local instance `id` must exist (find_local).
+    std::expected<Tombstone, std::string> prepare_deregister(std::string_view id,
+                                                             std::int64_t now_ms);
+    std::expected<Prepared, std::string> prepare_maintenance(std::string_view id, bool enable,
+                                                             std::string reason);
+    void apply(Instance local);
+    void apply(Tombstone local);
+    [[nodiscard]] const Tombstone* find_local_tombstone(std::string_view id) const;
 
     // --- Replication (gossip plugs in here). Newest version wins. ---
     bool merge(const Instance& remote);
@@ -77,7 +102,8 @@ public:
     [[nodiscard]] const Instance* find(std::string_view node, std::string_view id) const;
     // Case-insensitive service name; sorted by (node, id).
     [[nodiscard]] std::vector<const Instance*> instances_of(std::string_view service) const;
-    [[nodiscard]] std::vector<const Instance*> instances_with_tag(std::string_view service, std::string_view tag) const;
+    [[nodiscard]] std::vector<const Instance*> instances_with_tag(std::string_view service,
+                                                                  std::string_view tag) const;
     [[nodiscard]] const Node* find_node(std::string_view name) const;
     // Lower case, sorted; services with at least one instance.
     [[nodiscard]] std::vector<std::string> service_names() const;

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/loop.hpp"
 #include "http/server.hpp"
@@ -28,20 +29,17 @@ namespace {
 class Running {
 public:
     explicit Running(ServerOptions options)
-        : async_(loop_, [this] { loop_.stop(); }),
-          server_(loop_, std::move(options), [](const Request& r) {
-              if (r.path == "/throw")
-                  throw std::runtime_error("boom");
-              return Response::text(200, r.method + " " + r.path + " " + r.body);
-          })
-    {
+        : async_(loop_, [this] { loop_.stop(); })
+        , server_(loop_, std::move(options), [](const Request& r) {
+            if (r.path == "/throw") throw std::runtime_error("boom");
+            return Response::text(200, r.method + " " + r.path + " " + r.body);
+        }) {
         auto ok = server_.start();
         REQUIRE(ok);
         port_ = server_.local_address().port();
         thread_ = std::thread([this] { loop_.run(); });
     }
-    ~Running()
-    {
+    ~Running() {
         async_.send();
         thread_.join();
     }
@@ -57,8 +55,7 @@ private:
     std::thread thread_;
 };
 
-ServerOptions options()
-{
+ServerOptions options() {
     ServerOptions o;
     o.listen = *parse_socket_address("127.0.0.1:0");
     o.idle_timeout = 2000ms;
@@ -67,8 +64,7 @@ ServerOptions options()
 
 class Client {
 public:
-    explicit Client(std::uint16_t port)
-    {
+    explicit Client(std::uint16_t port) {
         fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
         sockaddr_in a{};
         a.sin_family = AF_INET;
@@ -79,19 +75,17 @@ public:
     ~Client() { ::close(fd_); }
     void shutdown_write() { ::shutdown(fd_, SHUT_WR); }
 
-    void send(std::string_view bytes)
-    {
+    void send(std::string_view bytes) {
         while (!bytes.empty()) {
             ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-            if (n <= 0)
-                return; // the server may have closed; reading tells
+            if (n <= 0) return; // the server may have closed; reading tells
             bytes.remove_prefix(static_cast<std::size_t>(n));
         }
     }
 
     // One response (status and body), or nullopt on EOF / deadline.
-    std::optional<std::pair<int, std::string>> response(std::chrono::milliseconds deadline = 5000ms)
-    {
+    std::optional<std::pair<int, std::string>>
+    response(std::chrono::milliseconds deadline = 5000ms) {
         auto until = std::chrono::steady_clock::now() + deadline;
         for (;;) {
             auto end = buffer_.find("\r\n\r\n");
@@ -99,40 +93,33 @@ public:
                 std::string head = buffer_.substr(0, end);
                 std::size_t length = 0;
                 auto cl = head.find("Content-Length: ");
-                if (cl != std::string::npos)
-                    length = std::stoul(head.substr(cl + 16));
+                if (cl != std::string::npos) length = std::stoul(head.substr(cl + 16));
                 if (buffer_.size() >= end + 4 + length) {
                     int status = std::stoi(head.substr(9, 3));
                     std::string body = buffer_.substr(end + 4, length);
                     buffer_.erase(0, end + 4 + length);
-                    if (status == 100)
-                        continue;
+                    if (status == 100) continue;
                     return std::pair{status, body};
                 }
             }
-            if (!fill(until))
-                return std::nullopt;
+            if (!fill(until)) return std::nullopt;
         }
     }
 
     // True when the server closes the connection before the deadline.
-    bool closed(std::chrono::milliseconds deadline = 5000ms)
-    {
+    bool closed(std::chrono::milliseconds deadline = 5000ms) {
         auto until = std::chrono::steady_clock::now() + deadline;
-        while (fill(until))
-            buffer_.clear();
+        while (fill(until)) buffer_.clear();
         return eof_;
     }
 
 private:
-    bool fill(std::chrono::steady_clock::time_point until)
-    {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-        if (left.count() <= 0)
-            return false;
+    bool fill(std::chrono::steady_clock::time_point until) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            until - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
         pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
-            return false;
+        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
         char buf[65536];
         ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
         if (n <= 0) {
@@ -150,8 +137,7 @@ private:
 
 } // namespace
 
-TEST_CASE("keep-alive: several requests on one connection")
-{
+TEST_CASE("keep-alive: several requests on one connection") {
     Running s(options());
     Client c(s.port());
     for (int i = 0; i < 3; ++i) {
@@ -163,11 +149,11 @@ TEST_CASE("keep-alive: several requests on one connection")
     }
 }
 
-TEST_CASE("pipelining: answers in order")
-{
+TEST_CASE("pipelining: answers in order") {
     Running s(options());
     Client c(s.port());
-    c.send("GET /1 HTTP/1.1\r\n\r\nPUT /2 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /3 HTTP/1.1\r\n\r\n");
+    c.send("GET /1 HTTP/1.1\r\n\r\nPUT /2 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /3 "
+           "HTTP/1.1\r\n\r\n");
     auto a = c.response(), b = c.response(), d = c.response();
     REQUIRE((a && b && d));
     CHECK(a->second == "GET /1 ");
@@ -175,8 +161,7 @@ TEST_CASE("pipelining: answers in order")
     CHECK(d->second == "GET /3 ");
 }
 
-TEST_CASE("Connection: close is honoured")
-{
+TEST_CASE("Connection: close is honoured") {
     Running s(options());
     Client c(s.port());
     c.send("GET /1 HTTP/1.1\r\nConnection: close\r\n\r\n");
@@ -186,8 +171,7 @@ TEST_CASE("Connection: close is honoured")
     CHECK(c.closed());
 }
 
-TEST_CASE("limits: 431 for big headers, 413 for a big body before it is sent, 400 for garbage")
-{
+TEST_CASE("limits: 431 for big headers, 413 for a big body before it is sent, 400 for garbage") {
     Running s(options());
     {
         Client c(s.port());
@@ -221,8 +205,7 @@ TEST_CASE("limits: 431 for big headers, 413 for a big body before it is sent, 40
     CHECK(r->first == 200);
 }
 
-TEST_CASE("Expect: 100-continue gets 100 Continue, then the answer")
-{
+TEST_CASE("Expect: 100-continue gets 100 Continue, then the answer") {
     Running s(options());
     Client c(s.port());
     c.send("PUT /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
@@ -233,8 +216,7 @@ TEST_CASE("Expect: 100-continue gets 100 Continue, then the answer")
     CHECK(r->second == "PUT /e ok");
 }
 
-TEST_CASE("a slow client that never finishes its headers gets 408 and is closed")
-{
+TEST_CASE("a slow client that never finishes its headers gets 408 and is closed") {
     auto o = options();
     o.idle_timeout = 200ms;
     Running s(o);
@@ -253,8 +235,7 @@ TEST_CASE("a slow client that never finishes its headers gets 408 and is closed"
     CHECK(std::chrono::steady_clock::now() - start < 2000ms);
 }
 
-TEST_CASE("an idle keep-alive connection is closed without a response")
-{
+TEST_CASE("an idle keep-alive connection is closed without a response") {
     auto o = options();
     o.idle_timeout = 150ms;
     Running s(o);
@@ -264,8 +245,7 @@ TEST_CASE("an idle keep-alive connection is closed without a response")
     CHECK(c.closed(3000ms));
 }
 
-TEST_CASE("over the connection cap: 503")
-{
+TEST_CASE("over the connection cap: 503") {
     auto o = options();
     o.max_connections = 2;
     Running s(o);
@@ -285,8 +265,7 @@ TEST_CASE("over the connection cap: 503")
     CHECK(again->first == 200);
 }
 
-TEST_CASE("a handler that throws gives 500 and the connection goes on")
-{
+TEST_CASE("a handler that throws gives 500 and the connection goes on") {
     Running s(options());
     Client c(s.port());
     c.send("GET /throw HTTP/1.1\r\n\r\nGET /after HTTP/1.1\r\n\r\n");
@@ -296,8 +275,7 @@ TEST_CASE("a handler that throws gives 500 and the connection goes on")
     CHECK(b->first == 200);
 }
 
-TEST_CASE("a client that half-closes after its request still gets the answer")
-{
+TEST_CASE("a client that half-closes after its request still gets the answer") {
     Running s(options());
     Client c(s.port());
     c.send("GET /h HTTP/1.1\r\n\r\n");
@@ -305,4 +283,84 @@ TEST_CASE("a client that half-closes after its request still gets the answer")
     auto r = c.response();
     REQUIRE(r);
     CHECK(r->second == "GET /h ");
+}
+
+namespace {
+
+// A server whose handler defers "/later" by 50 ms (as a durable write
+// waits for its commit) and answers everything else at once.
+class Deferring {
+public:
+    Deferring()
+        : async_(loop_, [this] { loop_.stop(); })
+        , timer_(loop_)
+        , server_(loop_, options(), [this](const Request& r, Reply reply) {
+            calls_.push_back(r.path);
+            if (r.path != "/later") {
+                reply(Response::text(200, "now " + r.body));
+                return;
+            }
+            timer_.start(50ms, 0ms, [this, reply, body = r.body] {
+                calls_.push_back("reply");
+                reply(Response::text(200, "later " + body));
+                reply(Response::text(500, "a second reply is ignored"));
+            });
+        }) {
+        REQUIRE(server_.start());
+        port_ = server_.local_address().port();
+        thread_ = std::thread([this] { loop_.run(); });
+    }
+    ~Deferring() { stop(); }
+    void stop() {
+        if (!thread_.joinable()) return;
+        async_.send();
+        thread_.join();
+    }
+    std::uint16_t port() const { return port_; }
+    // Only after stop().
+    const std::vector<std::string>& calls() const { return calls_; }
+
+private:
+    Loop loop_;
+    Async async_;
+    Timer timer_;
+    std::vector<std::string> calls_;
+    Server server_;
+    std::uint16_t port_ = 0;
+    std::thread thread_;
+};
+
+} // namespace
+
+TEST_CASE("a deferred reply holds back the requests behind it, and answers stay in order") {
+    Deferring s;
+    Client c(s.port());
+    c.send("PUT /later HTTP/1.1\r\nContent-Length: 1\r\n\r\nA"
+           "PUT /now HTTP/1.1\r\nContent-Length: 1\r\n\r\nB"
+           "PUT /later HTTP/1.1\r\nContent-Length: 1\r\n\r\nC");
+    auto a = c.response();
+    auto b = c.response();
+    auto d = c.response();
+    REQUIRE(a);
+    REQUIRE(b);
+    REQUIRE(d);
+    CHECK(a->second == "later A");
+    CHECK(b->second == "now B");
+    CHECK(d->second == "later C");
+    s.stop();
+    // The second request reached the handler only after the first was answered.
+    CHECK(s.calls() == std::vector<std::string>{"/later", "reply", "/now", "/later", "reply"});
+}
+
+TEST_CASE("a connection that closes while its reply is deferred is dropped quietly") {
+    Deferring s;
+    {
+        Client c(s.port());
+        c.send("PUT /later HTTP/1.1\r\nContent-Length: 1\r\n\r\nA");
+    }
+    Client next(s.port());
+    next.send("GET /now HTTP/1.1\r\n\r\n");
+    auto r = next.response();
+    REQUIRE(r);
+    CHECK(r->second == "now ");
 }

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <limits>
+
 #include "registry/registry.hpp"
 #include "test_util.hpp"
 
@@ -7,8 +9,7 @@ using namespace cairn::registry;
 using cairn::registry::test::make_instance;
 using cairn::registry::test::ttl_check;
 
-TEST_CASE("local writes raise the version")
-{
+TEST_CASE("local writes raise the version") {
     Registry r("node-a");
     auto first = r.upsert_local(make_instance("web-1"), 1000);
     REQUIRE(first);
@@ -22,14 +23,12 @@ TEST_CASE("local writes raise the version")
     CHECK(second->version == 2);
     CHECK(r.find_local("web-1")->port == 9090);
 
-    SUBCASE("an identical replacement changes nothing")
-    {
+    SUBCASE("an identical replacement changes nothing") {
         auto third = r.upsert_local(changed, 1002);
         REQUIRE(third);
         CHECK(third->version == 2);
     }
-    SUBCASE("deregistration leaves a tombstone with the next version")
-    {
+    SUBCASE("deregistration leaves a tombstone with the next version") {
         CHECK(r.deregister_local("web-1", 2000));
         CHECK(r.find_local("web-1") == nullptr);
         REQUIRE(r.tombstones().size() == 1);
@@ -39,8 +38,7 @@ TEST_CASE("local writes raise the version")
     }
 }
 
-TEST_CASE("a rejected write changes nothing")
-{
+TEST_CASE("a rejected write changes nothing") {
     Registry r("node-a");
     REQUIRE(r.upsert_local(make_instance("web-1"), 0));
     Instance bad = make_instance("web-1");
@@ -52,8 +50,7 @@ TEST_CASE("a rejected write changes nothing")
     CHECK(r.version_counter() == 1);
 }
 
-TEST_CASE("the version counter continues above persisted and remote versions")
-{
+TEST_CASE("the version counter continues above persisted and remote versions") {
     Registry r("node-a");
     Instance persisted = make_instance("web-1");
     persisted.version = 41; // as stored before a restart
@@ -75,8 +72,7 @@ TEST_CASE("the version counter continues above persisted and remote versions")
     CHECK(r.tombstones().back().version == 501);
 }
 
-TEST_CASE("merge: the newest version wins")
-{
+TEST_CASE("merge: the newest version wins") {
     Registry r("node-a");
     Instance v2 = make_instance("db-1", "db");
     v2.node = "node-b";
@@ -97,15 +93,13 @@ TEST_CASE("merge: the newest version wins")
     CHECK(r.merge(v3));
     CHECK(r.find("node-b", "db-1")->port == 3);
 
-    SUBCASE("the same id on another node is another record")
-    {
+    SUBCASE("the same id on another node is another record") {
         Instance other = v1;
         other.node = "node-c";
         CHECK(r.merge(other));
         CHECK(r.instances_of("DB").size() == 2);
     }
-    SUBCASE("invalid remote records are refused")
-    {
+    SUBCASE("invalid remote records are refused") {
         Instance bad = v3;
         bad.version = 9;
         bad.service = "not a label";
@@ -116,8 +110,7 @@ TEST_CASE("merge: the newest version wins")
     }
 }
 
-TEST_CASE("merge: tombstones win over equal-or-older instances")
-{
+TEST_CASE("merge: tombstones win over equal-or-older instances") {
     Registry r("node-a");
     Instance i = make_instance("db-1", "db");
     i.node = "node-b";
@@ -126,7 +119,7 @@ TEST_CASE("merge: tombstones win over equal-or-older instances")
 
     CHECK_FALSE(r.merge(Tombstone{"db-1", "node-b", 4, 100})); // older: the instance stays
     CHECK(r.find("node-b", "db-1") != nullptr);
-    CHECK(r.merge(Tombstone{"db-1", "node-b", 5, 100}));       // equal: the tombstone wins
+    CHECK(r.merge(Tombstone{"db-1", "node-b", 5, 100})); // equal: the tombstone wins
     CHECK(r.find("node-b", "db-1") == nullptr);
     CHECK(r.instances_of("db").empty());
 
@@ -135,8 +128,7 @@ TEST_CASE("merge: tombstones win over equal-or-older instances")
     CHECK(r.merge(i)); // a re-registration does
     CHECK(r.find("node-b", "db-1") != nullptr);
 
-    SUBCASE("a tombstone arriving before its instance blocks it")
-    {
+    SUBCASE("a tombstone arriving before its instance blocks it") {
         CHECK(r.merge(Tombstone{"db-2", "node-b", 9, 100}));
         Instance late = make_instance("db-2", "db");
         late.node = "node-b";
@@ -145,8 +137,7 @@ TEST_CASE("merge: tombstones win over equal-or-older instances")
         CHECK_FALSE(r.merge(Tombstone{"db-2", "node-b", 9, 100}));
         CHECK(r.merge(Tombstone{"db-2", "node-b", 10, 100}));
     }
-    SUBCASE("tombstones are collected after the cutoff")
-    {
+    SUBCASE("tombstones are collected after the cutoff") {
         CHECK(r.merge(Tombstone{"db-3", "node-b", 9, 100}));
         CHECK(r.merge(Tombstone{"db-4", "node-b", 9, 300}));
         r.collect_tombstones(200);
@@ -155,8 +146,7 @@ TEST_CASE("merge: tombstones win over equal-or-older instances")
     }
 }
 
-TEST_CASE("remote copies of this agent's own records only raise the counter")
-{
+TEST_CASE("remote copies of this agent's own records only raise the counter") {
     Registry r("node-a");
     REQUIRE(r.upsert_local(make_instance("web-1"), 0));
     Instance stale = make_instance("web-1");
@@ -171,8 +161,7 @@ TEST_CASE("remote copies of this agent's own records only raise the counter")
     CHECK(next->version == 61);
 }
 
-TEST_CASE("digest and records_of serve push-pull")
-{
+TEST_CASE("digest and records_of serve push-pull") {
     Registry r("node-a");
     REQUIRE(r.upsert_local(make_instance("web-1"), 0)); // 1
     REQUIRE(r.upsert_local(make_instance("web-2"), 0)); // 2
@@ -196,8 +185,7 @@ TEST_CASE("digest and records_of serve push-pull")
     CHECK(r.records_of("node-b", 0).instances.size() == 1);
 }
 
-TEST_CASE("checks: defaults, kept state, lookups")
-{
+TEST_CASE("checks: defaults, kept state, lookups") {
     Registry r("node-a");
     Instance i = make_instance("web-1");
     Check c = ttl_check("", Health::critical);
@@ -216,16 +204,14 @@ TEST_CASE("checks: defaults, kept state, lookups")
     std::uint64_t version = r.find_local("web-1")->version;
     CHECK(version == 2);
 
-    SUBCASE("re-registering with the same check keeps its state")
-    {
+    SUBCASE("re-registering with the same check keeps its state") {
         Instance again = i;
         again.port = 9000;
         auto replaced = r.upsert_local(again, 10);
         REQUIRE(replaced);
         CHECK(replaced->health() == Health::passing);
     }
-    SUBCASE("a small latency drift does not raise the version; a status change does")
-    {
+    SUBCASE("a small latency drift does not raise the version; a status change does") {
         passing.latency_us = 1000;
         CHECK(r.update_check("web-1:1", passing)); // 0 -> 1000: replicated
         version = r.find_local("web-1")->version;
@@ -237,23 +223,20 @@ TEST_CASE("checks: defaults, kept state, lookups")
         CHECK(r.update_check("web-1:1", passing));
         CHECK(r.find_local("web-1")->version > version);
     }
-    SUBCASE("a check id belongs to one instance")
-    {
+    SUBCASE("a check id belongs to one instance") {
         Instance other = make_instance("web-2");
         other.checks = {ttl_check("web-1:1", Health::passing)};
         auto result = r.upsert_local(other, 0);
         REQUIRE_FALSE(result);
         CHECK(result.error() == "checks[0].id: \"web-1:1\" is already used by instance \"web-1\"");
     }
-    SUBCASE("deregistering frees the check id")
-    {
+    SUBCASE("deregistering frees the check id") {
         CHECK(r.deregister_local("web-1", 0));
         CHECK(r.find_by_check("web-1:1") == nullptr);
     }
 }
 
-TEST_CASE("health aggregation")
-{
+TEST_CASE("health aggregation") {
     Instance i = make_instance("web-1");
     CHECK(i.health() == Health::passing); // no checks
     i.checks = {ttl_check("a", Health::passing), ttl_check("b", Health::warning)};
@@ -269,8 +252,7 @@ TEST_CASE("health aggregation")
     CHECK(i.latency_us() == 200);
 }
 
-TEST_CASE("indexes by service name and tag are case-insensitive")
-{
+TEST_CASE("indexes by service name and tag are case-insensitive") {
     Registry r("node-a");
     Instance a = make_instance("web-1", "Web");
     a.tags = {"V2", "primary"};
@@ -285,16 +267,14 @@ TEST_CASE("indexes by service name and tag are case-insensitive")
     CHECK(r.service_names() == std::vector<std::string>{"db", "web"});
     CHECK(r.local_instances().size() == 3);
 
-    SUBCASE("moving an instance to another service updates both")
-    {
+    SUBCASE("moving an instance to another service updates both") {
         REQUIRE(r.upsert_local(make_instance("web-2", "db"), 0));
         CHECK(r.instances_of("web").size() == 1);
         CHECK(r.instances_of("db").size() == 2);
     }
 }
 
-TEST_CASE("set_maintenance")
-{
+TEST_CASE("set_maintenance") {
     Registry r("node-a");
     REQUIRE(r.upsert_local(make_instance("web-1"), 0));
     CHECK(r.set_maintenance("web-1", true, "upgrade"));
@@ -308,8 +288,7 @@ TEST_CASE("set_maintenance")
     CHECK_FALSE(r.set_maintenance("nope", true, ""));
 }
 
-TEST_CASE("forget_node drops its records")
-{
+TEST_CASE("forget_node drops its records") {
     Registry r("node-a");
     Instance i = make_instance("db-1", "db");
     i.node = "node-b";
@@ -322,4 +301,74 @@ TEST_CASE("forget_node drops its records")
     CHECK(r.tombstones().empty());
     CHECK(r.find_node("node-b") == nullptr);
     CHECK(r.merge(i)); // it may come back
+}
+
+TEST_CASE("two-step writes: nothing is seen before apply") {
+    Registry r("node-a");
+    REQUIRE(r.upsert_local(make_instance("web-1"), 0));
+    Instance changed = make_instance("web-1");
+    changed.port = 9090;
+    auto prepared = r.prepare_upsert(changed, 1);
+    REQUIRE(prepared);
+    CHECK(prepared->changed);
+    CHECK(prepared->instance.version == 2);
+    CHECK(prepared->instance.node == "node-a");
+    CHECK(r.find_local("web-1")->port == 8080);
+    CHECK(r.find_local("web-1")->version == 1);
+    r.apply(prepared->instance);
+    CHECK(r.find_local("web-1")->port == 9090);
+    CHECK(r.find_local("web-1")->version == 2);
+
+    auto same = r.prepare_upsert(changed, 2);
+    REQUIRE(same);
+    CHECK_FALSE(same->changed);
+    CHECK(same->instance.version == 2);
+
+    auto tombstone = r.prepare_deregister("web-1", 3);
+    REQUIRE(tombstone);
+    CHECK(tombstone->version == 3);
+    CHECK(r.find_local("web-1") != nullptr);
+    CHECK(r.find_local_tombstone("web-1") == nullptr);
+    r.apply(*tombstone);
+    CHECK(r.find_local("web-1") == nullptr);
+    REQUIRE(r.find_local_tombstone("web-1") != nullptr);
+    CHECK(r.find_local_tombstone("web-1")->version == 3);
+    CHECK_FALSE(r.prepare_deregister("web-1", 4));
+    CHECK_FALSE(r.prepare_maintenance("web-1", true, "x"));
+}
+
+TEST_CASE("apply keeps check states reported after the record was prepared") {
+    Registry r("node-a");
+    Instance i = make_instance("web-1");
+    i.checks.push_back(ttl_check("c1", Health::critical));
+    REQUIRE(r.upsert_local(i, 0));
+    i.port = 9090;
+    auto prepared = r.prepare_upsert(i, 1);
+    REQUIRE(prepared);
+    CheckState passing;
+    passing.status = Health::passing;
+    REQUIRE(r.update_check("c1", passing));
+    r.apply(prepared->instance);
+    CHECK(r.find_local("web-1")->port == 9090);
+    CHECK(r.find_local("web-1")->checks[0].state.status == Health::passing);
+}
+
+TEST_CASE("the version counter refuses to wrap at 2^64-1") {
+    Registry r("node-a");
+    Instance restored = make_instance("web-1");
+    restored.version = std::numeric_limits<std::uint64_t>::max();
+    r.apply(restored);
+    CHECK(r.version_counter() == std::numeric_limits<std::uint64_t>::max());
+
+    Instance changed = make_instance("web-1");
+    changed.port = 9090;
+    auto refused = r.upsert_local(changed, 0);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().find("2^64-1") != std::string::npos);
+    CHECK_FALSE(r.upsert_local(make_instance("web-2"), 0));
+    CHECK_FALSE(r.deregister_local("web-1", 0));
+    CHECK_FALSE(r.set_maintenance("web-1", true, "x"));
+    CHECK(r.find_local("web-1")->version == std::numeric_limits<std::uint64_t>::max());
+    CHECK(r.find_local("web-1")->port == 8080);
+    CHECK(r.version_counter() == std::numeric_limits<std::uint64_t>::max());
 }
