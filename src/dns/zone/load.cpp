@@ -65,90 +65,124 @@ WireName as_name(const std::string& s)
     return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 
+// ldns's place in one master file: $TTL, $ORIGIN and the previous owner,
+// which ldns replaces as it reads (freeing what it replaces), and the line.
+// The unique_ptrs own whatever ldns left there last.
+struct MasterFile {
+    std::FILE* fp = nullptr;
+    std::string name; // for errors
+    std::uint32_t ttl = default_ttl;
+    RdfPtr origin;
+    RdfPtr prev;
+    int line = 1;
+
+    // Reads the next entry into `rr` (null for a directive or a blank line).
+    // `entry_line` is the line of its last text: ldns has counted the
+    // entry's final newline already.
+    ldns_status next(RrPtr& rr, int& entry_line)
+    {
+        int start_line = line;
+        ldns_rr* raw = nullptr;
+        ldns_rdf* o = origin.release();
+        ldns_rdf* p = prev.release();
+        ldns_status status = ldns_rr_new_frm_fp_l(&raw, fp, &ttl, &o, &p, &line);
+        origin.reset(o);
+        prev.reset(p);
+        rr.reset(raw);
+        entry_line = std::max(start_line, line - 1);
+        return status;
+    }
+};
+
+// `origin_text` is the default origin ("" = none).
+Result<MasterFile> open_master_file(std::FILE* fp, const std::string& origin_text, const std::string& file)
+{
+    MasterFile in;
+    in.fp = fp;
+    in.name = file;
+    if (!origin_text.empty()) {
+        in.origin.reset(ldns_dname_new_frm_str(origin_text.c_str()));
+        if (!in.origin)
+            return fail("{}:1: bad origin '{}'", file, origin_text);
+        in.prev.reset(ldns_rdf_clone(in.origin.get()));
+    }
+    return in;
+}
+
+// One record as the ZoneSet builder wants it: class IN, lower-case owner,
+// RDATA in wire form.
+Result<Record> to_record(const ldns_rr* rr, ldns_buffer* buffer, const std::string& file, int line)
+{
+    Record rec;
+    rec.line = line;
+    if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN)
+        return fail("{}:{}: only class IN is served", file, line);
+    rec.owner = lower_wire(ldns_rr_owner(rr));
+    rec.type = static_cast<std::uint16_t>(ldns_rr_get_type(rr));
+    rec.ttl = ldns_rr_ttl(rr);
+    ldns_buffer_clear(buffer);
+    if (ldns_rr_rdata2buffer_wire(buffer, rr) != LDNS_STATUS_OK || ldns_buffer_position(buffer) > 0xffff)
+        return fail("{}:{}: cannot encode the record data", file, line);
+    auto* data = static_cast<const std::uint8_t*>(ldns_buffer_begin(buffer));
+    rec.rdata.assign(data, data + ldns_buffer_position(buffer));
+    return rec;
+}
+
+// The zone's one SOA: its owner is the apex; serial and negative TTL from it.
+Result<void> take_soa(ParsedZone& zone, const ldns_rr* rr, const Record& rec)
+{
+    if (!zone.apex.empty())
+        return fail("{}:{}: a second SOA record", zone.file, rec.line);
+    if (ldns_rr_rd_count(rr) < 7)
+        return fail("{}:{}: SOA record incomplete", zone.file, rec.line);
+    zone.apex = rec.owner;
+    zone.serial = ldns_rdf2native_int32(ldns_rr_rdf(rr, 2));
+    zone.negative_ttl = std::min(rec.ttl, ldns_rdf2native_int32(ldns_rr_rdf(rr, 6)));
+    return {};
+}
+
+Result<void> check_inside_apex(const ParsedZone& zone)
+{
+    for (const auto& rec : zone.records)
+        if (!is_subdomain(as_name(rec.owner), as_name(zone.apex)))
+            return fail("{}:{}: {} is outside the zone {}", zone.file, rec.line, name_to_text(as_name(rec.owner)),
+                        name_to_text(as_name(zone.apex)));
+    return {};
+}
+
 // Parses one master file. `origin_text` is the default origin ("" = none).
 Result<ParsedZone> parse_zone(std::FILE* fp, const std::string& origin_text, const std::string& file)
 {
+    auto in = open_master_file(fp, origin_text, file);
+    if (!in)
+        return std::unexpected(in.error());
     ParsedZone zone;
     zone.file = file;
-    std::uint32_t ttl = default_ttl;
-    ldns_rdf* origin = nullptr;
-    ldns_rdf* prev = nullptr;
-    if (!origin_text.empty()) {
-        origin = ldns_dname_new_frm_str(origin_text.c_str());
-        if (!origin)
-            return fail("{}:1: bad origin '{}'", file, origin_text);
-        prev = ldns_rdf_clone(origin);
-    }
-    RdfPtr origin_guard; // freed at the end, whatever ldns swapped in
-    auto cleanup = [&] {
-        if (origin)
-            ldns_rdf_deep_free(origin);
-        if (prev)
-            ldns_rdf_deep_free(prev);
-        origin = prev = nullptr;
-    };
-    int line = 1;
     BufferPtr buffer(ldns_buffer_new(512));
-    bool have_soa = false;
     while (!std::feof(fp)) {
-        ldns_rr* raw = nullptr;
-        int start_line = line;
-        ldns_status s = ldns_rr_new_frm_fp_l(&raw, fp, &ttl, &origin, &prev, &line);
-        RrPtr rr(raw);
+        RrPtr rr;
+        int line = 0;
+        ldns_status s = in->next(rr, line);
         if (s == LDNS_STATUS_SYNTAX_EMPTY || s == LDNS_STATUS_SYNTAX_TTL || s == LDNS_STATUS_SYNTAX_ORIGIN)
             continue;
-        if (s == LDNS_STATUS_SYNTAX_INCLUDE) {
-            cleanup();
-            return fail("{}:{}: $INCLUDE is not supported", file, std::max(start_line, line - 1));
-        }
-        if (s != LDNS_STATUS_OK) {
-            cleanup();
-            // ldns has counted the record's final newline: report the
-            // record's last line.
-            return fail("{}:{}: {}", file, std::max(start_line, line - 1), ldns_get_errorstr_by_id(s));
-        }
+        if (s == LDNS_STATUS_SYNTAX_INCLUDE)
+            return fail("{}:{}: $INCLUDE is not supported", file, line);
+        if (s != LDNS_STATUS_OK)
+            return fail("{}:{}: {}", file, line, ldns_get_errorstr_by_id(s));
         if (!rr)
             continue;
-        Record rec;
-        rec.line = std::max(start_line, line - 1);
-        if (ldns_rr_get_class(rr.get()) != LDNS_RR_CLASS_IN) {
-            cleanup();
-            return fail("{}:{}: only class IN is served", file, rec.line);
-        }
-        rec.owner = lower_wire(ldns_rr_owner(rr.get()));
-        rec.type = static_cast<std::uint16_t>(ldns_rr_get_type(rr.get()));
-        rec.ttl = ldns_rr_ttl(rr.get());
-        ldns_buffer_clear(buffer.get());
-        if (ldns_rr_rdata2buffer_wire(buffer.get(), rr.get()) != LDNS_STATUS_OK ||
-            ldns_buffer_position(buffer.get()) > 0xffff) {
-            cleanup();
-            return fail("{}:{}: cannot encode the record data", file, rec.line);
-        }
-        auto* data = static_cast<const std::uint8_t*>(ldns_buffer_begin(buffer.get()));
-        rec.rdata.assign(data, data + ldns_buffer_position(buffer.get()));
-        if (rec.type == rrtype::soa) {
-            if (have_soa) {
-                cleanup();
-                return fail("{}:{}: a second SOA record", file, rec.line);
-            }
-            have_soa = true;
-            zone.apex = rec.owner;
-            if (ldns_rr_rd_count(rr.get()) < 7) {
-                cleanup();
-                return fail("{}:{}: SOA record incomplete", file, rec.line);
-            }
-            zone.serial = ldns_rdf2native_int32(ldns_rr_rdf(rr.get(), 2));
-            zone.negative_ttl = std::min(rec.ttl, ldns_rdf2native_int32(ldns_rr_rdf(rr.get(), 6)));
-        }
-        zone.records.push_back(std::move(rec));
+        auto rec = to_record(rr.get(), buffer.get(), file, line);
+        if (!rec)
+            return std::unexpected(rec.error());
+        if (rec->type == rrtype::soa)
+            if (auto soa = take_soa(zone, rr.get(), *rec); !soa)
+                return std::unexpected(soa.error());
+        zone.records.push_back(std::move(*rec));
     }
-    cleanup();
-    if (!have_soa)
-        return fail("{}:{}: no SOA record", file, line);
-    for (const auto& rec : zone.records)
-        if (!is_subdomain(as_name(rec.owner), as_name(zone.apex)))
-            return fail("{}:{}: {} is outside the zone {}", file, rec.line, name_to_text(as_name(rec.owner)),
-                        name_to_text(as_name(zone.apex)));
+    if (zone.apex.empty())
+        return fail("{}:{}: no SOA record", file, in->line);
+    if (auto inside = check_inside_apex(zone); !inside)
+        return std::unexpected(inside.error());
     return zone;
 }
 

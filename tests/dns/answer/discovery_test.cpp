@@ -362,6 +362,32 @@ TEST_CASE("the same address twice is one A record")
     CHECK(f.ask("web.service.cairn.", rrtype::srv).additional.size() == 1);
 }
 
+// Reply's sections are sets, so these count the records in the header: a
+// record written twice would still be one line of the set.
+TEST_CASE("duplicates are written once: A by address, SRV by address and port, TXT by RDATA")
+{
+    Fixture f;
+    // 300 instances on 3 addresses, each address with 2 ports, all with one
+    // of 2 metadata sets.
+    for (int i = 0; i < 300; ++i) {
+        Instance w = web("web-" + std::to_string(i), v4(10, 0, 0, static_cast<std::uint8_t>(1 + i % 3)),
+                         static_cast<std::uint16_t>(8080 + i % 2));
+        w.meta = {{"version", i % 2 == 0 ? "1" : "2"}};
+        f.add(w);
+    }
+    f.publish();
+    auto counts = [&](std::uint16_t type) {
+        Reply r = f.ask("web.service.cairn.", type, {}, Transport::tcp);
+        REQUIRE(r.pkt);
+        CHECK_FALSE(r.tc());
+        return std::pair{ldns_pkt_ancount(r.pkt.get()), ldns_pkt_arcount(r.pkt.get())};
+    };
+    CHECK(counts(rrtype::a) == std::pair<std::uint16_t, std::uint16_t>{3, 0});
+    // Ports alternate with i and addresses cycle over 3, so all 6 pairs occur.
+    CHECK(counts(rrtype::srv) == std::pair<std::uint16_t, std::uint16_t>{6, 3});
+    CHECK(counts(rrtype::txt) == std::pair<std::uint16_t, std::uint16_t>{2, 0});
+}
+
 TEST_CASE("<node>.node: this agent and the snapshot's live nodes")
 {
     Fixture f;
