@@ -64,13 +64,6 @@ std::size_t record_count(const dns::ZoneSet& zones)
     return n;
 }
 
-std::string address_text(const registry::Address& a)
-{
-    char buf[64] = {};
-    inet_ntop(a.family == 6 ? AF_INET6 : AF_INET, a.bytes.data(), buf, sizeof buf);
-    return buf;
-}
-
 // Keys whose new value a reload cannot apply without a restart: they keep
 // their running value, and each one that changed is named in a warning.
 void keep_restart_only(const config::Config& running, config::Config& next)
@@ -225,7 +218,7 @@ Result<void> Agent::start_registry()
     registry_->set_node({config_.node_name, config_.datacenter, address_, {{"version", CAIRN_VERSION}}, true});
     publisher_ = std::make_unique<SnapshotPublisher>(loop_, *registry_, snapshots_);
     publisher_->start();
-    log::info("registry.ready", {{"node", config_.node_name}, {"address", address_text(address_)}});
+    log::info("registry.ready", {{"node", config_.node_name}, {"address", cairn::to_string(address_)}});
     return {};
 }
 
@@ -287,7 +280,7 @@ Result<void> Agent::start_http()
                               {"http_listen", config_.http.listen.to_string()},
                               {"http_token", !config_.http.token.empty()},
                               {"policy", options.default_policy},
-                              {"service_ttl", http::format_duration_ms(options.default_ttl_ms)}};
+                              {"service_ttl", format_duration(Duration{options.default_ttl_ms})}};
     http::ApiHooks hooks;
     hooks.on_change = [this](const std::string& instance_id) {
         if (prober_)
@@ -458,14 +451,14 @@ dns::Settings Agent::dns_settings(const config::Config& config) const
 registry::Address Agent::choose_address(const config::Config& config) const
 {
     if (!config.advertise_address.empty()) {
-        if (auto a = parse_address(config.advertise_address))
+        if (auto a = parse_ip_address(config.advertise_address))
             return *a;
     }
     // The first private IPv4 address, as memberlist picks its advertise
     // address; else any non-loopback IPv4; else loopback.
     uv_interface_address_t* list = nullptr;
     int count = 0;
-    registry::Address chosen = *parse_address("127.0.0.1");
+    registry::Address chosen = *parse_ip_address("127.0.0.1");
     bool private_found = false, any_found = false;
     if (uv_interface_addresses(&list, &count) == 0) {
         for (int i = 0; i < count && !private_found; ++i) {

@@ -57,7 +57,7 @@ Result<registry::Instance> to_instance(const config::ServiceConfig& service, std
     if (service.address.empty()) {
         i.address = default_address;
     } else {
-        auto a = parse_address(service.address);
+        auto a = parse_ip_address(service.address);
         if (!a)
             return fail("address: {}", a.error().message);
         i.address = *a;

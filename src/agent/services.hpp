@@ -13,8 +13,6 @@
 
 namespace cairn::agent {
 
-// "10.0.0.1" or "::1" as a registry address, parsed as the HTTP API does.
-using http::parse_address;
 
 [[nodiscard]] registry::Policy to_registry_policy(config::Policy policy);
 [[nodiscard]] registry::CheckDefinition to_check_definition(const config::CheckConfig& check);

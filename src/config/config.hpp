@@ -10,12 +10,13 @@
 #include <string_view>
 #include <vector>
 
+#include "core/duration.hpp"
 #include "core/net.hpp"
 #include "core/result.hpp"
 
 namespace cairn::config {
 
-using Duration = std::chrono::milliseconds;
+using cairn::Duration;
 
 enum class Policy { random, round_robin, weighted, affinity, fastest };
 enum class ServeWarning { fallback, always, never };

@@ -1,6 +1,7 @@
 #pragma once
-// Validators for the scalar values that appear in configuration and in the
-// HTTP API: durations, DNS labels, IP addresses, CIDR prefixes, base64 keys.
+// Validators for the scalar values that appear only in configuration: DNS
+// labels and domains, CIDR prefixes, base64 keys. (Durations and addresses
+// are core's: core/duration.hpp, core/ip_address.hpp.)
 // Pure functions; the messages name the value, never the key (callers add
 // the key path and line).
 
@@ -12,12 +13,6 @@
 #include "core/result.hpp"
 
 namespace cairn::config {
-
-// "250ms", "5s", "1m", "1h", "1.5s", "1m30s", or "0". Negative, empty,
-// unit-less (other than "0") and overflowing values are errors.
-[[nodiscard]] Result<Duration> parse_duration(std::string_view text);
-// The shortest form parse_duration reads back: "0", "250ms", "5s", "1m30s".
-[[nodiscard]] std::string format_duration(Duration d);
 
 // One DNS label as cairn uses them for node, datacenter and service names:
 // 1-63 of [A-Za-z0-9-], not starting or ending with '-'.

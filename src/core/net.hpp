@@ -9,6 +9,7 @@
 
 #include <sys/socket.h>
 
+#include "core/ip_address.hpp"
 #include "core/result.hpp"
 
 namespace cairn {
@@ -26,14 +27,18 @@ struct SocketAddress {
     [[nodiscard]] std::string host() const;
 
     static SocketAddress from(const sockaddr* sa);
+    // An IPv4 or IPv6 address (family 6, else 4) and a port.
+    static SocketAddress from(const IpAddress& ip, std::uint16_t port);
 
     // Same family, address and port (the storage's padding is not compared).
-    friend bool operator==(const SocketAddress& a, const SocketAddress& b) { return a.to_string() == b.to_string(); }
+    friend bool operator==(const SocketAddress& a, const SocketAddress& b) {
+        return a.to_string() == b.to_string();
+    }
 };
 
 // Parses "host:port" / "[v6]:port". With a default port, a bare address is
 // accepted too. Host names are not resolved: addresses only.
-[[nodiscard]] Result<SocketAddress> parse_socket_address(std::string_view text,
-                                                         std::optional<std::uint16_t> default_port = {});
+[[nodiscard]] Result<SocketAddress>
+parse_socket_address(std::string_view text, std::optional<std::uint16_t> default_port = {});
 
 } // namespace cairn

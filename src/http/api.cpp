@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "core/duration.hpp"
 #include "core/log.hpp"
 #include "http/json_body.hpp"
 
@@ -146,7 +147,7 @@ json Api::display(const registry::Instance& instance) const
     if (!j.contains("policy"))
         j["policy"] = options_.default_policy;
     if (!j.contains("ttl"))
-        j["ttl"] = format_duration_ms(options_.default_ttl_ms);
+        j["ttl"] = format_duration(Duration{options_.default_ttl_ms});
     return j;
 }
 
@@ -284,7 +285,7 @@ Response Api::members()
     if (hooks_.members)
         return Response::json(200, dump(hooks_.members()));
     json self = {{"name", options_.node_name},
-                 {"address", format_address(options_.address)},
+                 {"address", cairn::to_string(options_.address)},
                  {"datacenter", options_.datacenter},
                  {"state", "alive"},
                  {"incarnation", 0},
@@ -297,7 +298,7 @@ Response Api::agent()
     json out = {{"name", options_.node_name},
                 {"datacenter", options_.datacenter},
                 {"version", options_.version},
-                {"address", format_address(options_.address)},
+                {"address", cairn::to_string(options_.address)},
                 {"config", options_.config_summary}};
     return Response::json(200, dump(out));
 }

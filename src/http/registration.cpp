@@ -1,7 +1,5 @@
 #include "http/registration.hpp"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <charconv>
 #include <set>
@@ -9,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/duration.hpp"
 #include "http/json_body.hpp"
 
 namespace cairn::http {
@@ -119,10 +118,10 @@ public:
             return std::nullopt;
         if (!v->is_string())
             return fail("{}: expected a duration string such as \"10s\", got {}", path(key), type_name(*v));
-        auto ms = parse_duration_ms(v->get_ref<const std::string&>());
-        if (!ms)
-            return fail("{}: {} is not a duration", path(key), show(*v));
-        return *ms;
+        auto d = parse_duration(v->get_ref<const std::string&>());
+        if (!d)
+            return fail("{}: {}", path(key), d.error().message);
+        return static_cast<std::uint32_t>(d->count());
     }
 
     Result<std::vector<std::string>> strings(std::string_view key, std::size_t max) const
@@ -317,7 +316,7 @@ Result<void> decode_identity(const Fields& f, registry::Instance& out, const Reg
     if (!address)
         return std::unexpected(address.error());
     if (*address) {
-        auto a = parse_address(**address);
+        auto a = parse_ip_address(**address);
         if (!a)
             return fail("address: {} is not an IPv4 or IPv6 address", show(**address));
         out.address = *a;
@@ -373,7 +372,7 @@ Result<void> decode_dns_fields(const Fields& f, registry::Instance& out)
         return std::unexpected(ttl.error());
     out.ttl_ms = ttl->value_or(0);
     if (out.ttl_ms % 1000 != 0)
-        return fail("ttl: {} is not whole seconds (DNS TTLs are seconds)", format_duration_ms(out.ttl_ms));
+        return fail("ttl: {} is not whole seconds (DNS TTLs are seconds)", format_duration(Duration{out.ttl_ms}));
     auto maintenance = f.boolean("maintenance");
     auto reason = f.string("maintenance_reason");
     if (!maintenance)
@@ -431,7 +430,7 @@ json encode_instance(const registry::Instance& in)
               {"name", in.service},
               {"node", in.node},
               {"version", in.version},
-              {"address", format_address(in.address)},
+              {"address", cairn::to_string(in.address)},
               {"port", in.port},
               {"tags", in.tags},
               {"meta", json::object()},
@@ -442,7 +441,7 @@ json encode_instance(const registry::Instance& in)
     if (in.policy != registry::Policy::unset)
         j["policy"] = registry::to_string(in.policy);
     if (in.ttl_ms != 0)
-        j["ttl"] = format_duration_ms(in.ttl_ms);
+        j["ttl"] = format_duration(Duration{in.ttl_ms});
     if (in.maintenance) {
         j["maintenance"] = true;
         j["maintenance_reason"] = in.maintenance_reason;
@@ -465,16 +464,16 @@ json encode_instance(const registry::Instance& in)
             break;
         case CheckKind::tcp: jc["tcp"] = d.target; break;
         case CheckKind::script: jc["args"] = d.args; break;
-        case CheckKind::ttl: jc["ttl"] = format_duration_ms(d.ttl_ms); break;
+        case CheckKind::ttl: jc["ttl"] = format_duration(Duration{d.ttl_ms}); break;
         }
         if (d.kind != CheckKind::ttl)
-            jc["interval"] = format_duration_ms(d.interval_ms);
-        jc["timeout"] = format_duration_ms(d.timeout_ms);
+            jc["interval"] = format_duration(Duration{d.interval_ms});
+        jc["timeout"] = format_duration(Duration{d.timeout_ms});
         jc["success_before_passing"] = d.success_before_passing;
         jc["failures_before_warning"] = d.failures_before_warning;
         jc["failures_before_critical"] = d.failures_before_critical;
         if (d.deregister_critical_after_ms != 0)
-            jc["deregister_critical_after"] = format_duration_ms(d.deregister_critical_after_ms);
+            jc["deregister_critical_after"] = format_duration(Duration{d.deregister_critical_after_ms});
         jc["status"] = registry::to_string(c.state.status);
         jc["output"] = c.state.output;
         jc["last_change"] = c.state.last_change_ms;
@@ -483,75 +482,6 @@ json encode_instance(const registry::Instance& in)
     }
     j["checks"] = std::move(checks);
     return j;
-}
-
-Result<std::uint32_t> parse_duration_ms(std::string_view text)
-{
-    if (text.empty())
-        return fail("empty duration");
-    std::uint64_t total_us = 0;
-    std::string_view rest = text;
-    while (!rest.empty()) {
-        std::uint64_t n = 0;
-        auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), n);
-        if (ec != std::errc{} || p == rest.data())
-            return fail("\"{}\" is not a duration", text);
-        rest.remove_prefix(static_cast<std::size_t>(p - rest.data()));
-        std::uint64_t unit_us = 0;
-        for (auto [suffix, us] : {std::pair<std::string_view, std::uint64_t>{"ms", 1'000}, {"us", 1},
-                                  {"s", 1'000'000}, {"m", 60'000'000}, {"h", 3'600'000'000}}) {
-            if (rest.starts_with(suffix)) {
-                unit_us = us;
-                rest.remove_prefix(suffix.size());
-                break;
-            }
-        }
-        if (unit_us == 0)
-            return fail("\"{}\" is not a duration (units: ms, s, m, h)", text);
-        if (n > (std::uint64_t{1} << 40) / unit_us)
-            return fail("\"{}\" is too long", text);
-        total_us += n * unit_us;
-    }
-    std::uint64_t ms = (total_us + 999) / 1000;
-    if (ms > 0xffffffffu)
-        return fail("\"{}\" is too long", text);
-    return static_cast<std::uint32_t>(ms);
-}
-
-std::string format_duration_ms(std::uint64_t ms)
-{
-    if (ms != 0 && ms % 3'600'000 == 0)
-        return fmt::format("{}h", ms / 3'600'000);
-    if (ms != 0 && ms % 60'000 == 0)
-        return fmt::format("{}m", ms / 60'000);
-    if (ms % 1000 == 0)
-        return fmt::format("{}s", ms / 1000);
-    return fmt::format("{}ms", ms);
-}
-
-Result<registry::Address> parse_address(std::string_view text)
-{
-    std::string s(text);
-    registry::Address a;
-    if (inet_pton(AF_INET, s.c_str(), a.bytes.data()) == 1) {
-        a.family = 4;
-        return a;
-    }
-    if (inet_pton(AF_INET6, s.c_str(), a.bytes.data()) == 1) {
-        a.family = 6;
-        return a;
-    }
-    return fail("\"{}\" is not an IPv4 or IPv6 address", text);
-}
-
-std::string format_address(const registry::Address& a)
-{
-    char buf[INET6_ADDRSTRLEN] = {};
-    if (a.family == 4)
-        inet_ntop(AF_INET, a.bytes.data(), buf, sizeof buf);
-    else if (a.family == 6)
-        inet_ntop(AF_INET6, a.bytes.data(), buf, sizeof buf);
-    return buf;
 }
 
 } // namespace cairn::http

@@ -31,13 +31,4 @@ struct RegistrationDefaults {
 // An unset policy or ttl is left out.
 [[nodiscard]] nlohmann::json encode_instance(const registry::Instance& instance);
 
-// "10s", "500ms", "1m30s", "1h", "250us" (rounded up to whole ms).
-[[nodiscard]] Result<std::uint32_t> parse_duration_ms(std::string_view text);
-// The shortest exact form: 1500 -> "1500ms", 5000 -> "5s", 90000 -> "90s", 120000 -> "2m".
-[[nodiscard]] std::string format_duration_ms(std::uint64_t ms);
-
-[[nodiscard]] Result<registry::Address> parse_address(std::string_view text);
-[[nodiscard]] std::string format_address(const registry::Address& address);
-
-
 } // namespace cairn::http

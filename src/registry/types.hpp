@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/ip_address.hpp"
+
 namespace cairn::registry {
 
 // Wire values: append-only.
@@ -21,12 +23,7 @@ enum class Policy : std::uint8_t { unset = 0, random = 1, round_robin = 2, weigh
 
 enum class CheckKind : std::uint8_t { http = 0, tcp = 1, script = 2, ttl = 3 };
 
-struct Address {
-    std::uint8_t family = 0; // 4 or 6; 0 = unset
-    std::array<std::uint8_t, 16> bytes{};
-
-    friend bool operator==(const Address&, const Address&) = default;
-};
+using Address = cairn::IpAddress; // family 0 = unset
 
 struct CheckDefinition {
     std::string id;

@@ -14,7 +14,7 @@ registry::Instance instance(int n)
     registry::Instance i;
     i.id = "web-" + std::to_string(n);
     i.service = "web";
-    i.address = *parse_address("127.0.0.1");
+    i.address = *parse_ip_address("127.0.0.1");
     i.port = static_cast<std::uint16_t>(1000 + n);
     return i;
 }

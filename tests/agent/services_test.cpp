@@ -24,22 +24,22 @@ config::ServiceConfig web()
 
 TEST_CASE("addresses")
 {
-    auto v4 = parse_address("10.1.2.3");
+    auto v4 = parse_ip_address("10.1.2.3");
     REQUIRE(v4);
     CHECK(v4->family == 4);
     CHECK(v4->bytes[0] == 10);
     CHECK(v4->bytes[3] == 3);
-    auto v6 = parse_address("::1");
+    auto v6 = parse_ip_address("::1");
     REQUIRE(v6);
     CHECK(v6->family == 6);
     CHECK(v6->bytes[15] == 1);
-    CHECK_FALSE(parse_address("10.1.2"));
-    CHECK_FALSE(parse_address("host"));
+    CHECK_FALSE(parse_ip_address("10.1.2"));
+    CHECK_FALSE(parse_ip_address("host"));
 }
 
 TEST_CASE("a config service becomes an instance owned by this node")
 {
-    auto fallback = *parse_address("192.0.2.7");
+    auto fallback = *parse_ip_address("192.0.2.7");
     auto i = to_instance(web(), "node-1", fallback);
     REQUIRE(i);
     CHECK(i->id == "web");
@@ -60,7 +60,7 @@ TEST_CASE("a config service becomes an instance owned by this node")
     explicit_address.ttl = 2s;
     auto j = to_instance(explicit_address, "node-1", fallback);
     REQUIRE(j);
-    CHECK(j->address == *parse_address("::1"));
+    CHECK(j->address == *parse_ip_address("::1"));
     CHECK(j->policy == registry::Policy::round_robin);
     CHECK(j->ttl_ms == 2000);
 
@@ -87,7 +87,7 @@ TEST_CASE("each kind of check converts")
     s.checks[3].ttl = 30s;
     s.checks[3].deregister_critical_after = 10min;
     REQUIRE(config::validate_service(s));
-    auto i = to_instance(s, "n", *parse_address("127.0.0.1"));
+    auto i = to_instance(s, "n", *parse_ip_address("127.0.0.1"));
     REQUIRE(i);
     REQUIRE(i->checks.size() == 4);
     const auto& http = i->checks[0].definition;

@@ -196,7 +196,7 @@ checks = [
 TEST_CASE("errors name the file, the line and the key path")
 {
     CHECK(error_of("node_name = \"a\"\n\n[dns]\nservice_ttl = \"5x\"\n") ==
-          "agent.toml:4: dns.service_ttl: \"5x\" is not a duration (expected e.g. \"5s\", \"250ms\", \"1m\", \"1h\")");
+          "agent.toml:4: dns.service_ttl: \"5x\" is not a duration (each number needs a unit: h, m, s or ms)");
     CHECK(contains(error_of("[dns]\nlisten = [\"127.0.0.1:8600\"]\nbogus = 1\n"), "agent.toml:3: dns.bogus: unknown key"));
     CHECK(contains(error_of("nodename = \"x\"\n"), "agent.toml:1: nodename: unknown key"));
     CHECK(contains(error_of("[dns.forward]\nupstream = []\n"), "agent.toml:2: dns.forward.upstream: unknown key"));
@@ -231,7 +231,7 @@ TEST_CASE("wrong types")
 
 TEST_CASE("bad values")
 {
-    CHECK(contains(error_of("[dns]\nlisten = [\"127.0.0.1:99999\"]\n"), "agent.toml:2: dns.listen[0]: '127.0.0.1:99999' is not an address"));
+    CHECK(contains(error_of("[dns]\nlisten = [\"127.0.0.1:99999\"]\n"), "agent.toml:2: dns.listen[0]: \"127.0.0.1:99999\" is not an address"));
     CHECK(contains(error_of("[dns]\nlisten = [\"localhost:53\"]\n"), "dns.listen[0]:"));
     CHECK(contains(error_of("[dns]\nlisten = []\n"), "dns.listen: must list at least one address"));
     CHECK(contains(error_of("[http]\nlisten = \"nowhere\"\n"), "agent.toml:2: http.listen:"));
@@ -246,7 +246,7 @@ TEST_CASE("bad values")
     CHECK(contains(error_of("[log]\nlevel = \"loud\"\n"), "log.level: unknown log level 'loud'"));
     CHECK(contains(error_of("domain = \"bad..domain\"\n"), "agent.toml:1: domain:"));
     CHECK(contains(error_of("node_name = \"web 01\"\n"), "node_name: \"web 01\" is not a DNS label"));
-    CHECK(contains(error_of("advertise_address = \"10.0.0\"\n"), "advertise_address: \"10.0.0\" is not an IP address"));
+    CHECK(contains(error_of("advertise_address = \"10.0.0\"\n"), "advertise_address: \"10.0.0\" is not an IPv4 or IPv6 address"));
 }
 
 TEST_CASE("service rules")

@@ -24,7 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::abort(); // every error names where it is
     }
     // The value parsers see the raw bytes too.
-    (void)cairn::config::parse_duration(text);
+    (void)cairn::parse_duration(text);
+    (void)cairn::parse_ip_address(text);
     (void)cairn::config::normalize_domain(text);
     (void)cairn::config::check_cidr(text);
     return 0;

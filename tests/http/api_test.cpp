@@ -25,7 +25,7 @@ struct Fixture {
     {
         ApiOptions o;
         o.node_name = "node-a";
-        o.address = *parse_address("10.1.2.3");
+        o.address = *parse_ip_address("10.1.2.3");
         o.token = std::move(token);
         o.default_policy = "round_robin";
         return o;
@@ -184,7 +184,7 @@ TEST_CASE("TTL reports go to the health engine's hook when it is set")
     registry::Registry reg("n");
     std::string seen;
     ApiOptions o;
-    o.address = *parse_address("127.0.0.1");
+    o.address = *parse_ip_address("127.0.0.1");
     ApiHooks h;
     h.ttl_report = [&](const std::string& id, registry::Health s, const std::string& note) -> Result<void> {
         seen = id + "/" + std::string(registry::to_string(s)) + "/" + note;

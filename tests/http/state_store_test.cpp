@@ -43,7 +43,7 @@ struct TempDir {
 
 http::RegistrationDefaults defaults()
 {
-    return http::RegistrationDefaults{*http::parse_address("10.0.0.1")};
+    return http::RegistrationDefaults{*parse_ip_address("10.0.0.1")};
 }
 
 registry::Instance instance(std::string_view body)

@@ -61,7 +61,7 @@ class BadConfig(unittest.TestCase):
         text = util.read(self.path)
         text = re.sub(r'\[http\]\nlisten = "[^"]*"', '[http]\nlisten = "127.0.0.1:99999"', text)
         util.write(self.path, text)
-        self.assert_rejected("99999", "http.listen: '127.0.0.1:99999' is not an address")
+        self.assert_rejected("99999", 'http.listen: "127.0.0.1:99999" is not an address')
 
     def test_bad_service(self):
         util.append(self.path, "\n[[service]]\nname = \"web\"\nport = 8080\ncheck = { interval = \"1s\" }\n")
