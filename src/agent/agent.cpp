@@ -17,6 +17,7 @@
 #include "agent/state_store.hpp"
 #include "core/log.hpp"
 #include "dns/answer/catalog.hpp"
+#include "dns/server/metrics.hpp"
 #include "dns/server/server.hpp"
 #include "dns/zone/zone.hpp"
 #include "http/api.hpp"
@@ -294,6 +295,8 @@ Result<void> Agent::start_http()
         return prober_->update_ttl(check_id, status, note);
     };
     hooks.now_ms = [] { return wall_clock_ms(); };
+    // The DNS threads' counters, summed when /metrics is read.
+    hooks.extra_metrics = [this] { return dns_server_ ? dns::format_metrics(dns_server_->stats()) : std::string(); };
     api_ = std::make_unique<http::Api>(*registry_, std::move(options), std::move(hooks));
 
     http::ServerOptions server_options;

@@ -20,6 +20,7 @@
 // one thread (the agent's main thread); stats() from any thread once start()
 // has returned.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -79,6 +80,15 @@ public:
         std::uint64_t tcp_accepted = 0;    // accepted since start
         std::uint64_t tcp_evicted = 0;     // closed to make room (connection cap)
         std::uint64_t tcp_timeouts = 0;    // closed for being idle
+        // Answers made, by transport (Transport as index): by the RCODE in
+        // their header (the four bits; BADVERS, an extended rcode, shows as
+        // 0) and how many had TC set. Counted when made, so a UDP answer
+        // whose send failed is here and in `dropped`.
+        struct Answers {
+            std::array<std::uint64_t, 16> by_rcode{};
+            std::uint64_t truncated = 0;
+        };
+        std::array<Answers, 2> answers{};
     };
     [[nodiscard]] Stats stats() const;
 

@@ -2,7 +2,9 @@
 // Counters of one DNS thread (a worker's TCP loop or a UDP reader). Internal
 // to src/dns/server/.
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "dns/server/server.hpp"
@@ -20,6 +22,10 @@ struct alignas(64) WorkerStats {
     std::atomic<std::uint64_t> tcp_accepted{0};
     std::atomic<std::uint64_t> tcp_evicted{0};
     std::atomic<std::uint64_t> tcp_timeouts{0};
+    // A thread serves one transport, so it counts its answers here and
+    // add_to() files them under that transport.
+    std::array<std::atomic<std::uint64_t>, 16> rcodes{};
+    std::atomic<std::uint64_t> truncated{0};
 
     void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1)
     {
@@ -29,7 +35,16 @@ struct alignas(64) WorkerStats {
     {
         counter.store(counter.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
     }
-    void add_to(Server::Stats& total) const;
+    // One answer made: its RCODE and TC bit, read from its header.
+    void count_answer(const std::uint8_t* answer, std::size_t length)
+    {
+        if (length < 4)
+            return; // not a DNS message; the Responder's contract rules it out
+        add(rcodes[answer[3] & 0x0f]);
+        if ((answer[2] & 0x02) != 0)
+            add(truncated);
+    }
+    void add_to(Server::Stats& total, Transport transport) const;
 };
 
 } // namespace cairn::dns

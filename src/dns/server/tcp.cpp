@@ -293,6 +293,7 @@ void TcpServer::process(TcpConnection& c)
             stats_.add(stats_.dropped);
             continue;
         }
+        stats_.count_answer(out_.get() + used + 2, length);
         out_[used] = static_cast<std::uint8_t>(length >> 8);
         out_[used + 1] = static_cast<std::uint8_t>(length);
         used += 2 + length;

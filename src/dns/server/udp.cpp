@@ -144,6 +144,7 @@ unsigned UdpReader::answer(unsigned received) noexcept
             ++dropped;
             continue;
         }
+        stats.count_answer(out.data(), length);
         msghdr& reply = batch_.send[count].msg_hdr;
         reply.msg_name = &batch_.peers[i];
         reply.msg_namelen = h.msg_namelen;

@@ -23,7 +23,7 @@ Result<std::unique_ptr<Responder>> make_responder(const ResponderFactory& factor
 
 } // namespace
 
-void WorkerStats::add_to(Server::Stats& total) const
+void WorkerStats::add_to(Server::Stats& total, Transport transport) const
 {
     auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
     total.udp_queries += get(udp_queries);
@@ -34,6 +34,10 @@ void WorkerStats::add_to(Server::Stats& total) const
     total.tcp_accepted += get(tcp_accepted);
     total.tcp_evicted += get(tcp_evicted);
     total.tcp_timeouts += get(tcp_timeouts);
+    Server::Stats::Answers& answers = total.answers[static_cast<std::size_t>(transport)];
+    for (std::size_t rcode = 0; rcode < rcodes.size(); ++rcode)
+        answers.by_rcode[rcode] += get(rcodes[rcode]);
+    answers.truncated += get(truncated);
 }
 
 Worker::Worker(const ServerOptions& options, std::vector<UniqueFd> udp, std::vector<UniqueFd> tcp,
@@ -113,9 +117,9 @@ void Worker::join()
 
 void Worker::add_stats(Server::Stats& total) const
 {
-    stats.add_to(total);
+    stats.add_to(total, Transport::tcp);
     for (const auto& reader : udp_)
-        reader->stats.add_to(total);
+        reader->stats.add_to(total, Transport::udp);
 }
 
 void Worker::run() noexcept
