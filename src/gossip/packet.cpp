@@ -1,5 +1,7 @@
 #include "gossip/packet.hpp"
 
+#include <cassert>
+
 #include <zlib.h>
 
 #include "gossip/codec.hpp"
