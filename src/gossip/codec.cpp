@@ -103,8 +103,10 @@ Result<bool> known(Result<void> ok) {
     return true;
 }
 
-void put(Writer& w, std::string_view key) {
-    w.raw(key);
+// Writes a map key; its value follows on the returned writer.
+Writer& key(Writer& w, std::string_view name) {
+    w.raw(name);
+    return w;
 }
 
 } // namespace
@@ -116,93 +118,93 @@ void write(Writer& w, const Ping& m) {
     // SourceAddr, SourcePort and SourceNode are `codec:",omitempty"`.
     std::size_t n = 2 + !m.source_addr.empty() + !m.source_node.empty() + (m.source_port != 0);
     w.map_header(n);
-    put(w, "Node"), w.raw(m.node);
-    put(w, "SeqNo"), w.uint(m.seq_no);
-    if (!m.source_addr.empty()) put(w, "SourceAddr"), w.raw(m.source_addr);
-    if (!m.source_node.empty()) put(w, "SourceNode"), w.raw(m.source_node);
-    if (m.source_port != 0) put(w, "SourcePort"), w.uint(m.source_port);
+    key(w, "Node").raw(m.node);
+    key(w, "SeqNo").uint(m.seq_no);
+    if (!m.source_addr.empty()) key(w, "SourceAddr").raw(m.source_addr);
+    if (!m.source_node.empty()) key(w, "SourceNode").raw(m.source_node);
+    if (m.source_port != 0) key(w, "SourcePort").uint(m.source_port);
 }
 
 void write(Writer& w, const IndirectPingReq& m) {
     std::size_t n = 5 + !m.source_addr.empty() + !m.source_node.empty() + (m.source_port != 0);
     w.map_header(n);
-    put(w, "Nack"), w.boolean(m.nack);
-    put(w, "Node"), w.raw(m.node);
-    put(w, "Port"), w.uint(m.port);
-    put(w, "SeqNo"), w.uint(m.seq_no);
-    if (!m.source_addr.empty()) put(w, "SourceAddr"), w.raw(m.source_addr);
-    if (!m.source_node.empty()) put(w, "SourceNode"), w.raw(m.source_node);
-    if (m.source_port != 0) put(w, "SourcePort"), w.uint(m.source_port);
-    put(w, "Target"), w.bytes_or_nil(m.target);
+    key(w, "Nack").boolean(m.nack);
+    key(w, "Node").raw(m.node);
+    key(w, "Port").uint(m.port);
+    key(w, "SeqNo").uint(m.seq_no);
+    if (!m.source_addr.empty()) key(w, "SourceAddr").raw(m.source_addr);
+    if (!m.source_node.empty()) key(w, "SourceNode").raw(m.source_node);
+    if (m.source_port != 0) key(w, "SourcePort").uint(m.source_port);
+    key(w, "Target").bytes_or_nil(m.target);
 }
 
 void write(Writer& w, const AckResp& m) {
     w.map_header(2);
-    put(w, "Payload"), w.bytes_or_nil(m.payload);
-    put(w, "SeqNo"), w.uint(m.seq_no);
+    key(w, "Payload").bytes_or_nil(m.payload);
+    key(w, "SeqNo").uint(m.seq_no);
 }
 
 void write(Writer& w, const NackResp& m) {
     w.map_header(1);
-    put(w, "SeqNo"), w.uint(m.seq_no);
+    key(w, "SeqNo").uint(m.seq_no);
 }
 
 void write(Writer& w, const ErrResp& m) {
     w.map_header(1);
-    put(w, "Error"), w.raw(m.error);
+    key(w, "Error").raw(m.error);
 }
 
 void write(Writer& w, const Suspect& m) {
     w.map_header(3);
-    put(w, "From"), w.raw(m.from);
-    put(w, "Incarnation"), w.uint(m.incarnation);
-    put(w, "Node"), w.raw(m.node);
+    key(w, "From").raw(m.from);
+    key(w, "Incarnation").uint(m.incarnation);
+    key(w, "Node").raw(m.node);
 }
 
 void write(Writer& w, const Alive& m) {
     w.map_header(6);
-    put(w, "Addr"), w.bytes_or_nil(m.addr);
-    put(w, "Incarnation"), w.uint(m.incarnation);
-    put(w, "Meta"), w.bytes_or_nil(m.meta);
-    put(w, "Node"), w.raw(m.node);
-    put(w, "Port"), w.uint(m.port);
-    put(w, "Vsn"), w.bytes_or_nil(m.vsn);
+    key(w, "Addr").bytes_or_nil(m.addr);
+    key(w, "Incarnation").uint(m.incarnation);
+    key(w, "Meta").bytes_or_nil(m.meta);
+    key(w, "Node").raw(m.node);
+    key(w, "Port").uint(m.port);
+    key(w, "Vsn").bytes_or_nil(m.vsn);
 }
 
 void write(Writer& w, const Dead& m) {
     w.map_header(3);
-    put(w, "From"), w.raw(m.from);
-    put(w, "Incarnation"), w.uint(m.incarnation);
-    put(w, "Node"), w.raw(m.node);
+    key(w, "From").raw(m.from);
+    key(w, "Incarnation").uint(m.incarnation);
+    key(w, "Node").raw(m.node);
 }
 
 void write(Writer& w, const PushPullHeader& m) {
     w.map_header(3);
-    put(w, "Join"), w.boolean(m.join);
-    put(w, "Nodes"), w.sint(m.nodes);
-    put(w, "UserStateLen"), w.sint(m.user_state_len);
+    key(w, "Join").boolean(m.join);
+    key(w, "Nodes").sint(m.nodes);
+    key(w, "UserStateLen").sint(m.user_state_len);
 }
 
 void write(Writer& w, const UserMsgHeader& m) {
     w.map_header(1);
-    put(w, "UserMsgLen"), w.sint(m.user_msg_len);
+    key(w, "UserMsgLen").sint(m.user_msg_len);
 }
 
 void write(Writer& w, const PushNodeState& m) {
     w.map_header(7);
-    put(w, "Addr"), w.bytes_or_nil(m.addr);
-    put(w, "Incarnation"), w.uint(m.incarnation);
-    put(w, "Meta"), w.bytes_or_nil(m.meta);
-    put(w, "Name"), w.raw(m.name);
-    put(w, "Port"), w.uint(m.port);
-    put(w, "State"), w.sint(static_cast<std::int64_t>(m.state));
-    put(w, "Vsn"), w.bytes_or_nil(m.vsn);
+    key(w, "Addr").bytes_or_nil(m.addr);
+    key(w, "Incarnation").uint(m.incarnation);
+    key(w, "Meta").bytes_or_nil(m.meta);
+    key(w, "Name").raw(m.name);
+    key(w, "Port").uint(m.port);
+    key(w, "State").sint(static_cast<std::int64_t>(m.state));
+    key(w, "Vsn").bytes_or_nil(m.vsn);
 }
 
 void write(Writer& w, const Compress& m) {
     w.map_header(2);
-    put(w, "Algo"), w.uint(static_cast<std::uint8_t>(m.algo));
-    put(w, "Buf"), w.bytes_or_nil(m.buf);
+    key(w, "Algo").uint(static_cast<std::uint8_t>(m.algo));
+    key(w, "Buf").bytes_or_nil(m.buf);
 }
 
 Result<void> read(Reader& r, Ping& m) {
