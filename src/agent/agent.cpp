@@ -304,8 +304,9 @@ Result<void> Agent::start_http()
     server_options.max_connections = config_.http.max_connections;
     server_options.idle_timeout = config_.http.idle_timeout;
     server_options.limits = {config_.http.max_header_bytes, config_.http.max_body_bytes};
-    http_server_ = std::make_unique<http::Server>(loop_, std::move(server_options),
-                                                  [this](const http::Request& r) { return api_->handle(r); });
+    http_server_ = std::make_unique<http::Server>(
+        loop_, std::move(server_options), [this](const http::Request& r) { return api_->handle(r); },
+        [this](const http::Request& head) { return api_->refuse_before_body(head); });
     api_->set_server_metrics(
         [this] { return http::format_metrics(http_server_->stats(), http_server_->connection_count()); });
     return http_server_->start();

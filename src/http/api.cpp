@@ -1,7 +1,9 @@
 #include "http/api.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -19,6 +21,11 @@ using nlohmann::json;
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"; }
 
 namespace {
+
+// GET /v1/services/{name} of a service with more instances than this is
+// streamed, this many instances per piece.
+constexpr std::size_t stream_above_instances = 512;
+constexpr std::size_t stream_slice_instances = 128;
 
 std::vector<std::string_view> split_path(std::string_view path)
 {
@@ -87,16 +94,22 @@ bool Api::authorized(const Request& r) const
     return same_secret(std::string_view(*h).substr(scheme.size()), options_.token);
 }
 
+std::optional<Response> Api::refuse_before_body(const Request& head) const
+{
+    if (!is_write(head.method) || authorized(head))
+        return std::nullopt;
+    Response resp = Response::error(401, "a valid bearer token is required for writes (Authorization: Bearer ...)");
+    resp.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"cairn\"");
+    return resp;
+}
+
 Response Api::handle(const Request& r)
 {
     auto parts = split_path(r.path);
     const std::string& m = r.method;
 
-    if (is_write(m) && !authorized(r)) {
-        Response resp = Response::error(401, "a valid bearer token is required for writes (Authorization: Bearer ...)");
-        resp.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"cairn\"");
-        return resp;
-    }
+    if (auto refusal = refuse_before_body(r))
+        return std::move(*refusal);
 
     if (parts.size() == 1 && parts[0] == "health")
         return m == "GET" ? Response::text(200, "ok\n") : method_not_allowed("GET");
@@ -209,6 +222,8 @@ Response Api::service(const Request& r, const std::string& name)
         return Response::error(404, fmt::format("no service named \"{}\"", name));
     bool passing_only = r.query_param("passing").has_value();
     auto tag = r.query_param("tag");
+    if (instances.size() > stream_above_instances)
+        return streamed_service(instances, passing_only, std::move(tag));
     json out = json::array();
     for (const registry::Instance* i : instances) {
         if (passing_only && i->health() != registry::Health::passing)
@@ -218,6 +233,46 @@ Response Api::service(const Request& r, const std::string& name)
         out.push_back(display(*i));
     }
     return Response::json(200, dump(out));
+}
+
+// A large service is written as the connection drains, a slice of instances
+// at a time: the body is never whole in memory, and the main loop is never
+// held for more than one slice. Instances are looked up again per slice, so
+// one that is deregistered meanwhile is left out and one that changed is
+// shown as it is then.
+Response Api::streamed_service(const std::vector<const registry::Instance*>& instances, bool passing_only,
+                               std::optional<std::string> tag)
+{
+    auto keys = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
+    keys->reserve(instances.size());
+    for (const registry::Instance* i : instances)
+        keys->emplace_back(i->node, i->id);
+    Response r = Response::json(200, "");
+    std::size_t next = 0;
+    bool opened = false, any = false;
+    r.body_stream = [this, keys, next, opened, any, passing_only, tag](std::string& out) mutable {
+        if (!opened) {
+            out += '[';
+            opened = true;
+        }
+        std::size_t end = std::min(keys->size(), next + stream_slice_instances);
+        for (; next < end; ++next) {
+            const registry::Instance* i = registry_.find((*keys)[next].first, (*keys)[next].second);
+            if (!i || (passing_only && i->health() != registry::Health::passing))
+                continue;
+            if (tag && std::ranges::find(i->tags, *tag) == i->tags.end())
+                continue;
+            if (any)
+                out += ',';
+            any = true;
+            out += display(*i).dump(-1, ' ', false, json::error_handler_t::replace);
+        }
+        if (next < keys->size())
+            return true;
+        out += "]\n";
+        return false;
+    };
+    return r;
 }
 
 Response Api::check_report(const Request& r, const std::string& check_id, registry::Health status)

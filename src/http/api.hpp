@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -23,10 +24,10 @@ struct ApiOptions {
     std::string node_name;
     std::string datacenter = "dc1";
     std::string version = CAIRN_VERSION;
-    registry::Address address;          // the agent's; the default for registrations
+    registry::Address address;             // the agent's; the default for registrations
     std::string default_policy = "random"; // [dns].policy, shown for instances without one
     std::uint32_t default_ttl_ms = 5'000;  // [dns].service_ttl
-    std::string token;                  // bearer token for writes; empty = open
+    std::string token;                     // bearer token for writes; empty = open
     nlohmann::json config_summary = nlohmann::json::object(); // shown by GET /v1/agent
 };
 
@@ -39,7 +40,8 @@ struct ApiHooks {
     // A TTL check report. The health engine owns TTL timers; when set, it gets
     // the report and decides (an error message becomes 400). When unset the
     // API writes the status to the registry itself.
-    std::function<Result<void>(const std::string& check_id, registry::Health status, const std::string& note)>
+    std::function<Result<void>(const std::string& check_id, registry::Health status,
+                               const std::string& note)>
         ttl_report;
     // GET /v1/members; unset = this agent alone, alive, incarnation 0.
     std::function<nlohmann::json()> members;
@@ -54,10 +56,15 @@ public:
     Api(registry::Registry& registry, ApiOptions options, ApiHooks hooks = {});
 
     [[nodiscard]] Response handle(const Request& request);
+    // For a request waiting for 100 Continue (headers only): the 401 of a
+    // write without a valid token, so that the client sends no body for it.
+    [[nodiscard]] std::optional<Response> refuse_before_body(const Request& head) const;
 
     // Counters for /metrics that the server keeps (requests by class ...);
     // the agent sets this to the server's stats text.
-    void set_server_metrics(std::function<std::string()> lines) { server_metrics_ = std::move(lines); }
+    void set_server_metrics(std::function<std::string()> lines) {
+        server_metrics_ = std::move(lines);
+    }
 
 private:
     Response register_instance(const Request& r);
@@ -71,6 +78,8 @@ private:
     Response metrics();
 
     [[nodiscard]] bool authorized(const Request& r) const;
+    [[nodiscard]] Response streamed_service(const std::vector<const registry::Instance*>& instances,
+                                            bool passing_only, std::optional<std::string> tag);
     [[nodiscard]] nlohmann::json display(const registry::Instance& instance) const;
     [[nodiscard]] std::int64_t now_ms() const;
     void changed(const std::string& instance_id);

@@ -152,8 +152,9 @@ TEST_CASE("keep-alive: several requests on one connection") {
 TEST_CASE("pipelining: answers in order") {
     Running s(options());
     Client c(s.port());
-    c.send("GET /1 HTTP/1.1\r\n\r\nPUT /2 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /3 "
-           "HTTP/1.1\r\n\r\n");
+    c.send("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nPUT /2 HTTP/1.1\r\nHost: x\r\nContent-Length: "
+           "3\r\n\r\nabcGET /3 "
+           "HTTP/1.1\r\nHost: x\r\n\r\n");
     auto a = c.response(), b = c.response(), d = c.response();
     REQUIRE((a && b && d));
     CHECK(a->second == "GET /1 ");
@@ -164,7 +165,7 @@ TEST_CASE("pipelining: answers in order") {
 TEST_CASE("Connection: close is honoured") {
     Running s(options());
     Client c(s.port());
-    c.send("GET /1 HTTP/1.1\r\nConnection: close\r\n\r\n");
+    c.send("GET /1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     auto r = c.response();
     REQUIRE(r);
     CHECK(r->first == 200);
@@ -175,7 +176,7 @@ TEST_CASE("limits: 431 for big headers, 413 for a big body before it is sent, 40
     Running s(options());
     {
         Client c(s.port());
-        c.send("GET / HTTP/1.1\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n");
+        c.send("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n");
         auto r = c.response();
         REQUIRE(r);
         CHECK(r->first == 431);
@@ -183,7 +184,7 @@ TEST_CASE("limits: 431 for big headers, 413 for a big body before it is sent, 40
     }
     {
         Client c(s.port());
-        c.send("PUT /v1/services HTTP/1.1\r\nContent-Length: 2097152\r\n\r\n");
+        c.send("PUT /v1/services HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\n\r\n");
         auto r = c.response();
         REQUIRE(r);
         CHECK(r->first == 413);
@@ -199,7 +200,7 @@ TEST_CASE("limits: 431 for big headers, 413 for a big body before it is sent, 40
     }
     // Still serving.
     Client c(s.port());
-    c.send("GET /ok HTTP/1.1\r\n\r\n");
+    c.send("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n");
     auto r = c.response();
     REQUIRE(r);
     CHECK(r->first == 200);
@@ -208,7 +209,7 @@ TEST_CASE("limits: 431 for big headers, 413 for a big body before it is sent, 40
 TEST_CASE("Expect: 100-continue gets 100 Continue, then the answer") {
     Running s(options());
     Client c(s.port());
-    c.send("PUT /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+    c.send("PUT /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
     // The helper skips the 100; send the body once it could have arrived.
     c.send("ok");
     auto r = c.response();
@@ -240,7 +241,7 @@ TEST_CASE("an idle keep-alive connection is closed without a response") {
     o.idle_timeout = 150ms;
     Running s(o);
     Client c(s.port());
-    c.send("GET /a HTTP/1.1\r\n\r\n");
+    c.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
     REQUIRE(c.response());
     CHECK(c.closed(3000ms));
 }
@@ -250,8 +251,8 @@ TEST_CASE("over the connection cap: 503") {
     o.max_connections = 2;
     Running s(o);
     Client a(s.port()), b(s.port());
-    a.send("GET /a HTTP/1.1\r\n\r\n");
-    b.send("GET /b HTTP/1.1\r\n\r\n");
+    a.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    b.send("GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
     REQUIRE(a.response());
     REQUIRE(b.response()); // both are accepted by now
     Client c(s.port());
@@ -259,7 +260,7 @@ TEST_CASE("over the connection cap: 503") {
     REQUIRE(r);
     CHECK(r->first == 503);
     CHECK(c.closed());
-    a.send("GET /a2 HTTP/1.1\r\n\r\n");
+    a.send("GET /a2 HTTP/1.1\r\nHost: x\r\n\r\n");
     auto again = a.response();
     REQUIRE(again);
     CHECK(again->first == 200);
@@ -268,7 +269,7 @@ TEST_CASE("over the connection cap: 503") {
 TEST_CASE("a handler that throws gives 500 and the connection goes on") {
     Running s(options());
     Client c(s.port());
-    c.send("GET /throw HTTP/1.1\r\n\r\nGET /after HTTP/1.1\r\n\r\n");
+    c.send("GET /throw HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n");
     auto a = c.response(), b = c.response();
     REQUIRE((a && b));
     CHECK(a->first == 500);
@@ -278,7 +279,7 @@ TEST_CASE("a handler that throws gives 500 and the connection goes on") {
 TEST_CASE("a client that half-closes after its request still gets the answer") {
     Running s(options());
     Client c(s.port());
-    c.send("GET /h HTTP/1.1\r\n\r\n");
+    c.send("GET /h HTTP/1.1\r\nHost: x\r\n\r\n");
     c.shutdown_write();
     auto r = c.response();
     REQUIRE(r);
@@ -335,9 +336,9 @@ private:
 TEST_CASE("a deferred reply holds back the requests behind it, and answers stay in order") {
     Deferring s;
     Client c(s.port());
-    c.send("PUT /later HTTP/1.1\r\nContent-Length: 1\r\n\r\nA"
-           "PUT /now HTTP/1.1\r\nContent-Length: 1\r\n\r\nB"
-           "PUT /later HTTP/1.1\r\nContent-Length: 1\r\n\r\nC");
+    c.send("PUT /later HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nA"
+           "PUT /now HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nB"
+           "PUT /later HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nC");
     auto a = c.response();
     auto b = c.response();
     auto d = c.response();
@@ -356,10 +357,10 @@ TEST_CASE("a connection that closes while its reply is deferred is dropped quiet
     Deferring s;
     {
         Client c(s.port());
-        c.send("PUT /later HTTP/1.1\r\nContent-Length: 1\r\n\r\nA");
+        c.send("PUT /later HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nA");
     }
     Client next(s.port());
-    next.send("GET /now HTTP/1.1\r\n\r\n");
+    next.send("GET /now HTTP/1.1\r\nHost: x\r\n\r\n");
     auto r = next.response();
     REQUIRE(r);
     CHECK(r->second == "now ");

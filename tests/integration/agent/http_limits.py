@@ -106,7 +106,7 @@ class HttpLimits(unittest.TestCase):
         self.assertEqual(self.snapshot(), before)
 
     def test_big_headers_get_431(self):
-        raw = raw_exchange(self.agent, b"GET /v1/services HTTP/1.1\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
+        raw = raw_exchange(self.agent, b"GET /v1/services HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
         self.assertEqual(status_of(raw), 431)
 
     def test_garbage_gets_400(self):
@@ -146,8 +146,8 @@ class HttpLimits(unittest.TestCase):
             s.close()
 
     def test_keep_alive_and_pipelining(self):
-        raw = raw_exchange(self.agent, b"GET /health HTTP/1.1\r\n\r\nGET /v1/services/web HTTP/1.1\r\n\r\n"
-                           b"GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n")
+        raw = raw_exchange(self.agent, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/services/web HTTP/1.1\r\nHost: x\r\n\r\n"
+                           b"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         self.assertEqual(raw.count(b"HTTP/1.1 "), 3)
         self.assertTrue(raw.startswith(b"HTTP/1.1 200"))
         self.assertIn(b"HTTP/1.1 404", raw)
