@@ -50,7 +50,7 @@ std::string format_metrics(const Server::Stats& s)
                            s.answers[t].truncated);
 
     out += "# HELP cairn_dns_dropped_total DNS queries not answered: not DNS, oversized, a failed "
-           "send, or a TCP connection refused at the cap.\n"
+           "send, or a TCP connection refused (over the per-address limit).\n"
            "# TYPE cairn_dns_dropped_total counter\n";
     out += fmt::format("cairn_dns_dropped_total {}\n", s.dropped);
 

@@ -95,6 +95,7 @@ Result<void> Server::start()
 
     // Each worker's share of the cap, so the server never exceeds it.
     unsigned per_worker_cap = std::max(1u, options_.tcp_max_connections / count);
+    unsigned per_worker_client_cap = std::max(1u, options_.tcp_max_per_client / count);
     std::vector<std::unique_ptr<Worker>> workers;
     for (unsigned w = 0; w < count; ++w) {
         std::vector<UniqueFd> udp, tcp;
@@ -102,7 +103,8 @@ Result<void> Server::start()
             udp.push_back(std::move(a.udp[w]));
             tcp.push_back(std::move(a.tcp[w]));
         }
-        auto worker = std::make_unique<Worker>(options_, std::move(udp), std::move(tcp), per_worker_cap);
+        auto worker = std::make_unique<Worker>(options_, std::move(udp), std::move(tcp), per_worker_cap,
+                                               per_worker_client_cap);
         if (auto ok = worker->init(factory_); !ok)
             return ok;
         workers.push_back(std::move(worker));

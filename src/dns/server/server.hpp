@@ -38,6 +38,11 @@ struct ServerOptions {
     unsigned tcp_max_connections = 1024;       // per server (split evenly over workers);
                                                // oldest idle closed first
     std::chrono::milliseconds tcp_idle_timeout{10'000};
+    // A TCP query must be complete this long after its first byte.
+    std::chrono::milliseconds tcp_query_timeout{2'000};
+    // TCP connections from one client address at most (split over workers
+    // like the cap).
+    unsigned tcp_max_per_client = 64;
     // How long stop() waits for queued TCP answers to be written before it
     // closes the connections anyway (a client that never reads).
     std::chrono::milliseconds stop_grace{2'000};
@@ -75,7 +80,7 @@ public:
         std::uint64_t tcp_queries = 0;     // messages read from TCP streams
         std::uint64_t responses = 0;       // answers sent (UDP) or queued (TCP)
         std::uint64_t dropped = 0;         // not answered: not DNS, truncated, send failed;
-                                           // also TCP connections refused at the cap
+                                           // also TCP connections refused (per-address limit)
         std::uint64_t tcp_connections = 0; // open now
         std::uint64_t tcp_accepted = 0;    // accepted since start
         std::uint64_t tcp_evicted = 0;     // closed to make room (connection cap)

@@ -1,25 +1,36 @@
 #pragma once
-// DNS over TCP for one worker, as RFC 7766 asks: many queries per connection,
-// answered as they arrive while reading on (pipelining); the length prefix
-// read across partial reads (FrameBuffer); an idle timeout; a cap on
-// connections that closes the least recently active idle one to admit a new
-// one; and no unbounded buffer: the read buffer holds at most one maximal
-// message, and a connection whose answers pile up unwritten (a client that
-// does not read) is not read from until they drain.
+// DNS over TCP for one worker, as RFC 7766 asks, on core's TcpListener and
+// TcpStream: many queries per connection, answered as they arrive while
+// reading on (pipelining), the length prefix read across partial reads
+// (FrameBuffer), and limits so that slow or greedy clients cannot lock the
+// others out:
+//
+// - a query must be complete within `query_timeout` of its first byte (the
+//   clock is not reset by later bytes), and a connection that completes no
+//   query for `idle_timeout` is closed;
+// - at the connection cap, the connection whose last complete query is the
+//   oldest (the one that has waited longest for one) is closed to admit the
+//   new one; a client address gets at most `max_per_client` connections;
+// - a connection is answered at most `queries_per_turn` queries at a time,
+//   then waits its turn behind the others that have queries ready, so one
+//   client's pipelined queries do not delay another's;
+// - no unbounded buffer: the read buffer holds at most one maximal message,
+//   and a connection whose answers pile up unwritten (a client that does not
+//   read) is neither read nor answered until they drain.
 //
 // Internal to src/dns/server/. Built on the thread that starts the worker
 // before the worker's loop runs; after that only on the worker's thread.
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <vector>
-
-#include <sys/types.h>
-#include <uv.h>
+#include <unordered_map>
 
 #include "core/loop.hpp"
+#include "core/tcp_listener.hpp"
+#include "core/timeouts.hpp"
 #include "dns/responder.hpp"
 #include "dns/server/socket.hpp"
 
@@ -27,14 +38,16 @@ namespace cairn::dns {
 
 struct WorkerStats;
 class TcpConnection;
-struct WriteSlot;
 
 struct TcpLimits {
     unsigned max_connections = 1024;
+    unsigned max_per_client = 64;
     std::chrono::milliseconds idle_timeout{10'000};
+    std::chrono::milliseconds query_timeout{2'000};
     std::chrono::milliseconds stop_grace{2'000};
     // Unwritten answer bytes per connection above which it is not read.
     std::size_t max_queued_bytes = 256 * 1024;
+    unsigned queries_per_turn = 16;
 };
 
 class TcpServer {
@@ -54,45 +67,53 @@ public:
 private:
     friend class TcpConnection;
 
-    static void on_connection(uv_stream_t* listener, int status) noexcept;
-    void accept(uv_stream_t* listener);
-    // Makes room under the cap: closes the least recently active connection
-    // with nothing in flight. False if every connection is busy.
-    bool evict_one();
+    // A client's address, without the port, for the per-client count.
+    struct ClientKey {
+        std::array<std::uint8_t, 16> bytes{};
+        bool operator==(const ClientKey&) const = default;
+    };
+    struct ClientKeyHash {
+        std::size_t operator()(const ClientKey& k) const noexcept;
+    };
+    static ClientKey key_of(const SocketAddress& peer);
 
-    // The connection list, least recently active first.
-    void link(TcpConnection& c);
-    void unlink(TcpConnection& c);
-    void touch(TcpConnection& c);
-    void arm_idle_timer();
-    void on_idle_timer();
-
+    void on_connection();
+    void admit(std::unique_ptr<TcpConnection> owned);
     // Reads complete messages from the connection's buffer, answers them and
-    // writes the answers, batched into one write per call.
+    // writes the answers, batched into one write per call; at most
+    // queries_per_turn, then the connection waits for its next turn.
     void process(TcpConnection& c);
-    void on_read(TcpConnection& c, ssize_t nread);
-    void on_written(TcpConnection& c, WriteSlot* slot, int status);
-    void write(TcpConnection& c, const std::uint8_t* data, std::size_t length);
-    void close(TcpConnection& c);
-    // Closes gracefully: the queued answers are written, then a FIN; what
-    // the client still sends is read and discarded until it closes too, since
-    // closing a socket with unread bytes would reset the connection and lose
-    // the answers still in the kernel's send buffer.
-    void shutdown(TcpConnection& c);
-    void on_shutdown(TcpConnection& c, int status);
+    void flush(TcpConnection& c, std::size_t used);
+    void on_read(TcpConnection& c, std::size_t n);
+    void on_end(TcpConnection& c);
+    void on_written(TcpConnection& c);
+    void on_turns();
+    // Graceful close: the queued answers are written, then a FIN.
+    void finish(TcpConnection& c);
+    // Frees a connection marked dead (its callbacks only mark it).
+    void settle(TcpConnection& c);
+    void remove(TcpConnection& c);
     void finish_stop();
 
     Loop& loop_;
     Responder& responder_;
     WorkerStats& stats_;
     TcpLimits limits_;
-    std::vector<uv_tcp_t*> listeners_; // each deleted in its close callback
-    TcpConnection* oldest_ = nullptr;
-    TcpConnection* newest_ = nullptr;
-    unsigned open_ = 0;
-    bool stopping_ = false;
-    std::unique_ptr<Timer> idle_timer_;
+    // Since each connection's last complete query (or its accept): the
+    // idle timeout, and the eviction order at the cap.
+    TimeoutQueue idle_;
+    // Since the first byte of a query not complete yet.
+    TimeoutQueue query_;
+    // Connections with complete queries waiting for their turn (a FIFO; its
+    // timeout is not used).
+    TimeoutQueue ready_;
+    std::unique_ptr<TimeoutSet> timeouts_;
+    std::unique_ptr<Timer> turn_timer_;
     std::unique_ptr<Timer> grace_timer_;
+    std::unique_ptr<TcpListener> listener_;
+    std::unordered_map<TcpConnection*, std::unique_ptr<TcpConnection>> connections_;
+    std::unordered_map<ClientKey, unsigned, ClientKeyHash> per_client_;
+    bool stopping_ = false;
     // Answers of one process() call, each with its length prefix.
     std::unique_ptr<std::uint8_t[]> out_;
 };

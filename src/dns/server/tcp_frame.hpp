@@ -37,6 +37,14 @@ public:
     // Bytes received and not yet handed out (a partial message, or complete
     // ones the caller has not taken yet).
     [[nodiscard]] std::size_t buffered() const { return end_ - begin_; }
+    // A complete message is ready for next().
+    [[nodiscard]] bool has_message() const
+    {
+        std::size_t pending = end_ - begin_;
+        return pending >= 2 && pending >= 2 + (std::size_t{data_[begin_]} << 8 | data_[begin_ + 1]);
+    }
+    // Part of a message is here and the rest is still to come.
+    [[nodiscard]] bool partial() const { return buffered() > 0 && !has_message(); }
     [[nodiscard]] std::size_t capacity() const { return capacity_; }
 
 private:

@@ -41,8 +41,9 @@ void WorkerStats::add_to(Server::Stats& total, Transport transport) const
 }
 
 Worker::Worker(const ServerOptions& options, std::vector<UniqueFd> udp, std::vector<UniqueFd> tcp,
-               unsigned tcp_max_connections)
-    : options_(options), tcp_max_connections_(tcp_max_connections), udp_fds_(std::move(udp)),
+               unsigned tcp_max_connections, unsigned tcp_max_per_client)
+    : options_(options), tcp_max_connections_(tcp_max_connections), tcp_max_per_client_(tcp_max_per_client),
+      udp_fds_(std::move(udp)),
       tcp_fds_(std::move(tcp))
 {
 }
@@ -78,7 +79,9 @@ Result<void> Worker::init(const ResponderFactory& factory)
     responder_ = std::move(*responder);
     TcpLimits limits;
     limits.max_connections = tcp_max_connections_;
+    limits.max_per_client = tcp_max_per_client_;
     limits.idle_timeout = options_.tcp_idle_timeout;
+    limits.query_timeout = options_.tcp_query_timeout;
     limits.stop_grace = options_.stop_grace;
     tcp_ = std::make_unique<TcpServer>(loop_, *responder_, stats, limits);
     for (auto& fd : tcp_fds_) {

@@ -23,9 +23,10 @@ class TcpServer;
 class Worker {
 public:
     // `udp` and `tcp` are this worker's bound sockets, one per listen address.
-    // `tcp_max_connections` is this worker's share of the server's cap.
+    // `tcp_max_connections` and `tcp_max_per_client` are this worker's
+    // shares of the server's limits.
     Worker(const ServerOptions& options, std::vector<UniqueFd> udp, std::vector<UniqueFd> tcp,
-           unsigned tcp_max_connections);
+           unsigned tcp_max_connections, unsigned tcp_max_per_client);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -50,6 +51,7 @@ private:
 
     ServerOptions options_;
     unsigned tcp_max_connections_;
+    unsigned tcp_max_per_client_;
     Loop loop_;
     std::unique_ptr<Async> stop_async_;
     std::unique_ptr<Responder> responder_; // the TCP loop's

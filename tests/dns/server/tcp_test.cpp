@@ -3,6 +3,7 @@
 #include "test_client.hpp"
 
 #include <future>
+#include <memory>
 
 using namespace cairn;
 using namespace cairn::dns;
@@ -202,4 +203,124 @@ TEST_CASE("tcp: stop() writes the answers already queued before closing")
     // left received short).
     CHECK(received == static_cast<int>(server.stats().responses));
     CHECK(received >= static_cast<int>(queued));
+}
+
+TEST_CASE("tcp: a query trickled byte by byte is cut off at the query timeout, not reset by each byte")
+{
+    auto options = one_worker(10s);
+    options.tcp_query_timeout = 300ms;
+    Server server(options, echo_factory());
+    REQUIRE(server.start());
+    auto slow = tcp_connect(server.bound_addresses()[0]);
+    auto f = framed(make_query(7));
+    auto start = Clock::now();
+    // One byte every 50 ms: the whole query would take over a second.
+    bool closed = false;
+    for (std::size_t i = 0; i < f.size() && !closed; ++i) {
+        ssize_t n = ::send(slow.fd(), f.data() + i, 1, MSG_NOSIGNAL);
+        closed = n != 1 || closed_by_peer(slow, 50ms);
+    }
+    CHECK((closed || closed_by_peer(slow, 2s)));
+    auto took = Clock::now() - start;
+    CHECK(took >= 250ms);
+    CHECK(took < 2s);
+    CHECK(server.stats().tcp_timeouts >= 1);
+}
+
+TEST_CASE("tcp: at the cap, the connection that has waited longest for a complete query is evicted")
+{
+    auto options = one_worker(10s, 3);
+    options.tcp_query_timeout = 10s;
+    Server server(options, echo_factory());
+    REQUIRE(server.start());
+    auto bound = server.bound_addresses()[0];
+    // Two slow clients: a length prefix and one byte, then nothing.
+    auto drip1 = tcp_connect(bound);
+    send_all(drip1, Bytes{0, 40, 1});
+    auto drip2 = tcp_connect(bound);
+    send_all(drip2, Bytes{0, 40, 1});
+    auto good = tcp_connect(bound);
+    send_all(good, framed(make_query(1)));
+    REQUIRE(tcp_receive(good));
+    // A new client: the oldest dripper makes room, not the client that completes queries.
+    auto fresh = tcp_connect(bound);
+    send_all(fresh, framed(make_query(2)));
+    auto answer = tcp_receive(fresh);
+    REQUIRE(answer);
+    CHECK(id_of(*answer) == 2);
+    CHECK(closed_by_peer(drip1, 3s));
+    send_all(good, framed(make_query(3)));
+    auto again = tcp_receive(good);
+    REQUIRE(again);
+    CHECK(id_of(*again) == 3);
+    CHECK(server.stats().tcp_evicted == 1);
+}
+
+TEST_CASE("tcp: one client address gets at most tcp_max_per_client connections")
+{
+    auto options = one_worker();
+    options.tcp_max_per_client = 2;
+    Server server(options, echo_factory());
+    REQUIRE(server.start());
+    auto bound = server.bound_addresses()[0];
+    auto a = std::make_unique<Socket>(tcp_connect(bound));
+    auto b = tcp_connect(bound);
+    send_all(*a, framed(make_query(1)));
+    REQUIRE(tcp_receive(*a));
+    send_all(b, framed(make_query(2)));
+    REQUIRE(tcp_receive(b));
+    auto c = tcp_connect(bound);
+    CHECK(closed_by_peer(c, 3s));
+    // When one closes, the address may connect again.
+    a.reset();
+    REQUIRE(wait_until([&] { return server.stats().tcp_connections == 1; }));
+    auto d = tcp_connect(bound);
+    send_all(d, framed(make_query(4)));
+    auto answer = tcp_receive(d);
+    REQUIRE(answer);
+    CHECK(id_of(*answer) == 4);
+}
+
+namespace {
+
+// Echoes, taking 1 ms for each query whose id is below 5000: a burst of
+// those is work the server must interleave with other clients' queries.
+class SlowResponder final : public Responder {
+public:
+    std::size_t respond(std::span<const std::uint8_t> query, const Client& client,
+                        std::span<std::uint8_t> out) noexcept override
+    {
+        if (query.size() >= 2 && (query[0] << 8 | query[1]) < 5000)
+            std::this_thread::sleep_for(1ms);
+        return echo_.respond(query, client, out);
+    }
+
+private:
+    EchoResponder echo_;
+};
+
+} // namespace
+
+TEST_CASE("tcp: one client's pipelined burst does not hold back another client's query")
+{
+    Server server(one_worker(), [] { return std::make_unique<SlowResponder>(); });
+    REQUIRE(server.start());
+    auto bound = server.bound_addresses()[0];
+    auto greedy = tcp_connect(bound, 1 << 20);
+    auto other = tcp_connect(bound);
+    Bytes burst;
+    for (int i = 0; i < 2000; ++i) { // two seconds of work
+        auto f = framed(make_query(static_cast<std::uint16_t>(i)));
+        burst.insert(burst.end(), f.begin(), f.end());
+    }
+    send_all(greedy, burst);
+    REQUIRE(wait_until([&] { return server.stats().tcp_queries > 0; }));
+    auto asked = Clock::now();
+    send_all(other, framed(make_query(9999)));
+    auto answer = tcp_receive(other);
+    REQUIRE(answer);
+    CHECK(id_of(*answer) == 9999);
+    // Answered within a few turns of the greedy client, not after its burst.
+    CHECK(Clock::now() - asked < 500ms);
+    CHECK(server.stats().tcp_queries < 1500);
 }
