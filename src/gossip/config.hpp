@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gossip/envelope.hpp"
 #include "gossip/messages.hpp"
 #include "gossip/time.hpp"
 
@@ -64,6 +65,17 @@ struct Config {
     // A dead node's name may be taken by another address after this long;
     // 0 never (memberlist's default).
     Duration dead_node_reclaim_time{0};
+    // Encryption: the keyring (not owned; keys may change while running)
+    // and memberlist's GossipVerifyIncoming / GossipVerifyOutgoing switches.
+    // The default, no keyring, is plaintext.
+    Security security;
+
+    // Not memberlist's but Serf's (Consul's layer above memberlist): every
+    // reconnect_interval, try a push-pull join with one random node that
+    // failed within reconnect_timeout, so that two sides of a healed partition
+    // find each other again after both reaped the other. 0 turns it off.
+    Duration reconnect_interval = seconds(30);
+    Duration reconnect_timeout = std::chrono::hours(24);
 
     // memberlist's BuildVsnArray: pmin, pmax, pcur, dmin, dmax, dcur.
     [[nodiscard]] std::vector<std::uint8_t> vsn() const {
