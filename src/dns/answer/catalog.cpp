@@ -16,22 +16,17 @@ constexpr std::uint16_t ede_not_authoritative = 20; // RFC 8914 §4.21
 // Settings with the names the hot path needs, in wire form, made once.
 struct CompiledSettings {
     Settings settings;
-    NameBuffer domain;     // lower-case wire form
-    NameBuffer dc_label;   // "\3dc1" + root, for matching the optional label
+    NameBuffer domain;   // lower-case wire form
+    NameBuffer dc_label; // "\3dc1" + root, for matching the optional label
 };
 
-Result<std::shared_ptr<const CompiledSettings>> compile(Settings settings)
-{
+Result<std::shared_ptr<const CompiledSettings>> compile(Settings settings) {
     std::string& d = settings.domain;
-    for (auto& c : d)
-        c = static_cast<char>(ascii_lower(static_cast<std::uint8_t>(c)));
-    if (d.empty() || d.back() != '.')
-        d += '.';
+    for (auto& c : d) c = static_cast<char>(ascii_lower(static_cast<std::uint8_t>(c)));
+    if (d.empty() || d.back() != '.') d += '.';
     auto domain = name_from_text(d);
-    if (!domain)
-        return fail("dns domain '{}': {}", settings.domain, domain.error().message);
-    if (domain->size <= 1)
-        return fail("dns domain must not be the root");
+    if (!domain) return fail("dns domain '{}': {}", settings.domain, domain.error().message);
+    if (domain->size <= 1) return fail("dns domain must not be the root");
     for (auto& c : settings.datacenter)
         c = static_cast<char>(ascii_lower(static_cast<std::uint8_t>(c)));
     auto dc = name_from_text(settings.datacenter);
@@ -47,7 +42,8 @@ Result<std::shared_ptr<const CompiledSettings>> compile(Settings settings)
 } // namespace
 
 struct Catalog::Shared {
-    explicit Shared(const registry::SnapshotSlot& s) : snapshots(s) {}
+    explicit Shared(const registry::SnapshotSlot& s)
+        : snapshots(s) {}
     const registry::SnapshotSlot& snapshots;
     std::atomic<std::shared_ptr<const ZoneSet>> zones;
     std::atomic<std::shared_ptr<const CompiledSettings>> settings;
@@ -59,23 +55,33 @@ namespace {
 
 class CatalogResponder final : public Responder {
 public:
-    explicit CatalogResponder(const Catalog::Shared& shared) : shared_(shared) {}
+    explicit CatalogResponder(const Catalog::Shared& shared)
+        : shared_(shared) {}
 
     std::size_t respond(std::span<const std::uint8_t> packet, const Client& client,
-                        std::span<std::uint8_t> out) noexcept override
-    {
+                        std::span<std::uint8_t> out) noexcept override {
         refresh();
         auto parsed = parse_query(packet, query_);
         bool tcp = client.transport == Transport::tcp;
         ResponseWriter writer(out, response_limit(query_, tcp));
         if (!parsed) {
             switch (parsed.error().error) {
-            case QueryError::drop: return 0;
-            case QueryError::formerr: writer.start_error(query_, rcode::formerr); break;
-            case QueryError::notimp: writer.start_error(query_, rcode::notimp); break;
+            case QueryError::drop:
+                return 0;
+            case QueryError::formerr:
+                writer.start_error(query_, rcode::formerr);
+                break;
+            case QueryError::notimp:
+                writer.start_error(query_, rcode::notimp);
+                break;
+            case QueryError::no_question:
+                writer.start_error(query_, rcode::noerror);
+                break;
             case QueryError::badvers:
-                // The question is echoed, with an OPT of version 0 (as NSD does).
+                // The question and the query's flags are echoed, with an OPT
+                // of version 0 (as NSD does).
                 writer.start(query_, packet);
+                writer.echo_query_flags(query_);
                 writer.set_rcode(rcode::badvers);
                 break;
             }
@@ -101,8 +107,7 @@ public:
     }
 
 private:
-    void refresh() noexcept
-    {
+    void refresh() noexcept {
         std::uint64_t g = shared_.generation.load(std::memory_order_acquire);
         if (g != generation_) {
             zones_ = shared_.zones.load();
@@ -116,12 +121,10 @@ private:
         }
     }
 
-    void answer(const Client& client, ResponseWriter& writer) noexcept
-    {
+    void answer(const Client& client, ResponseWriter& writer) noexcept {
         WireName qname = query_.qname.name();
         ZoneMatch match;
-        if (zones_)
-            match = match_zone(*zones_, qname);
+        if (zones_) match = match_zone(*zones_, qname);
         const CompiledSettings* s = settings_.get();
         bool in_domain = s && is_subdomain(qname, s->domain.name());
         if (match.encloser && (!in_domain || match.apex_labels >= s->domain.labels)) {
@@ -151,14 +154,9 @@ private:
         relative_.bytes[relative_size] = 0;
         relative_.size = static_cast<std::uint8_t>(relative_size + 1);
         relative_.labels = static_cast<std::uint8_t>(extra);
-        DiscoveryQuery q{query_,
-                         client,
-                         s->settings,
-                         s->domain.name(),
-                         apex,
-                         relative_.name(),
-                         snapshot_.get(),
-                         snapshot_ ? snapshot_->generation() : 0};
+        DiscoveryQuery q{
+            query_, client,           s->settings,     s->domain.name(),
+            apex,   relative_.name(), snapshot_.get(), snapshot_ ? snapshot_->generation() : 0};
         discovery_.answer(q, writer);
     }
 
@@ -175,40 +173,36 @@ private:
 
 } // namespace
 
-Catalog::Catalog(const registry::SnapshotSlot& snapshots) : shared_(std::make_unique<Shared>(snapshots))
-{
+Catalog::Catalog(const registry::SnapshotSlot& snapshots)
+    : shared_(std::make_unique<Shared>(snapshots)) {
     set_settings(Settings{});
 }
 
 Catalog::~Catalog() = default;
 
-void Catalog::set_zones(std::shared_ptr<const ZoneSet> zones)
-{
+void Catalog::set_zones(std::shared_ptr<const ZoneSet> zones) {
     shared_->zones.store(std::move(zones));
     shared_->generation.fetch_add(1, std::memory_order_acq_rel);
 }
 
-Result<void> Catalog::validate_settings(const Settings& settings)
-{
+Result<void> Catalog::validate_settings(const Settings& settings) {
     auto compiled = compile(settings);
-    if (!compiled)
-        return std::unexpected(compiled.error());
+    if (!compiled) return std::unexpected(compiled.error());
     return {};
 }
 
-void Catalog::set_settings(Settings settings)
-{
+void Catalog::set_settings(Settings settings) {
     auto compiled = compile(std::move(settings));
-    if (!compiled)
-        return;
+    if (!compiled) return;
     shared_->settings.store(std::move(*compiled));
     shared_->generation.fetch_add(1, std::memory_order_acq_rel);
 }
 
-ResponderFactory Catalog::responder_factory()
-{
+ResponderFactory Catalog::responder_factory() {
     const Shared* shared = shared_.get();
-    return [shared]() -> std::unique_ptr<Responder> { return std::make_unique<CatalogResponder>(*shared); };
+    return [shared]() -> std::unique_ptr<Responder> {
+        return std::make_unique<CatalogResponder>(*shared);
+    };
 }
 
 } // namespace cairn::dns

@@ -23,25 +23,31 @@ using WireName = std::span<const std::uint8_t>;
 inline constexpr std::size_t max_name_size = 255;
 inline constexpr std::size_t max_label_size = 63;
 inline constexpr std::size_t header_size = 12;
-inline constexpr std::size_t max_udp_plain = 512;   // without EDNS (RFC 1035)
-inline constexpr std::size_t max_message = 65535;   // TCP
+inline constexpr std::size_t max_udp_plain = 512; // without EDNS (RFC 1035)
+inline constexpr std::size_t max_message = 65535; // TCP
 
 // RR types (IANA). Only those we treat specially are named.
 namespace rrtype {
-inline constexpr std::uint16_t a = 1, ns = 2, cname = 5, soa = 6, ptr = 12, hinfo = 13, mx = 15, txt = 16,
-                               aaaa = 28, srv = 33, naptr = 35, dname = 39, opt = 41, ds = 43, ixfr = 251,
-                               axfr = 252, any = 255, caa = 257;
+inline constexpr std::uint16_t a = 1, ns = 2, cname = 5, soa = 6, ptr = 12, hinfo = 13, mx = 15,
+                               txt = 16, aaaa = 28, srv = 33, naptr = 35, dname = 39, opt = 41,
+                               ds = 43, ixfr = 251, axfr = 252, any = 255, caa = 257;
 }
 namespace rrclass {
 inline constexpr std::uint16_t in = 1, ch = 3, any = 255;
 }
 // RCODEs; values above 15 are extended (the upper 8 bits go in the OPT TTL).
 namespace rcode {
-inline constexpr std::uint16_t noerror = 0, formerr = 1, servfail = 2, nxdomain = 3, notimp = 4, refused = 5,
-                               badvers = 16;
+inline constexpr std::uint16_t noerror = 0, formerr = 1, servfail = 2, nxdomain = 3, notimp = 4,
+                               refused = 5, badvers = 16;
 }
 namespace opcode {
-inline constexpr std::uint8_t query = 0;
+inline constexpr std::uint8_t query = 0, notify = 4;
+}
+// Header flag bits (the second 16-bit word of the header, RFC 1035 §4.1.1,
+// RFC 4035 §3.2 for AD and CD).
+namespace flag {
+inline constexpr std::uint16_t qr = 0x8000, aa = 0x0400, tc = 0x0200, rd = 0x0100, ra = 0x0080,
+                               z = 0x0040, ad = 0x0020, cd = 0x0010, rcode_bits = 0x000f;
 }
 
 // A wire name in a fixed buffer: no heap.
@@ -53,8 +59,7 @@ struct NameBuffer {
     [[nodiscard]] WireName name() const { return {bytes.data(), size}; }
 };
 
-[[nodiscard]] constexpr std::uint8_t ascii_lower(std::uint8_t c)
-{
+[[nodiscard]] constexpr std::uint8_t ascii_lower(std::uint8_t c) {
     return (c >= 'A' && c <= 'Z') ? static_cast<std::uint8_t>(c + ('a' - 'A')) : c;
 }
 
@@ -79,25 +84,22 @@ struct NameBuffer {
 [[nodiscard]] std::string name_to_text(WireName name);
 
 // Big-endian helpers for building RDATA and headers.
-inline void put_u16(std::uint8_t* p, std::uint16_t v)
-{
+inline void put_u16(std::uint8_t* p, std::uint16_t v) {
     p[0] = static_cast<std::uint8_t>(v >> 8);
     p[1] = static_cast<std::uint8_t>(v);
 }
-inline void put_u32(std::uint8_t* p, std::uint32_t v)
-{
+inline void put_u32(std::uint8_t* p, std::uint32_t v) {
     p[0] = static_cast<std::uint8_t>(v >> 24);
     p[1] = static_cast<std::uint8_t>(v >> 16);
     p[2] = static_cast<std::uint8_t>(v >> 8);
     p[3] = static_cast<std::uint8_t>(v);
 }
-[[nodiscard]] inline std::uint16_t get_u16(const std::uint8_t* p)
-{
+[[nodiscard]] inline std::uint16_t get_u16(const std::uint8_t* p) {
     return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
 }
-[[nodiscard]] inline std::uint32_t get_u32(const std::uint8_t* p)
-{
-    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+[[nodiscard]] inline std::uint32_t get_u32(const std::uint8_t* p) {
+    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+           p[3];
 }
 
 } // namespace cairn::dns

@@ -38,7 +38,8 @@ enum class Section : std::uint8_t { answer = 0, authority = 1, additional = 2 };
 
 // The most a response to `query` may take: 65535 over TCP; over UDP the
 // client's EDNS payload size (512 without EDNS), capped at `udp_max`.
-[[nodiscard]] std::size_t response_limit(const Query& query, bool tcp, std::size_t udp_max = 1232) noexcept;
+[[nodiscard]] std::size_t response_limit(const Query& query, bool tcp,
+                                         std::size_t udp_max = 1232) noexcept;
 
 class ResponseWriter {
 public:
@@ -50,10 +51,16 @@ public:
     // record when the query had EDNS.
     void start(const Query& query, std::span<const std::uint8_t> packet) noexcept;
 
-    // Header-only error response as NSD sends it (QDCOUNT 0): FORMERR (never
-    // with an OPT: the query's OPT may be what was malformed), NOTIMP, and
-    // REFUSED for classes we do not serve (with an OPT if the query had one).
+    // Header-only response as NSD sends it (QDCOUNT 0): FORMERR (never with
+    // an OPT: the query's OPT may be what was malformed), NOTIMP (the query's
+    // flags echoed, see echo_query_flags), REFUSED for classes we do not
+    // serve, and NOERROR to a query that is an OPT alone (these two with an
+    // OPT if the query had one). Flags otherwise QR, the opcode and RD.
     void start_error(const Query& query, std::uint16_t rcode) noexcept;
+
+    // NOTIMP and BADVERS keep the query's AA, TC, RD, RA, Z and CD bits in
+    // the response, as NSD's query_error() does; AD is always cleared.
+    void echo_query_flags(const Query& query) noexcept;
 
     void set_rcode(std::uint16_t rcode) noexcept { rcode_ = rcode; } // see rcode::
     // An Extended DNS Error (RFC 8914) in the OPT record, without text; only
@@ -90,8 +97,7 @@ public:
     [[nodiscard]] Mark mark() const noexcept;
     void rollback(const Mark& mark) noexcept;
 
-    [[nodiscard]] std::uint16_t count(Section section) const noexcept
-    {
+    [[nodiscard]] std::uint16_t count(Section section) const noexcept {
         return counts_[static_cast<std::size_t>(section)];
     }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
@@ -103,18 +109,20 @@ private:
     bool enter(Section section) noexcept;
     bool write_owner(WireName owner) noexcept;
     void remember_name(std::size_t offset, WireName name, std::size_t literal) noexcept;
-    [[nodiscard]] std::size_t find_name(WireName name, std::size_t& matched_suffix_at) const noexcept;
+    [[nodiscard]] std::size_t find_name(WireName name,
+                                        std::size_t& matched_suffix_at) const noexcept;
     bool fail(Section section, bool required = true) noexcept;
 
     std::span<std::uint8_t> out_;
-    std::size_t limit_ = 0;     // bytes available for header + records (OPT space excluded)
+    std::size_t limit_ = 0; // bytes available for header + records (OPT space excluded)
     std::size_t size_ = 0;
     std::array<std::uint16_t, 3> counts_{};
     Section section_ = Section::answer;
     std::uint16_t rcode_ = 0;
     std::uint16_t ede_ = 0xffff; // none
     ClientSubnet ecs_{};
-    std::uint8_t ecs_size_ = 0;  // bytes of the ECS option; 0 = none
+    std::uint8_t ecs_size_ = 0;      // bytes of the ECS option; 0 = none
+    std::uint16_t echoed_flags_ = 0; // query flags kept, see echo_query_flags
     bool aa_ = false;
     bool tc_ = false;     // a required record did not fit
     bool closed_ = false; // no more records (after TC, or an error response)

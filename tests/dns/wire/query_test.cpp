@@ -10,8 +10,7 @@ using namespace cairn::dns::test;
 
 namespace {
 
-QueryError error_of(const std::vector<std::uint8_t>& bytes)
-{
+QueryError error_of(const std::vector<std::uint8_t>& bytes) {
     Query q;
     auto r = parse_query(bytes, q);
     REQUIRE_FALSE(r.has_value());
@@ -20,22 +19,18 @@ QueryError error_of(const std::vector<std::uint8_t>& bytes)
 
 // push_back one by one: GCC 12 warns falsely (stringop-overflow) on
 // vector::insert of an initializer_list.
-void append(std::vector<std::uint8_t>& v, std::initializer_list<std::uint8_t> bytes)
-{
-    for (std::uint8_t b : bytes)
-        v.push_back(b);
+void append(std::vector<std::uint8_t>& v, std::initializer_list<std::uint8_t> bytes) {
+    for (std::uint8_t b : bytes) v.push_back(b);
 }
 
-void set16(std::vector<std::uint8_t>& v, std::size_t at, std::uint16_t x)
-{
+void set16(std::vector<std::uint8_t>& v, std::size_t at, std::uint16_t x) {
     v[at] = static_cast<std::uint8_t>(x >> 8);
     v[at + 1] = static_cast<std::uint8_t>(x);
 }
 
 } // namespace
 
-TEST_CASE("a plain query parses, the name lower-cased, the question size exact")
-{
+TEST_CASE("a plain query parses, the name lower-cased, the question size exact") {
     auto bytes = make_query("WwW.Example.TEST.", rrtype::aaaa);
     Query q;
     REQUIRE(parse_query(bytes, q).has_value());
@@ -51,16 +46,14 @@ TEST_CASE("a plain query parses, the name lower-cased, the question size exact")
     CHECK(q.udp_payload == 512);
 }
 
-TEST_CASE("the root name parses")
-{
+TEST_CASE("the root name parses") {
     Query q;
     REQUIRE(parse_query(make_query(".", rrtype::ns), q).has_value());
     CHECK(q.qname.size == 1);
     CHECK(q.qname.labels == 0);
 }
 
-TEST_CASE("not a query: too short, or QR set: dropped")
-{
+TEST_CASE("not a query: too short, or QR set: dropped") {
     auto bytes = make_query("a.test.", rrtype::a);
     CHECK(error_of({bytes.begin(), bytes.begin() + 11}) == QueryError::drop);
     CHECK(error_of({}) == QueryError::drop);
@@ -68,12 +61,11 @@ TEST_CASE("not a query: too short, or QR set: dropped")
     CHECK(error_of(bytes) == QueryError::drop);
 }
 
-TEST_CASE("malformed questions are FORMERR")
-{
+TEST_CASE("malformed questions are FORMERR") {
     auto bytes = make_query("a.test.", rrtype::a);
-    CHECK(error_of({bytes.begin(), bytes.begin() + 12}) == QueryError::formerr);      // header only
-    CHECK(error_of({bytes.begin(), bytes.begin() + 15}) == QueryError::formerr);      // inside the name
-    CHECK(error_of({bytes.begin(), bytes.end() - 2}) == QueryError::formerr);         // no class
+    CHECK(error_of({bytes.begin(), bytes.begin() + 12}) == QueryError::formerr); // header only
+    CHECK(error_of({bytes.begin(), bytes.begin() + 15}) == QueryError::formerr); // inside the name
+    CHECK(error_of({bytes.begin(), bytes.end() - 2}) == QueryError::formerr);    // no class
     // A compression pointer (to itself: a loop) in the question.
     std::vector<std::uint8_t> loop(bytes.begin(), bytes.begin() + 12);
     append(loop, {0xc0, 0x0c, 0, 1, 0, 1});
@@ -92,8 +84,7 @@ TEST_CASE("malformed questions are FORMERR")
     CHECK(error_of(longname) == QueryError::formerr);
 }
 
-TEST_CASE("QDCOUNT other than 1, TC, answer or authority records: FORMERR")
-{
+TEST_CASE("QDCOUNT other than 1, answer or authority records: FORMERR") {
     auto bytes = make_query("a.test.", rrtype::a);
     auto zero = bytes;
     set16(zero, 4, 0);
@@ -104,9 +95,6 @@ TEST_CASE("QDCOUNT other than 1, TC, answer or authority records: FORMERR")
     Query q;
     (void)parse_query(two, q);
     CHECK_FALSE(q.rd); // NSD clears the flags on this path
-    auto tc = bytes;
-    tc[2] |= 0x02;
-    CHECK(error_of(tc) == QueryError::formerr);
     auto an = bytes;
     set16(an, 6, 1);
     CHECK(error_of(an) == QueryError::formerr);
@@ -118,21 +106,71 @@ TEST_CASE("QDCOUNT other than 1, TC, answer or authority records: FORMERR")
     CHECK(error_of(ar) == QueryError::formerr);
 }
 
-TEST_CASE("opcodes other than QUERY are NOTIMP, after the question parsed")
-{
-    for (int opcode : {1, 2, 3, 4, 5, 15}) {
+TEST_CASE("opcodes other than QUERY and NOTIFY are NOTIMP before the question is read") {
+    for (int opcode = 1; opcode < 16; ++opcode) {
         auto bytes = make_query("a.test.", rrtype::a);
         bytes[2] = static_cast<std::uint8_t>((bytes[2] & 0x87) | (opcode << 3));
         CHECK(error_of(bytes) == QueryError::notimp);
+        bytes.resize(12); // no question at all
+        CHECK(error_of(bytes) == (opcode == 4 ? QueryError::formerr : QueryError::notimp));
     }
-    auto bad = make_query("a.test.", rrtype::a);
-    bad[2] = static_cast<std::uint8_t>(bad[2] | (5 << 3));
+    // NOTIFY is NOTIMP too, but only once its question parsed.
+    auto notify = make_query("a.test.", rrtype::soa);
+    notify[2] = static_cast<std::uint8_t>(notify[2] | (4 << 3));
+    auto bad = notify;
     bad.resize(14);
     CHECK(error_of(bad) == QueryError::formerr);
+    auto two = notify; // NSD answers a NOTIFY before it looks at QDCOUNT
+    set16(two, 4, 2);
+    CHECK(error_of(two) == QueryError::notimp);
 }
 
-TEST_CASE("EDNS: payload, DO, version, options")
-{
+TEST_CASE("TC, AA, RA, Z, AD and CD in a query are ignored; RCODE bits are FORMERR") {
+    for (std::uint16_t bit : {flag::tc, flag::aa, flag::ra, flag::z, flag::ad, flag::cd}) {
+        auto bytes = make_query("a.test.", rrtype::a);
+        set16(bytes, 2, static_cast<std::uint16_t>(get_u16(bytes.data() + 2) | bit));
+        Query q;
+        CHECK(parse_query(bytes, q).has_value());
+        CHECK(q.flags == (flag::rd | bit));
+    }
+    for (std::uint16_t rcode : {1, 5, 15}) {
+        auto bytes = make_query("a.test.", rrtype::a);
+        set16(bytes, 2, static_cast<std::uint16_t>(get_u16(bytes.data() + 2) | rcode));
+        Query q;
+        auto r = parse_query(bytes, q);
+        REQUIRE_FALSE(r.has_value());
+        CHECK(r.error().error == QueryError::formerr);
+        CHECK(q.rd); // RD kept on this path
+    }
+}
+
+TEST_CASE("QDCOUNT 0 with an OPT alone: NOERROR with an OPT; anything else is FORMERR") {
+    std::vector<std::uint8_t> opt_alone = {
+        0x12, 0x34, 0x01, 0x00, 0,    0, 0, 0,    0, 0, 0, 1, // header, RD
+        0,    0,    41,   0x04, 0xd0, 0, 0, 0x80, 0, 0, 0};   // OPT, DO
+    Query q;
+    auto r = parse_query(opt_alone, q);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().error == QueryError::no_question);
+    CHECK(q.edns);
+    CHECK(q.dnssec_ok);
+    CHECK(q.question_size == 0);
+    auto v1 = opt_alone;
+    v1[18] = 1; // version 1
+    CHECK(error_of(v1) == QueryError::formerr);
+    auto ar2 = opt_alone;
+    set16(ar2, 10, 2);
+    CHECK(error_of(ar2) == QueryError::formerr);
+    auto not_opt = opt_alone;
+    not_opt[14] = 1; // type A
+    CHECK(error_of(not_opt) == QueryError::formerr);
+    Query cleared;
+    (void)parse_query(not_opt, cleared);
+    CHECK_FALSE(cleared.rd);
+    CHECK_FALSE(cleared.edns);
+}
+
+TEST_CASE("EDNS: payload, DO, version, options") {
     QueryOptions o;
     o.edns = true;
     o.payload = 100;
@@ -153,8 +191,7 @@ TEST_CASE("EDNS: payload, DO, version, options")
     CHECK(error_of(make_query("a.test.", rrtype::a, o)) == QueryError::badvers);
 }
 
-TEST_CASE("EDNS: malformed OPT records are FORMERR")
-{
+TEST_CASE("EDNS: malformed OPT records are FORMERR") {
     QueryOptions o;
     o.edns = true;
     auto bytes = make_query("a.test.", rrtype::a, o);
@@ -182,8 +219,7 @@ TEST_CASE("EDNS: malformed OPT records are FORMERR")
     CHECK(error_of(other) == QueryError::formerr);
 }
 
-TEST_CASE("ECS (RFC 7871) is parsed; a malformed one is ignored")
-{
+TEST_CASE("ECS (RFC 7871) is parsed; a malformed one is ignored") {
     QueryOptions o;
     o.edns = true;
     o.options = {0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2};
@@ -210,17 +246,15 @@ TEST_CASE("ECS (RFC 7871) is parsed; a malformed one is ignored")
     REQUIRE(parse_query(make_query("a.test.", rrtype::a, o), q).has_value());
     CHECK_FALSE(q.has_client_subnet);
 
-    static const std::uint8_t too_long_prefix[] = {0, 8, 0, 20, 0, 2, 129, 0, 1, 2, 3, 4,
-                                                    5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}; // /129
+    static const std::uint8_t too_long_prefix[] = {
+        0, 8, 0, 20, 0, 2, 129, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}; // /129
     o.options.clear();
-    for (std::uint8_t b : too_long_prefix)
-        o.options.push_back(b);
+    for (std::uint8_t b : too_long_prefix) o.options.push_back(b);
     REQUIRE(parse_query(make_query("a.test.", rrtype::a, o), q).has_value());
     CHECK_FALSE(q.has_client_subnet);
 }
 
-TEST_CASE("IXFR may carry an SOA in the authority section")
-{
+TEST_CASE("IXFR may carry an SOA in the authority section") {
     auto q = make_query("example.test.", rrtype::ixfr);
     append(q, {0xc0, 0x0c, 0, 6, 0, 1, 0, 0, 0, 60, 0, 2, 0, 0});
     set16(q, 8, 1);
@@ -230,8 +264,7 @@ TEST_CASE("IXFR may carry an SOA in the authority section")
     CHECK(error_of(q) == QueryError::formerr);
 }
 
-TEST_CASE("trailing bytes after the counted records are ignored")
-{
+TEST_CASE("trailing bytes after the counted records are ignored") {
     auto q = make_query("a.test.", rrtype::a);
     append(q, {1, 2, 3});
     Query parsed;

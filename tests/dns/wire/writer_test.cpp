@@ -18,14 +18,12 @@ struct Fixture {
     std::vector<std::uint8_t> out = std::vector<std::uint8_t>(65535);
 
     explicit Fixture(const std::string& name = "www.Example.test.", const QueryOptions& o = {})
-        : packet(make_query(name, rrtype::a, o))
-    {
+        : packet(make_query(name, rrtype::a, o)) {
         REQUIRE(parse_query(packet, query).has_value());
     }
 };
 
-WireName wire(const char* text, cairn::dns::NameBuffer& storage)
-{
+WireName wire(const char* text, cairn::dns::NameBuffer& storage) {
     storage = *name_from_text(text);
     return storage.name();
 }
@@ -34,8 +32,7 @@ const std::uint8_t address[4] = {192, 0, 2, 1};
 
 } // namespace
 
-TEST_CASE("header and question: id, QR, RD, AA, rcode; question as sent")
-{
+TEST_CASE("header and question: id, QR, RD, AA, rcode; question as sent") {
     Fixture f;
     ResponseWriter w(f.out, 512);
     w.start(f.query, f.packet);
@@ -50,8 +47,7 @@ TEST_CASE("header and question: id, QR, RD, AA, rcode; question as sent")
     CHECK(std::equal(f.packet.begin() + 12, f.packet.end(), f.out.begin() + 12));
 }
 
-TEST_CASE("owner names compress against the question and earlier owners")
-{
+TEST_CASE("owner names compress against the question and earlier owners") {
     Fixture f;
     ResponseWriter w(f.out, 512);
     w.start(f.query, f.packet);
@@ -73,11 +69,11 @@ TEST_CASE("owner names compress against the question and earlier owners")
     Reply r = read_reply(f.out.data(), n);
     REQUIRE(r.pkt);
     CHECK(r.answer == std::set<std::string>{"www.example.test. 60 A 192.0.2.1"});
-    CHECK(r.additional == std::set<std::string>{"ns1.example.test. 60 A 192.0.2.1", "x.ns1.example.test. 60 A 192.0.2.1"});
+    CHECK(r.additional == std::set<std::string>{"ns1.example.test. 60 A 192.0.2.1",
+                                                "x.ns1.example.test. 60 A 192.0.2.1"});
 }
 
-TEST_CASE("RDATA is never compressed")
-{
+TEST_CASE("RDATA is never compressed") {
     Fixture f;
     ResponseWriter w(f.out, 512);
     w.start(f.query, f.packet);
@@ -91,16 +87,14 @@ TEST_CASE("RDATA is never compressed")
           f.out.begin() + n);
 }
 
-TEST_CASE("a required record that does not fit sets TC and stops; additional just drops")
-{
+TEST_CASE("a required record that does not fit sets TC and stops; additional just drops") {
     Fixture f;
     ResponseWriter w(f.out, 512);
     w.start(f.query, f.packet);
     NameBuffer owner;
     wire("www.example.test.", owner);
     int added = 0;
-    while (w.add(Section::answer, owner.name(), rrtype::a, 60, address))
-        ++added;
+    while (w.add(Section::answer, owner.name(), rrtype::a, 60, address)) ++added;
     CHECK(w.truncated());
     CHECK(added == (512 - static_cast<int>(f.packet.size())) / 16);
     CHECK_FALSE(w.add(Section::additional, owner.name(), rrtype::a, 60, address));
@@ -121,14 +115,14 @@ TEST_CASE("a required record that does not fit sets TC and stops; additional jus
     CHECK(read_reply(g.out.data(), x.finish()).additional.size() == 1);
 }
 
-TEST_CASE("precompiled RRsets are all or nothing")
-{
+TEST_CASE("precompiled RRsets are all or nothing") {
     Fixture f;
     ResponseWriter w(f.out, 60);
     w.start(f.query, f.packet);
     std::vector<std::uint8_t> records;
     for (int i = 0; i < 3; ++i) {
-        records.insert(records.end(), {0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, static_cast<std::uint8_t>(i)});
+        records.insert(records.end(),
+                       {0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, static_cast<std::uint8_t>(i)});
     }
     NameBuffer owner;
     wire("www.example.test.", owner);
@@ -145,8 +139,7 @@ TEST_CASE("precompiled RRsets are all or nothing")
     CHECK(r.answer.size() == 3);
 }
 
-TEST_CASE("sections must come in order")
-{
+TEST_CASE("sections must come in order") {
     Fixture f;
     ResponseWriter w(f.out, 512);
     w.start(f.query, f.packet);
@@ -156,8 +149,7 @@ TEST_CASE("sections must come in order")
     CHECK(w.count(Section::authority) == 1);
 }
 
-TEST_CASE("mark and rollback keep the message and the compression table consistent")
-{
+TEST_CASE("mark and rollback keep the message and the compression table consistent") {
     Fixture f;
     ResponseWriter w(f.out, 512);
     w.start(f.query, f.packet);
@@ -172,8 +164,7 @@ TEST_CASE("mark and rollback keep the message and the compression table consiste
     CHECK(r.answer == std::set<std::string>{"other.name.elsewhere. 60 A 192.0.2.1"});
 }
 
-TEST_CASE("OPT: present only with EDNS, counted, within the client's limit")
-{
+TEST_CASE("OPT: present only with EDNS, counted, within the client's limit") {
     QueryOptions o;
     o.edns = true;
     o.payload = 600;
@@ -200,8 +191,7 @@ TEST_CASE("OPT: present only with EDNS, counted, within the client's limit")
     CHECK(response_limit(huge.query, false) == 1232);
 }
 
-TEST_CASE("error responses: header only; FORMERR without OPT, NOTIMP keeps the flags")
-{
+TEST_CASE("error responses: header only; FORMERR without OPT, NOTIMP keeps the flags") {
     QueryOptions o;
     o.edns = true;
     Fixture f("www.example.test.", o);
@@ -222,4 +212,12 @@ TEST_CASE("error responses: header only; FORMERR without OPT, NOTIMP keeps the f
     CHECK(g.out[3] == (0x10 | rcode::notimp));
     NameBuffer owner;
     CHECK_FALSE(x.add(Section::answer, wire("a.", owner), rrtype::a, 1, address));
+
+    // NOTIMP keeps AA, TC, RD, RA, Z and CD, and clears AD (as NSD does).
+    Fixture h("www.example.test.", o);
+    h.query.flags = 0x07f0;
+    ResponseWriter y(h.out, 512);
+    y.start_error(h.query, rcode::notimp);
+    (void)y.finish();
+    CHECK(get_u16(h.out.data() + 2) == (0x8000 | 0x07d0 | rcode::notimp));
 }
