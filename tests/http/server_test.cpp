@@ -9,11 +9,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/loop.hpp"
@@ -25,15 +28,17 @@ using namespace std::chrono_literals;
 
 namespace {
 
+Response echo(const Request& r) {
+    if (r.path == "/throw") throw std::runtime_error("boom");
+    return Response::text(200, r.method + " " + r.path + " " + r.body);
+}
+
 // A Server on its own loop thread.
 class Running {
 public:
-    explicit Running(ServerOptions options)
+    explicit Running(ServerOptions options, Handler handler = echo, ContinueCheck check = {})
         : async_(loop_, [this] { loop_.stop(); })
-        , server_(loop_, std::move(options), [](const Request& r) {
-            if (r.path == "/throw") throw std::runtime_error("boom");
-            return Response::text(200, r.method + " " + r.path + " " + r.body);
-        }) {
+        , server_(loop_, std::move(options), std::move(handler), std::move(check)) {
         auto ok = server_.start();
         REQUIRE(ok);
         port_ = server_.local_address().port();
@@ -74,6 +79,16 @@ public:
     }
     ~Client() { ::close(fd_); }
     void shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+    void small_window() {
+        int size = 4096;
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    }
+    // Everything until the server closes (or the deadline).
+    std::string rest(std::chrono::milliseconds deadline = 5000ms) {
+        auto until = std::chrono::steady_clock::now() + deadline;
+        while (fill(until)) {}
+        return std::exchange(buffer_, {});
+    }
 
     void send(std::string_view bytes) {
         while (!bytes.empty()) {
@@ -364,4 +379,88 @@ TEST_CASE("a connection that closes while its reply is deferred is dropped quiet
     auto r = next.response();
     REQUIRE(r);
     CHECK(r->second == "now ");
+}
+
+TEST_CASE("a client that pipelines and never reads is not parsed past the queue limit") {
+    auto o = options();
+    o.max_queued_bytes = 64 << 10;
+    auto handled = std::make_shared<std::atomic<int>>(0);
+    Running s(o, [handled](const Request&) {
+        ++*handled;
+        return Response::text(200, std::string(256 << 10, 'x'));
+    });
+    Client c(s.port());
+    std::string burst;
+    for (int i = 0; i < 1000; ++i) burst += "GET /big HTTP/1.1\r\nHost: x\r\n\r\n";
+    c.send(burst); // 32 KB: the server reads it all, and parses only what it can answer
+    int last = -1;
+    for (int i = 0; i < 50 && last != handled->load(); ++i) {
+        last = handled->load();
+        std::this_thread::sleep_for(100ms);
+    }
+    CHECK(last > 0);
+    CHECK(last < 100); // 256 MB of answers if all were made; the kernel's buffers hold some
+    // Its answers do not drain, so the server closes it at the idle timeout
+    // (2 s). Reading after that gets what the kernel held, then EOF; reading
+    // before it would let the server go on.
+    std::this_thread::sleep_for(2500ms);
+    std::string rest = c.rest(5000ms);
+    CHECK(rest.size() < 100u * (257 << 10));
+    CHECK(c.closed(100ms));
+    CHECK(handled->load() == last);
+}
+
+TEST_CASE("HEAD: GET's status and headers without the body; a streamed body comes chunked") {
+    Running s(options(), [](const Request& r) {
+        if (r.path != "/stream") return echo(r);
+        Response resp = Response::json(200, "");
+        int piece = 0;
+        resp.body_stream = [piece](std::string& out) mutable {
+            out += std::string(1000, static_cast<char>('a' + piece % 26));
+            return ++piece < 100;
+        };
+        return resp;
+    });
+    Client c(s.port());
+    c.send("HEAD /x HTTP/1.1\r\nHost: x\r\n\r\nGET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::string both = c.rest(500ms);
+    // HEAD's Content-Length is the GET body's, and the GET answer follows at once.
+    CHECK(both.starts_with("HTTP/1.1 200 OK\r\n"));
+    CHECK(both.find("Content-Length: 7\r\n\r\nHTTP/1.1 200 OK") != std::string::npos);
+    CHECK(both.ends_with("\r\n\r\nGET /x "));
+
+    Client d(s.port());
+    d.send("GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    std::string raw = d.rest();
+    auto head_end = raw.find("\r\n\r\n");
+    REQUIRE(head_end != std::string::npos);
+    CHECK(raw.substr(0, head_end).find("Transfer-Encoding: chunked") != std::string::npos);
+    std::string body, chunks = raw.substr(head_end + 4);
+    for (;;) {
+        auto eol = chunks.find("\r\n");
+        REQUIRE(eol != std::string::npos);
+        std::size_t size = std::stoul(chunks.substr(0, eol), nullptr, 16);
+        if (size == 0) break;
+        body += chunks.substr(eol + 2, size);
+        REQUIRE(chunks.substr(eol + 2 + size, 2) == "\r\n");
+        chunks.erase(0, eol + 4 + size);
+    }
+    CHECK(body.size() == 100000);
+    CHECK(body.substr(0, 3) == "aaa");
+    CHECK(body.substr(99997) == "vvv");
+}
+
+TEST_CASE("Expect: 100-continue refused by the check: its answer and no 100") {
+    Running s(options(), echo, [](const Request& head) -> std::optional<Response> {
+        if (head.path == "/no") return Response::error(401, "no");
+        return std::nullopt;
+    });
+    Client c(s.port());
+    c.send("PUT /no HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n");
+    std::string raw = c.rest(2000ms);
+    CHECK(raw.starts_with("HTTP/1.1 401 "));
+    CHECK(raw.find("100 Continue") == std::string::npos);
+    Client d(s.port());
+    d.send("PUT /yes HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n");
+    CHECK(d.rest(500ms).starts_with("HTTP/1.1 100 Continue\r\n\r\n"));
 }
