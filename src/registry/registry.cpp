@@ -348,13 +348,30 @@ void Registry::set_node(Node node) {
 void Registry::collect_tombstones(std::int64_t cutoff_ms) {
     State& s = *state_;
     for (auto it = s.records.begin(); it != s.records.end();) {
-        if (!it->second.instance && it->second.tombstone->deleted_at_ms < cutoff_ms) {
+        const Record& r = it->second;
+        if (!r.instance && r.tombstone->deleted_at_ms < cutoff_ms &&
+            s.node_alive(r.tombstone->node)) {
             it = s.records.erase(it);
             s.tombstone_cache_valid = false;
         } else {
             ++it;
         }
     }
+}
+
+std::optional<std::uint64_t> Registry::supersede_local(std::string_view id, std::int64_t now_ms) {
+    State& s = *state_;
+    std::string key = make_key(s.local_node, id);
+    auto version = s.next_version();
+    if (!version) return std::nullopt;
+    if (const Instance* old = s.find(s.local_node, id)) {
+        Instance next = *old;
+        next.version = *version;
+        s.put(key, std::make_shared<const Instance>(std::move(next)), {});
+    } else {
+        s.put(key, nullptr, Tombstone{std::string(id), s.local_node, *version, now_ms});
+    }
+    return version;
 }
 
 void Registry::forget_node(std::string_view name) {
@@ -394,14 +411,15 @@ std::vector<std::pair<std::string, std::uint64_t>> Registry::digest() const {
 }
 
 Registry::Records Registry::records_of(std::string_view node, std::uint64_t after_version) const {
+    // Through the node index and the tombstone list, not every record: push-
+    // pull asks this once per owner that is behind.
     Records out;
-    for (const auto& [key, r] : state_->records) {
-        if (r.version() <= after_version) continue;
-        if (r.instance && r.instance->node == node)
-            out.instances.push_back(*r.instance);
-        else if (!r.instance && r.tombstone->node == node)
-            out.tombstones.push_back(*r.tombstone);
-    }
+    if (auto it = state_->by_node.find(std::string(node)); it != state_->by_node.end())
+        for (const std::string* key : it->second)
+            if (const Instance& i = *state_->records.at(*key).instance; i.version > after_version)
+                out.instances.push_back(i);
+    for (const Tombstone& t : tombstones())
+        if (t.version > after_version && t.node == node) out.tombstones.push_back(t);
     auto by_version = [](const auto& a, const auto& b) { return a.version < b.version; };
     std::sort(out.instances.begin(), out.instances.end(), by_version);
     std::sort(out.tombstones.begin(), out.tombstones.end(), by_version);

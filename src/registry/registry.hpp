@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <expected>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -70,9 +71,20 @@ public:
     // --- Replication (gossip plugs in here). Newest version wins. ---
     bool merge(const Instance& remote);
     bool merge(const Tombstone& remote);
+    // A node that is not alive keeps its records, but publish() leaves its
+    // instances out of the snapshot until it is alive again.
     void set_node(Node node);
-    // Drops tombstones older than `cutoff_ms`.
+    // Drops tombstones whose deleted_at_ms is before `cutoff_ms`, except
+    // those of a node that is not alive: they go with its records, in
+    // forget_node(), so a stale copy of a record cannot outlive its tombstone.
     void collect_tombstones(std::int64_t cutoff_ms);
+    // A copy of one of this agent's own records came back from the cluster
+    // with a version this agent does not hold (written before a restart that
+    // lost it): writes the record again with a new version, the instance if
+    // it is still registered here, else a tombstone. Returns the new version
+    // (none once the counter is exhausted). Not made durable: a restart
+    // before the next durable write finds the same copy and does it again.
+    std::optional<std::uint64_t> supersede_local(std::string_view id, std::int64_t now_ms);
     // Drops a node that left for good (reaped by gossip) and every record it
     // owns. Its records come back if it returns and gossips them again.
     void forget_node(std::string_view name);
