@@ -1,0 +1,299 @@
+#include "registry/replication/message.hpp"
+
+#include <limits>
+
+#include "registry/replication/wire.hpp"
+
+namespace cairn::registry::replication {
+
+namespace {
+
+// Bounds of the decoder. They are loose: the registry validates what it
+// merges; these only keep a hostile message from costing more than its size.
+constexpr std::size_t max_name = 256;  // node names, ids, service names
+constexpr std::size_t max_text = 4096; // check output, URLs, arguments
+constexpr std::size_t max_list = 256;  // tags, meta, checks, headers, args
+constexpr std::size_t max_owners = 65536;
+constexpr std::size_t max_records = 1 << 20;
+constexpr std::uint64_t max_u32 = std::numeric_limits<std::uint32_t>::max();
+
+// Wire values of a record's kind: append-only.
+constexpr std::uint8_t kind_instance = 0;
+constexpr std::uint8_t kind_tombstone = 1;
+
+void write_pairs(Writer& w, const std::vector<std::pair<std::string, std::string>>& pairs) {
+    w.varint(pairs.size());
+    for (const auto& [k, v] : pairs) {
+        w.bytes(k);
+        w.bytes(v);
+    }
+}
+
+void write_check(Writer& w, const Check& c) {
+    const CheckDefinition& d = c.definition;
+    w.bytes(d.id);
+    w.u8(static_cast<std::uint8_t>(d.kind));
+    w.bytes(d.target);
+    w.bytes(d.method);
+    write_pairs(w, d.headers);
+    w.u8(d.tls_skip_verify ? 1 : 0);
+    w.varint(d.args.size());
+    for (const std::string& a : d.args) w.bytes(a);
+    w.varint(d.ttl_ms);
+    w.varint(d.interval_ms);
+    w.varint(d.timeout_ms);
+    w.varint(d.success_before_passing);
+    w.varint(d.failures_before_warning);
+    w.varint(d.failures_before_critical);
+    w.varint(d.deregister_critical_after_ms);
+    w.u8(static_cast<std::uint8_t>(c.state.status));
+    w.bytes(c.state.output);
+    w.svarint(c.state.last_change_ms);
+    w.varint(c.state.latency_us);
+}
+
+void write_record(Writer& w, const Record& record) {
+    if (const auto* t = std::get_if<Tombstone>(&record)) {
+        w.u8(kind_tombstone);
+        w.bytes(t->id);
+        w.varint(t->version);
+        return;
+    }
+    const Instance& i = std::get<Instance>(record);
+    w.u8(kind_instance);
+    w.bytes(i.id);
+    w.bytes(i.service);
+    w.varint(i.version);
+    w.u8(i.address.family);
+    std::size_t address_length = i.address.family == 4 ? 4 : i.address.family == 6 ? 16 : 0;
+    for (std::size_t b = 0; b < address_length; ++b) w.u8(i.address.bytes[b]);
+    w.varint(i.port);
+    w.varint(i.weight);
+    w.u8(static_cast<std::uint8_t>(i.policy));
+    w.varint(i.ttl_ms);
+    w.varint(i.tags.size());
+    for (const std::string& t : i.tags) w.bytes(t);
+    write_pairs(w, i.meta);
+    w.u8(i.maintenance ? 1 : 0);
+    w.bytes(i.maintenance_reason);
+    w.varint(i.checks.size());
+    for (const Check& c : i.checks) write_check(w, c);
+}
+
+void write_versions(Writer& w, const std::vector<std::pair<std::string, std::uint64_t>>& list) {
+    w.varint(list.size());
+    for (const auto& [name, version] : list) {
+        w.bytes(name);
+        w.varint(version);
+    }
+}
+
+std::uint32_t read_u32(Reader& r, std::string_view what) {
+    return static_cast<std::uint32_t>(r.bounded(what, max_u32));
+}
+
+std::vector<std::pair<std::string, std::string>> read_pairs(Reader& r, std::string_view what) {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::size_t n = r.count(what, max_list);
+    for (std::size_t k = 0; k < n && r.ok(); ++k) {
+        std::string key = r.bytes(what, max_text);
+        out.emplace_back(std::move(key), r.bytes(what, max_text));
+    }
+    return out;
+}
+
+// An enum's wire value, refused above `last`.
+template <class Enum>
+Enum read_enum(Reader& r, std::string_view what, Enum last) {
+    std::uint8_t v = r.u8(what);
+    if (v > static_cast<std::uint8_t>(last)) {
+        r.fail("{}: unknown value {}", what, v);
+        return Enum{};
+    }
+    return static_cast<Enum>(v);
+}
+
+Check read_check(Reader& r) {
+    Check c;
+    CheckDefinition& d = c.definition;
+    d.id = r.bytes("check id", max_name);
+    d.kind = read_enum(r, "check kind", CheckKind::ttl);
+    d.target = r.bytes("check target", max_text);
+    d.method = r.bytes("check method", max_name);
+    d.headers = read_pairs(r, "check headers");
+    d.tls_skip_verify = r.flag("check tls_skip_verify");
+    std::size_t nargs = r.count("check args", max_list);
+    for (std::size_t k = 0; k < nargs && r.ok(); ++k)
+        d.args.push_back(r.bytes("check args", max_text));
+    d.ttl_ms = read_u32(r, "check ttl_ms");
+    d.interval_ms = read_u32(r, "check interval_ms");
+    d.timeout_ms = read_u32(r, "check timeout_ms");
+    d.success_before_passing = read_u32(r, "check success_before_passing");
+    d.failures_before_warning = read_u32(r, "check failures_before_warning");
+    d.failures_before_critical = read_u32(r, "check failures_before_critical");
+    d.deregister_critical_after_ms = read_u32(r, "check deregister_critical_after_ms");
+    c.state.status = read_enum(r, "check status", Health::maintenance);
+    c.state.output = r.bytes("check output", max_text);
+    c.state.last_change_ms = r.svarint("check last_change_ms");
+    c.state.latency_us = read_u32(r, "check latency_us");
+    return c;
+}
+
+Instance read_instance(Reader& r, const std::string& owner) {
+    Instance i;
+    i.node = owner;
+    i.id = r.bytes("instance id", max_name);
+    i.service = r.bytes("instance service", max_name);
+    i.version = r.varint("instance version");
+    i.address.family = r.u8("instance address family");
+    if (i.address.family != 0 && i.address.family != 4 && i.address.family != 6)
+        r.fail("instance address family: unknown value {}", i.address.family);
+    std::size_t address_length = i.address.family == 4 ? 4 : i.address.family == 6 ? 16 : 0;
+    for (std::size_t b = 0; b < address_length; ++b) i.address.bytes[b] = r.u8("instance address");
+    i.port = static_cast<std::uint16_t>(r.bounded("instance port", 65535));
+    i.weight = read_u32(r, "instance weight");
+    i.policy = read_enum(r, "instance policy", Policy::fastest);
+    i.ttl_ms = read_u32(r, "instance ttl_ms");
+    std::size_t ntags = r.count("instance tags", max_list);
+    for (std::size_t k = 0; k < ntags && r.ok(); ++k)
+        i.tags.push_back(r.bytes("instance tags", max_name));
+    i.meta = read_pairs(r, "instance meta");
+    i.maintenance = r.flag("instance maintenance");
+    i.maintenance_reason = r.bytes("instance maintenance_reason", max_text);
+    std::size_t nchecks = r.count("instance checks", max_list);
+    for (std::size_t k = 0; k < nchecks && r.ok(); ++k) i.checks.push_back(read_check(r));
+    return i;
+}
+
+Record read_record(Reader& r, const std::string& owner) {
+    std::uint8_t kind = r.u8("record kind");
+    if (kind == kind_instance) return read_instance(r, owner);
+    if (kind != kind_tombstone) r.fail("record kind: unknown value {}", kind);
+    Tombstone t;
+    t.node = owner;
+    t.id = r.bytes("tombstone id", max_name);
+    t.version = r.varint("tombstone version");
+    return t;
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> read_versions(Reader& r, std::string_view what) {
+    std::vector<std::pair<std::string, std::uint64_t>> out;
+    std::size_t n = r.count(what, max_owners);
+    for (std::size_t k = 0; k < n && r.ok(); ++k) {
+        std::string name = r.bytes(what, max_name);
+        out.emplace_back(std::move(name), r.varint(what));
+    }
+    return out;
+}
+
+Message read_body(Reader& r, std::uint8_t type) {
+    switch (static_cast<MessageType>(type)) {
+    case MessageType::update: {
+        Update u;
+        u.owner = r.bytes("update owner", max_name);
+        u.prev = r.varint("update prev");
+        u.record = read_record(r, u.owner);
+        return u;
+    }
+    case MessageType::notice: {
+        Notice n;
+        n.owner = r.bytes("notice owner", max_name);
+        n.prev = r.varint("notice prev");
+        n.version = r.varint("notice version");
+        return n;
+    }
+    case MessageType::digest: {
+        Digest d;
+        d.from = r.bytes("digest from", max_name);
+        d.watermarks = read_versions(r, "digest watermarks");
+        d.answer = r.flag("digest answer");
+        return d;
+    }
+    case MessageType::request: {
+        Request q;
+        q.from = r.bytes("request from", max_name);
+        q.wants = read_versions(r, "request wants");
+        return q;
+    }
+    case MessageType::reply: {
+        Reply p;
+        p.from = r.bytes("reply from", max_name);
+        p.owner = r.bytes("reply owner", max_name);
+        p.after = r.varint("reply after");
+        p.upto = r.varint("reply upto");
+        if (p.upto < p.after) r.fail("reply: upto {} is below after {}", p.upto, p.after);
+        p.more = r.flag("reply more");
+        std::size_t n = r.count("reply records", max_records);
+        for (std::size_t k = 0; k < n && r.ok(); ++k) p.records.push_back(read_record(r, p.owner));
+        return p;
+    }
+    }
+    r.fail("message type: unknown value {}", type);
+    return Notice{};
+}
+
+} // namespace
+
+const std::string& record_id(const Record& r) {
+    return std::visit([](const auto& v) -> const std::string& { return v.id; }, r);
+}
+
+std::uint64_t record_version(const Record& r) {
+    return std::visit([](const auto& v) { return v.version; }, r);
+}
+
+std::vector<std::uint8_t> encode(const Message& message) {
+    Writer w;
+    w.u8(format_version);
+    w.u8(static_cast<std::uint8_t>(message.index() + 1)); // the variant follows MessageType's order
+    if (const auto* u = std::get_if<Update>(&message)) {
+        w.bytes(u->owner);
+        w.varint(u->prev);
+        write_record(w, u->record);
+    } else if (const auto* n = std::get_if<Notice>(&message)) {
+        w.bytes(n->owner);
+        w.varint(n->prev);
+        w.varint(n->version);
+    } else if (const auto* d = std::get_if<Digest>(&message)) {
+        w.bytes(d->from);
+        write_versions(w, d->watermarks);
+        w.u8(d->answer ? 1 : 0);
+    } else if (const auto* q = std::get_if<Request>(&message)) {
+        w.bytes(q->from);
+        write_versions(w, q->wants);
+    } else {
+        const Reply& p = std::get<Reply>(message);
+        w.bytes(p.from);
+        w.bytes(p.owner);
+        w.varint(p.after);
+        w.varint(p.upto);
+        w.u8(p.more ? 1 : 0);
+        w.varint(p.records.size());
+        for (const Record& r : p.records) write_record(w, r);
+    }
+    return w.take();
+}
+
+std::size_t encoded_size(const Record& record) {
+    Writer w;
+    write_record(w, record);
+    return w.size();
+}
+
+Result<Message> decode(std::span<const std::uint8_t> bytes) {
+    if (bytes.size() > max_message_bytes)
+        return fail("message: {} bytes is above the limit of {}", bytes.size(), max_message_bytes);
+    Reader r(bytes);
+    std::uint8_t version = r.u8("format version");
+    if (r.ok() && version != format_version)
+        return fail("format version: {} is not supported (this agent speaks {})", version,
+                    format_version);
+    std::uint8_t type = r.u8("message type");
+    Message message = read_body(r, type);
+    if (r.ok() && r.remaining() != 0)
+        r.fail("message: {} bytes left over after byte {}", r.remaining(), r.offset());
+    if (!r.ok()) return std::unexpected(Error{r.error()});
+    return message;
+}
+
+} // namespace cairn::registry::replication

@@ -1,0 +1,257 @@
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
+
+using namespace cairn::registry;
+using namespace cairn::registry::replication;
+using namespace cairn::registry::replication::test;
+
+namespace {
+
+bool serves(Registry& r, const std::string& service, const std::string& node,
+            const std::string& id) {
+    auto snapshot = r.publish();
+    const ServiceEntry* entry = snapshot->find_service(service);
+    if (!entry) return false;
+    for (const auto& i : entry->passing)
+        if (i->node == node && i->id == id) return true;
+    return false;
+}
+
+} // namespace
+
+TEST_CASE("a registration reaches a peer as a broadcast and moves its watermark") {
+    ManualClock clock;
+    Agent a("a", clock), b("b", clock);
+    Instance x = a.register_instance("x", "web", clock.now_ms);
+    deliver_all({&a, &b});
+    CHECK(serves(b.registry, "web", "a", "x"));
+    CHECK(b.replica.watermark("a") == x.version);
+    CHECK(a.replica.watermark("a") == x.version);
+}
+
+TEST_CASE("a gap in an owner's updates is asked of the owner at once") {
+    ManualClock clock;
+    Agent a("a", clock), b("b", clock);
+    a.register_instance("x", "web", clock.now_ms);
+    (void)a.replica.take_broadcasts(); // lost
+    Instance y = a.register_instance("y", "web", clock.now_ms);
+    a.take();
+    REQUIRE(b.replica.receive(a.queued.at(0).bytes).has_value());
+    CHECK(serves(b.registry, "web", "a", "y"));
+    CHECK(b.replica.watermark("a") == 0); // y does not link to what b holds
+    auto asked = b.replica.take_outgoing();
+    REQUIRE(asked.size() == 1);
+    CHECK(asked[0].to == "a");
+
+    REQUIRE(a.replica.receive(asked[0].bytes).has_value());
+    for (const Outgoing& o : a.replica.take_outgoing())
+        REQUIRE(b.replica.receive(o.bytes).has_value());
+    CHECK(serves(b.registry, "web", "a", "x"));
+    CHECK(b.replica.watermark("a") == y.version);
+}
+
+TEST_CASE("a lost last update is found by push-pull") {
+    ManualClock clock;
+    Agent a("a", clock), b("b", clock);
+    a.register_instance("x", "web", clock.now_ms);
+    deliver_all({&a, &b});
+    Instance y = a.register_instance("y", "web", clock.now_ms);
+    (void)a.replica.take_broadcasts(); // lost, and nothing follows it
+    CHECK(b.replica.watermark("a") < y.version);
+    push_pull(a, b);
+    deliver_all({&a, &b});
+    CHECK(serves(b.registry, "web", "a", "y"));
+    CHECK(b.replica.watermark("a") == y.version);
+}
+
+TEST_CASE("updates arriving out of order move the watermark once the gap fills") {
+    ManualClock clock;
+    Agent a("a", clock), b("b", clock);
+    a.register_instance("x", "web", clock.now_ms);
+    auto first = a.replica.take_broadcasts();
+    Instance y = a.register_instance("y", "web", clock.now_ms);
+    auto second = a.replica.take_broadcasts();
+    REQUIRE(b.replica.receive(second.at(0).bytes).has_value());
+    CHECK(b.replica.watermark("a") == 0);
+    REQUIRE(b.replica.receive(first.at(0).bytes).has_value());
+    CHECK(b.replica.watermark("a") == y.version);
+}
+
+TEST_CASE("a tombstone beats a stale copy that arrives later") {
+    ManualClock clock;
+    Agent a("a", clock), b("b", clock);
+    a.register_instance("x", "web", clock.now_ms);
+    auto registration = a.replica.take_broadcasts();
+    a.deregister("x", clock.now_ms);
+    deliver_all({&a, &b});
+    REQUIRE(b.replica.receive(registration.at(0).bytes).has_value()); // replayed late
+    CHECK_FALSE(serves(b.registry, "web", "a", "x"));
+    CHECK(b.registry.find("a", "x") == nullptr);
+}
+
+TEST_CASE("a health change spreads; a critical instance is not served") {
+    ManualClock clock;
+    Agent a("a", clock), b("b", clock);
+    a.register_instance("x", "web", clock.now_ms);
+    deliver_all({&a, &b});
+    a.set_health("x", Health::critical);
+    deliver_all({&a, &b});
+    CHECK_FALSE(serves(b.registry, "web", "a", "x"));
+    CHECK(b.registry.find("a", "x")->health() == Health::critical);
+}
+
+TEST_CASE("a failed node's instances leave the snapshot and return when it is alive") {
+    ManualClock clock;
+    Agent a("a", clock), b("b", clock);
+    a.register_instance("x", "web", clock.now_ms);
+    deliver_all({&a, &b});
+    b.replica.node_failed("a");
+    CHECK_FALSE(serves(b.registry, "web", "a", "x"));
+    CHECK(b.registry.find("a", "x") != nullptr); // kept
+    b.replica.node_alive(Node{"a", "dc1", {}, {}, true});
+    CHECK(serves(b.registry, "web", "a", "x")); // no re-registration needed
+}
+
+TEST_CASE("a node that left is forgotten and what others still carry of it is ignored") {
+    ManualClock clock;
+    Agent a("a", clock), b("b", clock), c("c", clock);
+    a.register_instance("x", "web", clock.now_ms);
+    deliver_all({&a, &b, &c});
+    b.replica.node_left("a");
+    CHECK(b.registry.find("a", "x") == nullptr);
+    push_pull(b, c); // c still holds a's records
+    deliver_all({&b, &c});
+    CHECK(b.registry.find("a", "x") == nullptr);
+
+    b.replica.node_alive(Node{"a", "dc1", {}, {}, true}); // it joins again
+    push_pull(b, a);
+    deliver_all({&a, &b});
+    CHECK(serves(b.registry, "web", "a", "x"));
+}
+
+TEST_CASE(
+    "tombstones are collected by the time this agent learned of them, not the owner's clock") {
+    ManualClock clock;
+    ReplicaOptions options;
+    options.tombstone_ttl_ms = 60'000;
+    Agent a("a", clock, options), b("b", clock, options);
+    a.register_instance("x", "web", clock.now_ms);
+    deliver_all({&a, &b});
+    a.deregister("x", 5); // the owner's clock is far in the past
+    deliver_all({&a, &b});
+    b.replica.collect_garbage();
+    CHECK(b.registry.tombstones().size() == 1); // learned just now
+    clock.now_ms += 60'001;
+    b.replica.collect_garbage();
+    CHECK(b.registry.tombstones().empty());
+}
+
+TEST_CASE("a failed node's tombstones stay until its records go") {
+    ManualClock clock;
+    ReplicaOptions options;
+    options.tombstone_ttl_ms = 1000;
+    Agent a("a", clock, options), b("b", clock, options);
+    a.register_instance("x", "web", clock.now_ms);
+    a.register_instance("y", "web", clock.now_ms);
+    a.deregister("x", clock.now_ms);
+    deliver_all({&a, &b});
+    b.replica.node_failed("a");
+    clock.now_ms += 5000;
+    b.replica.collect_garbage();
+    CHECK(b.registry.tombstones().size() == 1);
+    b.replica.node_left("a"); // reaped: records and tombstones together
+    CHECK(b.registry.tombstones().empty());
+    CHECK(b.registry.find("a", "y") == nullptr);
+}
+
+TEST_CASE("a restarted agent writes again, above them, its records the cluster holds from before") {
+    ManualClock clock;
+    Agent b("b", clock);
+    Instance x_persisted;
+    {
+        Agent a("a", clock);
+        x_persisted = a.register_instance("x", "web", clock.now_ms);
+        a.register_instance("y", "web", clock.now_ms); // lost in the crash
+        a.deregister("x", clock.now_ms);               // lost too
+        deliver_all({&a, &b});
+    }
+    CHECK(b.registry.find("a", "x") == nullptr);
+    CHECK(b.registry.find("a", "y") != nullptr);
+
+    // The restarted agent loads what was persisted before the crash: x only.
+    Agent a("a", clock);
+    REQUIRE(a.registry.upsert_local(x_persisted, clock.now_ms).has_value());
+    // It registers z, whose version may be one the old agent used already.
+    a.register_instance("z", "api", clock.now_ms);
+    deliver_all({&a, &b});
+    push_pull(a, b);
+    deliver_all({&a, &b});
+    push_pull(a, b);
+    deliver_all({&a, &b});
+
+    CHECK(serves(b.registry, "web", "a", "x"));  // the agent's own view wins
+    CHECK(b.registry.find("a", "y") == nullptr); // tombstoned by its owner
+    CHECK(serves(b.registry, "api", "a", "z"));
+    CHECK(a.replica.stats().own_records_superseded > 0);
+    CHECK(b.replica.watermark("a") == a.replica.watermark("a"));
+}
+
+TEST_CASE("a record too large for a packet goes as a notice and is fetched over a stream") {
+    ManualClock clock;
+    ReplicaOptions options;
+    options.max_update_bytes = 32;
+    Agent a("a", clock, options), b("b", clock, options);
+    Instance x = a.register_instance("x", "web", clock.now_ms);
+    auto broadcasts = a.replica.take_broadcasts();
+    REQUIRE(broadcasts.size() == 1);
+    CHECK(broadcasts[0].bytes.size() <= 32);
+    CHECK(std::holds_alternative<Notice>(*decode(broadcasts[0].bytes)));
+    REQUIRE(b.replica.receive(broadcasts[0].bytes).has_value());
+    auto out = b.replica.take_outgoing();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].to == "a");
+    REQUIRE(a.replica.receive(out[0].bytes).has_value());
+    for (const Outgoing& o : a.replica.take_outgoing())
+        REQUIRE(b.replica.receive(o.bytes).has_value());
+    CHECK(serves(b.registry, "web", "a", "x"));
+    CHECK(b.replica.watermark("a") == x.version);
+}
+
+TEST_CASE("an answer is chunked and bounded; the asker continues where it stopped") {
+    ManualClock clock;
+    ReplicaOptions options;
+    options.max_chunk_bytes = 1000;
+    options.max_answer_bytes = 3000;
+    Agent a("a", clock, options), b("b", clock, options);
+    for (int k = 0; k < 100; ++k) a.register_instance("i" + std::to_string(k), "web", clock.now_ms);
+    (void)a.replica.take_broadcasts(); // all lost
+    REQUIRE(a.replica.merge_remote_state(b.replica.local_state()).has_value());
+    REQUIRE(b.replica.merge_remote_state(a.replica.local_state()).has_value());
+    auto request = b.replica.take_outgoing();
+    REQUIRE(request.size() == 1);
+    REQUIRE(a.replica.receive(request[0].bytes).has_value());
+    auto chunks = a.replica.take_outgoing();
+    std::size_t total = 0;
+    for (const Outgoing& o : chunks) {
+        CHECK(o.bytes.size() <= 1200);
+        total += o.bytes.size();
+    }
+    CHECK(total <= 3000 + 1200);
+    for (const Outgoing& o : chunks) REQUIRE(b.replica.receive(o.bytes).has_value());
+    CHECK(b.replica.watermark("a") > 0);
+    CHECK(b.replica.watermark("a") < a.replica.watermark("a"));
+    deliver_all({&a, &b}); // the follow-up requests
+    CHECK(b.replica.watermark("a") == a.replica.watermark("a"));
+    CHECK(b.registry.instances_of("web").size() == 100);
+}
+
+TEST_CASE("garbage in messages and push-pull state is refused and counted") {
+    ManualClock clock;
+    Agent a("a", clock);
+    std::vector<std::uint8_t> junk{1, 2, 3};
+    CHECK_FALSE(a.replica.receive(junk).has_value());
+    CHECK_FALSE(a.replica.merge_remote_state(junk).has_value());
+    CHECK_FALSE(a.replica.merge_remote_state(encode(Notice{"b", 0, 1})).has_value());
+    CHECK(a.replica.stats().decode_errors == 3);
+}
