@@ -19,7 +19,7 @@ mkdir -p "$pkg" "$work/src/cairn-peer" "$work/cache"
 cp -R "$debian/src/github.com/hashicorp/memberlist/." "$pkg/"
 rm -f "$pkg"/*_test.go
 cp "$here/memberlist_goldens.go" "$pkg/"
-cp "$here/main.go" "$work/src/cairn-peer/"
+cp "$here/main.go" "$here/run.go" "$work/src/cairn-peer/"
 cd "$work/src/cairn-peer"
 GO111MODULE=off GOPATH="$work:$debian" GOCACHE="$work/cache" \
   GOPROXY=off go build -o "$out" .
