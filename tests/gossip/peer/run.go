@@ -55,6 +55,7 @@ func (p *peer) emit(v interface{}) {
 type nodeJSON struct {
 	Name  string `json:"name"`
 	Addr  string `json:"addr"`
+	Bytes int    `json:"addr_bytes"` // 4, or 16 for an IPv4 sent in IPv6 form
 	Port  uint16 `json:"port"`
 	State string `json:"state"`
 	Meta  string `json:"meta"`
@@ -76,7 +77,7 @@ func stateName(s memberlist.NodeStateType) string {
 }
 
 func toJSON(n *memberlist.Node) nodeJSON {
-	return nodeJSON{Name: n.Name, Addr: n.Addr.String(), Port: n.Port, State: stateName(n.State),
+	return nodeJSON{Name: n.Name, Addr: n.Addr.String(), Bytes: len(n.Addr), Port: n.Port, State: stateName(n.State),
 		Meta: string(n.Meta), Vsn: []int{int(n.PMin), int(n.PMax), int(n.PCur), int(n.DMin), int(n.DMax), int(n.DCur)}}
 }
 
