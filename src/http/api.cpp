@@ -223,7 +223,7 @@ Response Api::service(const Request& r, const std::string& name)
     bool passing_only = r.query_param("passing").has_value();
     auto tag = r.query_param("tag");
     if (instances.size() > stream_above_instances)
-        return streamed_service(instances, passing_only, std::move(tag));
+        return streamed_service(name, instances, passing_only, std::move(tag));
     json out = json::array();
     for (const registry::Instance* i : instances) {
         if (passing_only && i->health() != registry::Health::passing)
@@ -240,13 +240,21 @@ Response Api::service(const Request& r, const std::string& name)
 // held for more than one slice. Instances are looked up again per slice, so
 // one that is deregistered meanwhile is left out and one that changed is
 // shown as it is then.
-Response Api::streamed_service(const std::vector<const registry::Instance*>& instances, bool passing_only,
-                               std::optional<std::string> tag)
+Response Api::streamed_service(const std::string& name, const std::vector<const registry::Instance*>& instances,
+                               bool passing_only, std::optional<std::string> tag)
 {
-    auto keys = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
-    keys->reserve(instances.size());
-    for (const registry::Instance* i : instances)
-        keys->emplace_back(i->node, i->id);
+    std::uint64_t version = registry_.version_counter();
+    auto& cached = stream_keys_[name];
+    std::shared_ptr<const StreamKeys> keys = cached.first == version ? cached.second.lock() : nullptr;
+    if (!keys) {
+        auto fresh = std::make_shared<StreamKeys>();
+        fresh->reserve(instances.size());
+        for (const registry::Instance* i : instances)
+            fresh->emplace_back(i->node, i->id);
+        keys = fresh;
+        cached = {version, keys};
+        std::erase_if(stream_keys_, [](const auto& entry) { return entry.second.second.expired(); });
+    }
     Response r = Response::json(200, "");
     std::size_t next = 0;
     bool opened = false, any = false;

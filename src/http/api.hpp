@@ -8,8 +8,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -78,7 +82,8 @@ private:
     Response metrics();
 
     [[nodiscard]] bool authorized(const Request& r) const;
-    [[nodiscard]] Response streamed_service(const std::vector<const registry::Instance*>& instances,
+    [[nodiscard]] Response streamed_service(const std::string& name,
+                                            const std::vector<const registry::Instance*>& instances,
                                             bool passing_only, std::optional<std::string> tag);
     [[nodiscard]] nlohmann::json display(const registry::Instance& instance) const;
     [[nodiscard]] std::int64_t now_ms() const;
@@ -88,6 +93,11 @@ private:
     ApiOptions options_;
     ApiHooks hooks_;
     std::function<std::string()> server_metrics_;
+    // The (node, id) list of a large service being streamed, shared by every
+    // stream of it started at the same registry version: many clients asking
+    // for one big service hold one copy.
+    using StreamKeys = std::vector<std::pair<std::string, std::string>>;
+    std::unordered_map<std::string, std::pair<std::uint64_t, std::weak_ptr<const StreamKeys>>> stream_keys_;
 };
 
 // JSON text for a response body; invalid UTF-8 (check output) is replaced, not thrown.

@@ -246,3 +246,38 @@ TEST_CASE("members, agent, health, metrics")
     CHECK(m.body.find("cairn_instances{health=\"critical\"} 1\n") != std::string::npos);
     CHECK(m.body.find("cairn_local_instances 2\n") != std::string::npos);
 }
+
+TEST_CASE("a large service is streamed in pieces; the pieces make the same JSON, filters apply")
+{
+    Fixture f;
+    for (int i = 0; i < 600; ++i)
+        REQUIRE(f.call("PUT", "/v1/services",
+                       json{{"name", "big"}, {"id", "big-" + std::to_string(i)}, {"port", 1000 + i},
+                            {"tags", i % 2 == 0 ? json::array({"even"}) : json::array()}}
+                           .dump())
+                    .status == 200);
+    auto collect = [](Response r) {
+        REQUIRE(r.body_stream);
+        std::string body;
+        int pieces = 0;
+        while (r.body_stream(body))
+            REQUIRE(++pieces < 100);
+        return std::pair{json::parse(body), pieces + 1};
+    };
+    auto [all, pieces] = collect(f.call("GET", "/v1/services/big"));
+    CHECK(all.size() == 600);
+    CHECK(pieces > 1);
+    CHECK(all[0]["policy"] == "round_robin");
+    auto [even, _] = collect(f.call("GET", "/v1/services/big?tag=even"));
+    CHECK(even.size() == 300);
+    // Deregistered while being sent: left out, the JSON stays whole.
+    Response r = f.call("GET", "/v1/services/big");
+    std::string body;
+    REQUIRE(r.body_stream(body));
+    CHECK(f.call("DELETE", "/v1/services/big-599").status == 200);
+    while (r.body_stream(body)) {}
+    CHECK(json::parse(body).size() == 599);
+    // A small service is answered whole, with a Content-Length.
+    REQUIRE(f.call("PUT", "/v1/services", R"({"name": "small", "port": 1})").status == 200);
+    CHECK_FALSE(f.call("GET", "/v1/services/small").body_stream);
+}
