@@ -50,6 +50,7 @@ void Cluster::restart(std::size_t i) {
     Delegates d;
     d.events = a.events.get();
     d.conflict = a.events.get();
+    if (delegates) delegates(i, d);
     a.ml.reset();
     a.ml = std::make_unique<Memberlist>(c, *a.transport, d, next_seed_++, now_);
     a.running = true;
@@ -86,6 +87,7 @@ void Cluster::schedule(Duration after, std::function<void()> fn) {
 
 void Cluster::refresh(std::size_t i) {
     Agent& a = agents_[i];
+    if (after_call && a.running) after_call(i);
     a.deadline = a.running ? a.ml->next_deadline() : TimePoint::max();
 }
 

@@ -103,6 +103,12 @@ public:
     std::uint64_t partial_reads = 0;
     // Adjusts agent i's config before it starts (keyrings, say).
     std::function<void(std::size_t, Config&)> configure;
+    // Adjusts agent i's delegates before its engine starts (a registry
+    // delegate, say, in place of the event recorder).
+    std::function<void(std::size_t, Delegates&)> delegates;
+    // Runs after every call into agent i's engine, where a delegate may send
+    // what it queued during the call.
+    std::function<void(std::size_t)> after_call;
     // Sees every packet as it is delivered (to, from, bytes).
     std::function<void(std::size_t, std::size_t, const Bytes&)> tap;
 

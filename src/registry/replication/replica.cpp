@@ -371,6 +371,7 @@ void Replica::node_alive(Node node) {
     if (node.name.empty()) return;
     const Node* known = registry_.find_node(node.name);
     bool back = forgotten_.erase(node.name) > 0 || !known || !known->alive;
+    failed_.erase(node.name);
     std::string name = node.name;
     node.alive = true;
     registry_.set_node(std::move(node));
@@ -381,6 +382,7 @@ void Replica::node_alive(Node node) {
 
 void Replica::node_failed(std::string_view name) {
     if (name.empty() || name == self_) return;
+    failed_.emplace(name);
     Node node;
     if (const Node* known = registry_.find_node(name)) node = *known;
     node.name = std::string(name);
@@ -391,9 +393,17 @@ void Replica::node_failed(std::string_view name) {
 void Replica::node_left(std::string_view name) {
     if (name.empty() || name == self_) return;
     std::string key(name);
+    failed_.erase(key);
     registry_.forget_node(key);
     owners_.erase(key);
     forgotten_[key] = clock_();
+}
+
+void Replica::forget_reaped(const std::function<bool(const std::string&)>& is_member) {
+    std::vector<std::string> reaped;
+    for (const std::string& name : failed_)
+        if (!is_member(name)) reaped.push_back(name);
+    for (const std::string& name : reaped) node_left(name);
 }
 
 void Replica::collect_garbage() {

@@ -103,6 +103,9 @@ public:
     void node_alive(Node node);
     void node_failed(std::string_view name);
     void node_left(std::string_view name);
+    // Forgets every failed node for which `is_member` is false: membership
+    // reaped it (memberlist drops dead members after a while, silently).
+    void forget_reaped(const std::function<bool(const std::string&)>& is_member);
 
     // Periodically (every few seconds): collects tombstones past their time.
     void collect_garbage();
@@ -157,6 +160,7 @@ private:
     // Peers asked once for the own records they hold from after start-up.
     std::unordered_set<std::string> checked_peers_;
     std::unordered_map<std::string, std::int64_t> forgotten_; // name -> when (local ms)
+    std::unordered_set<std::string> failed_;
     std::vector<Broadcast> broadcasts_;
     std::vector<Outgoing> outgoing_;
     ReplicaStats stats_;

@@ -1,0 +1,105 @@
+#include "cluster/registry_delegate.hpp"
+
+#include <algorithm>
+
+namespace cairn::cluster {
+
+namespace {
+
+// One replication broadcast in gossip's queue, named by the record it is
+// about, so a newer update of a record replaces the older one still queued.
+class ReplicationBroadcast final : public gossip::Broadcast {
+public:
+    explicit ReplicationBroadcast(registry::replication::Broadcast b)
+        : b_(std::move(b)) {}
+    [[nodiscard]] bool invalidates(const gossip::Broadcast&) const override { return false; }
+    [[nodiscard]] std::span<const std::uint8_t> message() const override { return b_.bytes; }
+    [[nodiscard]] std::string_view name() const override { return b_.name; }
+
+private:
+    registry::replication::Broadcast b_;
+};
+
+} // namespace
+
+registry::Node registry_node(const gossip::Node& node) {
+    registry::Node out;
+    out.name = node.name;
+    if (node.addr.size() == 4 || node.addr.size() == 16) {
+        out.address.family = node.addr.size() == 4 ? 4 : 6;
+        std::copy(node.addr.begin(), node.addr.end(), out.address.bytes.begin());
+    }
+    return out;
+}
+
+RegistryDelegate::RegistryDelegate(registry::replication::Replica& replica, int retransmit_mult,
+                                   std::function<int()> num_nodes, Meta meta, ToNode to_node)
+    : replica_(replica)
+    , queue_(retransmit_mult, std::move(num_nodes))
+    , meta_(std::move(meta))
+    , to_node_(to_node ? std::move(to_node) : ToNode(registry_node)) {}
+
+void RegistryDelegate::flush(gossip::Memberlist& ml, gossip::TimePoint now) {
+    for (registry::replication::Outgoing& o : replica_.take_outgoing()) {
+        const gossip::NodeRecord* to = ml.find(o.to);
+        if (to == nullptr || to->dead_or_left()) {
+            ++stats_.streams_dropped;
+            continue;
+        }
+        ml.send_reliable(to->node, o.bytes, now);
+        ++stats_.streams_sent;
+    }
+}
+
+void RegistryDelegate::maintain(const gossip::Memberlist& ml) {
+    replica_.forget_reaped([&ml](const std::string& name) { return ml.find(name) != nullptr; });
+    replica_.collect_garbage();
+}
+
+gossip::Bytes RegistryDelegate::node_meta(std::size_t limit) {
+    if (!meta_) return {};
+    gossip::Bytes meta = meta_(limit);
+    if (meta.size() > limit) meta.clear();
+    return meta;
+}
+
+void RegistryDelegate::notify_msg(std::span<const std::uint8_t> msg) {
+    if (!replica_.receive(msg)) ++stats_.dropped_messages;
+}
+
+std::vector<gossip::Bytes> RegistryDelegate::get_broadcasts(std::size_t overhead,
+                                                            std::size_t limit) {
+    for (registry::replication::Broadcast& b : replica_.take_broadcasts())
+        queue_.queue_broadcast(std::make_unique<ReplicationBroadcast>(std::move(b)));
+    return queue_.get_broadcasts(overhead, limit);
+}
+
+gossip::Bytes RegistryDelegate::local_state(bool) {
+    return replica_.local_state();
+}
+
+void RegistryDelegate::merge_remote_state(std::span<const std::uint8_t> state, bool) {
+    // A Go memberlist peer without a delegate sends no user state.
+    if (state.empty()) return;
+    if (!replica_.merge_remote_state(state)) ++stats_.dropped_messages;
+}
+
+void RegistryDelegate::notify_join(const gossip::Node& node) {
+    registry::Node n = to_node_(node);
+    n.alive = true;
+    replica_.node_alive(std::move(n));
+}
+
+void RegistryDelegate::notify_leave(const gossip::Node& node) {
+    if (node.state == gossip::NodeState::left)
+        replica_.node_left(node.name);
+    else
+        replica_.node_failed(node.name);
+}
+
+void RegistryDelegate::notify_update(const gossip::Node& node) {
+    if (node.state == gossip::NodeState::alive || node.state == gossip::NodeState::suspect)
+        notify_join(node);
+}
+
+} // namespace cairn::cluster

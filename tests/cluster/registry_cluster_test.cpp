@@ -1,0 +1,197 @@
+// The real membership engine and the registry's replication together: 50
+// agents on the simulated network of tests/gossip (20% of packets lost),
+// each with a Registry, a Replica and the RegistryDelegate between them.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "../gossip/sim.hpp"
+#include "../registry/test_util.hpp"
+#include "cluster/registry_delegate.hpp"
+#include "core/log.hpp"
+#include "registry/registry.hpp"
+
+using namespace cairn;
+using namespace cairn::gossip;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+namespace {
+
+struct Stack {
+    Stack(const std::string& name, sim::Cluster& c, std::size_t i)
+        : registry(name)
+        , replica(registry,
+                  [&c] {
+                      return std::chrono::duration_cast<milliseconds>(c.now().time_since_epoch())
+                          .count();
+                  })
+        , delegate(replica, 4, [&c, i] { return static_cast<int>(c.ml(i).num_members()); }) {}
+    registry::Registry registry;
+    registry::replication::Replica replica;
+    cluster::RegistryDelegate delegate;
+};
+
+class World {
+public:
+    World(std::size_t n, double loss, std::uint64_t seed)
+        : c_(lan_config(), seed) {
+        log::set_level(log::Level::error);
+        c_.loss = loss;
+        stacks_.resize(n);
+        c_.delegates = [this](std::size_t i, Delegates& d) {
+            if (!stacks_[i]) stacks_[i] = std::make_unique<Stack>(name(i), c_, i);
+            d.delegate = &stacks_[i]->delegate;
+            d.events = &stacks_[i]->delegate;
+        };
+        c_.after_call = [this](std::size_t i) {
+            if (stacks_[i] && c_.agent(i).ml) stacks_[i]->delegate.flush(c_.ml(i), c_.now());
+        };
+        c_.add(name(0));
+        for (std::size_t i = 1; i < n; ++i) {
+            c_.run_for(milliseconds(1000 / n));
+            c_.add(name(i));
+            c_.join(i, 0);
+        }
+    }
+
+    static std::string name(std::size_t i) { return "node-" + std::to_string(i); }
+    sim::Cluster& sim() { return c_; }
+    Stack& stack(std::size_t i) { return *stacks_[i]; }
+    std::size_t size() const { return stacks_.size(); }
+
+    void register_on(std::size_t i, const std::string& id) {
+        registry::Instance inst = registry::test::make_instance(id, "web");
+        REQUIRE(stack(i).registry.upsert_local(inst, 0).has_value());
+        stack(i).replica.local_changed();
+    }
+    void deregister_on(std::size_t i, const std::string& id) {
+        REQUIRE(stack(i).registry.deregister_local(id, 0));
+        stack(i).replica.local_changed();
+    }
+
+    // How many running agents other than `owner` serve `id` of `owner`.
+    std::size_t serving(std::size_t owner, const std::string& id) {
+        std::size_t count = 0;
+        for (std::size_t k = 0; k < size(); ++k) {
+            if (k == owner || !c_.agent(k).running) continue;
+            auto snapshot = stack(k).registry.publish();
+            if (const registry::ServiceEntry* e = snapshot->find_service("web"))
+                count += std::any_of(e->passing.begin(), e->passing.end(), [&](const auto& i) {
+                    return i->node == name(owner) && i->id == id;
+                });
+        }
+        return count;
+    }
+    std::size_t running() {
+        std::size_t n = 0;
+        for (std::size_t k = 0; k < stacks_.size(); ++k) n += c_.agent(k).running;
+        return n;
+    }
+
+private:
+    sim::Cluster c_;
+    std::vector<std::unique_ptr<Stack>> stacks_;
+};
+
+double secs(Duration d) {
+    return std::chrono::duration<double>(d).count();
+}
+
+} // namespace
+
+TEST_CASE("50 agents with membership and replication under 20% loss") {
+    constexpr std::size_t n = 50;
+    World w(n, 0.2, 11);
+    auto& c = w.sim();
+    std::vector<std::size_t> all(n);
+    for (std::size_t i = 0; i < n; ++i) all[i] = i;
+    REQUIRE(c.run_until([&] { return c.all_see(all, all, NodeState::alive); }, seconds(120)));
+
+    // Ten registrations on ten agents, at once.
+    const std::vector<std::size_t> owners{3, 7, 12, 18, 22, 29, 33, 38, 41, 47};
+    for (std::size_t o : owners) w.register_on(o, "svc-" + std::to_string(o));
+    auto everywhere = [&] {
+        for (std::size_t o : owners)
+            if (w.serving(o, "svc-" + std::to_string(o)) != w.running() - 1) return false;
+        return true;
+    };
+    const TimePoint registered = c.now();
+    auto reached = c.run_until(everywhere, seconds(60));
+    REQUIRE(reached);
+    MESSAGE("10 registrations on every agent's snapshot after ", secs(*reached - registered), " s");
+
+    // A deregistration: gone everywhere.
+    w.deregister_on(12, "svc-12");
+    auto gone = c.run_until([&] { return w.serving(12, "svc-12") == 0; }, seconds(60));
+    REQUIRE(gone);
+    MESSAGE("deregistration gone everywhere after ", secs(*gone - *reached), " s");
+
+    // A killed agent's instance leaves every snapshot once it is dead...
+    const std::size_t victim = 22;
+    c.kill(victim);
+    const TimePoint killed = c.now();
+    auto hidden = c.run_until([&] { return w.serving(victim, "svc-22") == 0; }, seconds(60));
+    REQUIRE(hidden);
+    MESSAGE("killed agent's instance out of every snapshot after ", secs(*hidden - killed), " s");
+    for (std::size_t k = 0; k < n; ++k)
+        if (k != victim) CHECK(w.stack(k).registry.find(World::name(victim), "svc-22") != nullptr);
+
+    // ...and returns when it is alive again, without registering anew.
+    c.restart(victim);
+    c.join(victim, 0);
+    auto back = c.run_until([&] { return w.serving(victim, "svc-22") == n - 1; }, seconds(60));
+    REQUIRE(back);
+    MESSAGE("back in every snapshot ", secs(*back - *hidden), " s after the restart");
+    std::uint64_t dropped = 0;
+    for (std::size_t k = 0; k < n; ++k) dropped += w.stack(k).delegate.stats().dropped_messages;
+    CHECK(dropped == 0);
+}
+
+TEST_CASE("a partition that heals: changes made on both sides reach every agent") {
+    constexpr std::size_t n = 50;
+    World w(n, 0.2, 12);
+    auto& c = w.sim();
+    std::vector<std::size_t> all(n);
+    for (std::size_t i = 0; i < n; ++i) all[i] = i;
+    REQUIRE(c.run_until([&] { return c.all_see(all, all, NodeState::alive); }, seconds(120)));
+    for (std::size_t o = 0; o < n; o += 5) w.register_on(o, "svc-" + std::to_string(o));
+    c.run_for(seconds(10));
+
+    for (std::size_t i = 0; i < n; ++i) c.agent(i).group = static_cast<int>(i % 2);
+    c.partitioned = true;
+    c.run_for(seconds(30)); // each side declares the other dead
+    // Changes on both sides while apart: deregistrations, and new ones.
+    w.deregister_on(0, "svc-0");
+    w.deregister_on(5, "svc-5");
+    w.register_on(11, "new-11");
+    w.register_on(14, "new-14");
+    c.run_for(seconds(10));
+    c.partitioned = false;
+    const TimePoint healed = c.now();
+
+    auto expected = [&](std::size_t owner) {
+        std::vector<std::string> ids;
+        for (const registry::Instance* i : w.stack(owner).registry.local_instances())
+            ids.push_back(i->id);
+        return ids;
+    };
+    auto converged = [&] {
+        for (std::size_t o = 0; o < n; ++o)
+            for (const std::string& id : expected(o))
+                if (w.serving(o, id) != n - 1) return false;
+        return w.serving(0, "svc-0") == 0 && w.serving(5, "svc-5") == 0;
+    };
+    auto members = c.run_until([&] { return c.all_see(all, all, NodeState::alive); }, seconds(120));
+    REQUIRE(members);
+    MESSAGE("membership whole again ", secs(*members - healed), " s after the partition healed");
+    auto done = c.run_until(converged, seconds(120));
+    REQUIRE(done);
+    MESSAGE("every agent serves what every owner holds ", secs(*done - healed),
+            " s after the partition healed");
+    for (std::size_t k = 0; k < n; ++k) {
+        CHECK(w.stack(k).registry.find(World::name(0), "svc-0") == nullptr);
+        CHECK(w.stack(k).registry.find(World::name(5), "svc-5") == nullptr);
+    }
+}
