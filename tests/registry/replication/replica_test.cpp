@@ -255,3 +255,16 @@ TEST_CASE("garbage in messages and push-pull state is refused and counted") {
     CHECK_FALSE(a.replica.merge_remote_state(encode(Notice{"b", 0, 1})).has_value());
     CHECK(a.replica.stats().decode_errors == 3);
 }
+
+TEST_CASE("a failed node that membership reaped is forgotten with its records") {
+    ManualClock clock;
+    Agent a("a", clock), b("b", clock), c("c", clock);
+    a.register_instance("x", "web", clock.now_ms);
+    c.register_instance("y", "web", clock.now_ms);
+    deliver_all({&a, &b, &c});
+    b.replica.node_failed("a");
+    b.replica.node_failed("c");
+    b.replica.forget_reaped([](const std::string& name) { return name == "c"; }); // a is gone
+    CHECK(b.registry.find("a", "x") == nullptr);
+    CHECK(b.registry.find("c", "y") != nullptr); // still a (dead) member: kept
+}
