@@ -29,6 +29,16 @@
 namespace cairn::agent {
 namespace {
 
+SyncMode to_sync_mode(config::StorageSync s)
+{
+    switch (s) {
+    case config::StorageSync::none: return SyncMode::none;
+    case config::StorageSync::normal: return SyncMode::normal;
+    case config::StorageSync::fsync: return SyncMode::fsync;
+    }
+    return SyncMode::fsync;
+}
+
 std::uint32_t seconds(config::Duration d) { return static_cast<std::uint32_t>(d.count() / 1000); }
 
 dns::ServeWarning to_dns(config::ServeWarning s)
@@ -90,6 +100,7 @@ void keep_restart_only(const config::Config& running, config::Config& next)
     keep("http.max_body_bytes", next.http.max_body_bytes, running.http.max_body_bytes);
     keep("http.max_header_bytes", next.http.max_header_bytes, running.http.max_header_bytes);
     keep("gossip", next.gossip, running.gossip);
+    keep("storage", next.storage, running.storage);
 }
 
 } // namespace
@@ -208,7 +219,15 @@ Result<void> Agent::prepare_data_dir()
     std::filesystem::create_directories(config_.data_dir, ec);
     if (ec)
         return fail("data_dir {}: {}", config_.data_dir, ec.message());
-    log::info("data_dir.ready", {{"path", config_.data_dir}});
+    // Opening the state database writes to it: a data_dir that cannot be
+    // written stops the start here, before anything could be acknowledged.
+    auto store = StateStore::open(loop_, config_.data_dir, to_sync_mode(config_.storage.sync));
+    if (!store)
+        return std::unexpected(store.error());
+    state_store_ = std::move(*store);
+    log::info("data_dir.ready", {{"path", config_.data_dir},
+                                 {"state", state_store_->path()},
+                                 {"sync", config::to_string(config_.storage.sync)}});
     return {};
 }
 
@@ -255,18 +274,23 @@ Result<void> Agent::start_dns()
 
 Result<void> Agent::start_http()
 {
-    // API registrations from the last run are back before the API opens.
-    state_store_ = std::make_unique<StateStore>(loop_, config_.data_dir, [this] { return api_instances(); });
-    std::size_t restored = 0;
-    for (registry::Instance& instance : state_store_->load(http::RegistrationDefaults{address_})) {
-        std::string id = instance.id;
-        if (auto stored = registry_->upsert_local(std::move(instance), wall_clock_ms()); stored)
-            ++restored;
-        else
-            log::error("state.instance_rejected", {{"id", id}, {"error", stored.error()}});
-    }
-    if (restored > 0)
-        log::info("state.restored", {{"instances", restored}});
+    // API registrations from the last run are back before the API opens,
+    // exactly as they were stored (versions included).
+    auto started = std::chrono::steady_clock::now();
+    auto loaded = state_store_->load(http::RegistrationDefaults{address_});
+    if (!loaded)
+        return fail("data_dir {}: {}", config_.data_dir, loaded.error().message);
+    registry_->observe_version(loaded->counter);
+    for (registry::Instance& instance : loaded->instances)
+        registry_->apply(std::move(instance));
+    for (registry::Tombstone& tombstone : loaded->tombstones)
+        registry_->apply(std::move(tombstone));
+    auto took = std::chrono::steady_clock::now() - started;
+    log::info("state.restored", {{"instances", loaded->instances.size()},
+                                 {"tombstones", loaded->tombstones.size()},
+                                 {"version_counter", registry_->version_counter()},
+                                 {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(took).count()}});
+    state_store_->start();
 
     http::ApiOptions options;
     options.node_name = config_.node_name;
@@ -286,8 +310,12 @@ Result<void> Agent::start_http()
     hooks.on_change = [this](const std::string& instance_id) {
         if (prober_)
             prober_->sync_instance(instance_id); // start, change or stop its checks
-        state_store_->schedule();
     };
+    hooks.persist = [this](http::DurableWrite write, std::function<void(Result<void>)> done) {
+        state_store_->write({std::move(write.instance), std::move(write.tombstone)}, std::move(done), write.applied);
+    };
+    hooks.storage_fault = [this] { return state_store_->fault(); };
+    hooks.extra_metrics = [this] { return format_storage_metrics(state_store_->stats(), state_store_->faulted()); };
     hooks.ttl_report = [this](const std::string& check_id, registry::Health status,
                               const std::string& note) -> Result<void> {
         if (!prober_)
@@ -305,30 +333,26 @@ Result<void> Agent::start_http()
     server_options.idle_timeout = config_.http.idle_timeout;
     server_options.limits = {config_.http.max_header_bytes, config_.http.max_body_bytes};
     http_server_ = std::make_unique<http::Server>(
-        loop_, std::move(server_options), [this](const http::Request& r) { return api_->handle(r); },
+        loop_, std::move(server_options), http::DeferringHandler([this](const http::Request& r, http::Reply reply) {
+            api_->handle(r, std::move(reply));
+        }),
         [this](const http::Request& head) { return api_->refuse_before_body(head); });
     api_->set_server_metrics(
         [this] { return http::format_metrics(http_server_->stats(), http_server_->connection_count()); });
     return http_server_->start();
 }
 
-std::vector<const registry::Instance*> Agent::api_instances() const
-{
-    // A set, not a search of the list per instance: with 10,000 config
-    // services that search was 50 million string compares per save.
-    std::unordered_set<std::string_view> from_config(config_service_ids_.begin(), config_service_ids_.end());
-    std::vector<const registry::Instance*> out;
-    for (const registry::Instance* i : registry_->local_instances())
-        if (!from_config.contains(i->id))
-            out.push_back(i);
-    return out;
-}
-
 Result<void> Agent::start_health()
 {
     prober_ = std::make_unique<health::Prober>(loop_, *registry_);
-    // deregister_critical_after removes API registrations: persist that too.
-    prober_->on_deregister([this] { state_store_->schedule(); });
+    // deregister_critical_after removes API registrations: persist that too
+    // (nobody waits for it; a failure is retried, see StateStore::write).
+    prober_->on_deregister([this](const std::vector<std::string>& ids) {
+        std::unordered_set<std::string_view> from_config(config_service_ids_.begin(), config_service_ids_.end());
+        for (const std::string& id : ids)
+            if (const registry::Tombstone* t = registry_->find_local_tombstone(id); t && !from_config.contains(id))
+                state_store_->write({std::nullopt, *t}, {}, true);
+    });
     return {};
 }
 
@@ -424,9 +448,15 @@ void Agent::shutdown()
     if (stopping_)
         return;
     stopping_ = true;
-    if (state_store_)
-        state_store_->flush(); // the last API writes reach the disk
     http_server_.reset();
+    if (state_store_) {
+        // Queued commits finish; what the registry holds and the disk
+        // missed is written now, or the stop says it was not.
+        if (auto stored = state_store_->close(); !stored) {
+            log::error("state.stop_failed", {{"path", state_store_->path()}, {"error", stored.error().message}});
+            exit_code_ = 1;
+        }
+    }
     if (dns_server_)
         dns_server_->stop();
     if (publisher_)

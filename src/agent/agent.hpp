@@ -85,8 +85,6 @@ private:
     Result<void> sync_config_services(const config::Config& config);
     [[nodiscard]] dns::Settings dns_settings(const config::Config& config) const;
     [[nodiscard]] registry::Address choose_address(const config::Config& config) const;
-    // The local instances registered through the API (not from config): what is persisted.
-    [[nodiscard]] std::vector<const registry::Instance*> api_instances() const;
 
     AgentOptions options_;
     std::optional<config::Config> dev_base_; // made once: it holds the dev data_dir

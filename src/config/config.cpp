@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -184,6 +185,30 @@ void read_gossip(TableReader& r, GossipConfig& g)
     r.finish();
 }
 
+std::optional<StorageSync> parse_storage_sync(std::string_view t)
+{
+    if (t == "none")
+        return StorageSync::none;
+    if (t == "normal")
+        return StorageSync::normal;
+    if (t == "fsync")
+        return StorageSync::fsync;
+    return std::nullopt;
+}
+
+void read_storage(TableReader& r, StorageConfig& st)
+{
+    std::string sync;
+    r.string("sync", sync, [](std::string_view t) -> Result<void> {
+        if (!parse_storage_sync(t))
+            return fail("\"{}\" is not one of none, normal, fsync", t);
+        return {};
+    });
+    if (auto v = parse_storage_sync(sync))
+        st.sync = *v;
+    r.finish();
+}
+
 void read_log(TableReader& r, LogConfig& l)
 {
     r.string("level", l.level, [](std::string_view t) -> Result<void> {
@@ -225,6 +250,10 @@ void read_sections(TableReader& top, Config& c, std::vector<Site>& sites)
     if (const toml::table* t = top.table("gossip")) {
         TableReader r(*t, "gossip", top.errors());
         read_gossip(r, c.gossip);
+    }
+    if (const toml::table* t = top.table("storage")) {
+        TableReader r(*t, "storage", top.errors());
+        read_storage(r, c.storage);
     }
     if (const toml::table* t = top.table("log")) {
         TableReader r(*t, "log", top.errors());
@@ -394,6 +423,16 @@ Result<Policy> parse_policy(std::string_view text)
         if (text == to_string(p))
             return p;
     return fail("\"{}\" is not a policy (expected random, round_robin, weighted, affinity or fastest)", text);
+}
+
+std::string_view to_string(StorageSync s)
+{
+    switch (s) {
+    case StorageSync::none: return "none";
+    case StorageSync::normal: return "normal";
+    case StorageSync::fsync: return "fsync";
+    }
+    return "fsync";
 }
 
 std::string_view to_string(ServeWarning s)

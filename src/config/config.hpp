@@ -95,6 +95,19 @@ struct GossipConfig {
     friend bool operator==(const GossipConfig&, const GossipConfig&) = default;
 };
 
+// How far a commit of the state database (data_dir/state.db) goes before the
+// HTTP API answers 200: fsync survives a power loss, normal and none survive
+// a crash of the agent only.
+enum class StorageSync { none, normal, fsync };
+
+struct StorageConfig {
+    StorageSync sync = StorageSync::fsync;
+
+    friend bool operator==(const StorageConfig&, const StorageConfig&) = default;
+};
+
+[[nodiscard]] std::string_view to_string(StorageSync s);
+
 struct LogConfig {
     std::string level = "info";
     bool json = false;
@@ -109,6 +122,7 @@ struct Config {
     DnsConfig dns;
     HttpConfig http;
     GossipConfig gossip;
+    StorageConfig storage;
     LogConfig log;
     std::vector<ServiceConfig> services;
 };

@@ -54,7 +54,7 @@ struct Prober::State {
     // instance id -> the version sync() last looked at, so that a full sync
     // after every API write costs a hash lookup per unchanged instance.
     std::unordered_map<std::string, std::uint64_t> seen_version;
-    std::function<void()> deregistered;
+    std::function<void(const std::vector<std::string>&)> deregistered;
     // Deregistrations wait for a fresh loop turn: they come from inside a
     // runner's callback, and deregistering destroys that runner.
     std::vector<std::string> to_deregister;
@@ -167,14 +167,15 @@ struct Prober::State {
     {
         auto ids = std::move(to_deregister);
         to_deregister.clear();
-        bool any = false;
+        std::vector<std::string> removed;
         for (const auto& id : ids) {
             log::info("health.deregister", {{"instance", id}, {"reason", "deregister_critical_after"}});
-            any = registry.deregister_local(id, now(loop).wall_ms) || any;
+            if (registry.deregister_local(id, now(loop).wall_ms))
+                removed.push_back(id);
             sync_one(id);
         }
-        if (any && deregistered)
-            deregistered();
+        if (!removed.empty() && deregistered)
+            deregistered(removed);
     }
 };
 
@@ -216,7 +217,7 @@ Result<> Prober::update_ttl(std::string_view check_id, registry::Health status, 
     return it->second.runner->report_ttl(status, std::move(note));
 }
 
-void Prober::on_deregister(std::function<void()> callback)
+void Prober::on_deregister(std::function<void(const std::vector<std::string>& ids)> callback)
 {
     state_->deregistered = std::move(callback);
 }

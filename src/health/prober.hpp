@@ -3,7 +3,7 @@
 // results into the registry, which is what DNS serves from.
 //
 //   health::Prober prober(loop, registry);
-//   prober.on_deregister([&] { persist_registrations(); });
+//   prober.on_deregister([&](const auto& ids) { persist(ids); });
 //   registry.upsert_local(...);  prober.sync_instance(id);   // or prober.sync()
 //
 // sync() reconciles the running checks with the registry's local instances:
@@ -21,6 +21,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/loop.hpp"
 #include "core/result.hpp"
@@ -64,7 +65,7 @@ class Prober {
     // Called after the prober deregistered instances (deregister_critical_after),
     // so the owner can persist that. Check results need no callback: they
     // mark the registry dirty, and the snapshot publisher picks that up.
-    void on_deregister(std::function<void()> callback);
+    void on_deregister(std::function<void(const std::vector<std::string>& ids)> callback);
 
     [[nodiscard]] std::size_t check_count() const;
     // Current machine state of a running check (nullptr if none); for tests

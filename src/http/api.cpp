@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -75,6 +76,11 @@ std::int64_t Api::now_ms() const
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+bool Api::exhausted() const
+{
+    return registry_.version_counter() == std::numeric_limits<std::uint64_t>::max();
+}
+
 void Api::changed(const std::string& instance_id)
 {
     if (hooks_.on_change)
@@ -103,38 +109,41 @@ std::optional<Response> Api::refuse_before_body(const Request& head) const
     return resp;
 }
 
-Response Api::handle(const Request& r)
+void Api::handle(const Request& r, Respond respond)
 {
     auto parts = split_path(r.path);
     const std::string& m = r.method;
 
     if (auto refusal = refuse_before_body(r))
-        return std::move(*refusal);
+        return respond(std::move(*refusal));
 
     if (parts.size() == 1 && parts[0] == "health")
-        return m == "GET" ? Response::text(200, "ok\n") : method_not_allowed("GET");
+        return respond(m == "GET" ? health() : method_not_allowed("GET"));
     if (parts.size() == 1 && parts[0] == "metrics")
-        return m == "GET" ? metrics() : method_not_allowed("GET");
+        return respond(m == "GET" ? metrics() : method_not_allowed("GET"));
     if (parts.empty() || parts[0] != "v1")
-        return Response::error(404, fmt::format("no such endpoint: {}", r.path));
+        return respond(Response::error(404, fmt::format("no such endpoint: {}", r.path)));
 
     if (parts.size() == 2 && parts[1] == "services") {
         if (m == "GET")
-            return list_services();
+            return respond(list_services());
         if (m == "PUT" || m == "POST")
-            return register_instance(r);
-        return method_not_allowed("GET, PUT");
+            return register_instance(r, std::move(respond));
+        return respond(method_not_allowed("GET, PUT"));
     }
     if (parts.size() == 3 && parts[1] == "services") {
         std::string key(parts[2]);
         if (m == "GET")
-            return service(r, key);
+            return respond(service(r, key));
         if (m == "DELETE")
-            return deregister(key);
-        return method_not_allowed("GET, DELETE");
+            return deregister(key, std::move(respond));
+        return respond(method_not_allowed("GET, DELETE"));
     }
-    if (parts.size() == 4 && parts[1] == "services" && parts[3] == "maintenance")
-        return m == "PUT" ? maintenance(r, std::string(parts[2])) : method_not_allowed("PUT");
+    if (parts.size() == 4 && parts[1] == "services" && parts[3] == "maintenance") {
+        if (m != "PUT")
+            return respond(method_not_allowed("PUT"));
+        return maintenance(r, std::string(parts[2]), std::move(respond));
+    }
     if (parts.size() == 4 && parts[1] == "checks") {
         std::optional<registry::Health> status;
         if (parts[3] == "pass")
@@ -144,14 +153,56 @@ Response Api::handle(const Request& r)
         else if (parts[3] == "fail")
             status = registry::Health::critical;
         if (!status)
-            return Response::error(404, fmt::format("no such endpoint: {} (use pass, warn or fail)", r.path));
-        return m == "PUT" ? check_report(r, std::string(parts[2]), *status) : method_not_allowed("PUT");
+            return respond(Response::error(404, fmt::format("no such endpoint: {} (use pass, warn or fail)", r.path)));
+        if (m != "PUT")
+            return respond(method_not_allowed("PUT"));
+        return check_report(r, std::string(parts[2]), *status, std::move(respond));
     }
     if (parts.size() == 2 && parts[1] == "members")
-        return m == "GET" ? members() : method_not_allowed("GET");
+        return respond(m == "GET" ? members() : method_not_allowed("GET"));
     if (parts.size() == 2 && parts[1] == "agent")
-        return m == "GET" ? agent() : method_not_allowed("GET");
-    return Response::error(404, fmt::format("no such endpoint: {}", r.path));
+        return respond(m == "GET" ? agent() : method_not_allowed("GET"));
+    return respond(Response::error(404, fmt::format("no such endpoint: {}", r.path)));
+}
+
+Response Api::handle(const Request& r)
+{
+    std::optional<Response> answer;
+    handle(r, [&answer](Response resp) { answer = std::move(resp); });
+    if (!answer)
+        return Response::error(500, "internal error: this write is answered after its commit");
+    return std::move(*answer);
+}
+
+Response Api::health()
+{
+    if (hooks_.storage_fault)
+        if (std::string fault = hooks_.storage_fault(); !fault.empty())
+            return Response::text(503, fmt::format("storage fault: {}\n", fault));
+    return Response::text(200, "ok\n");
+}
+
+void Api::durable(DurableWrite write, std::function<Response()> ok, Respond respond)
+{
+    auto apply = [this](const DurableWrite& w) {
+        if (w.applied)
+            return;
+        if (w.instance)
+            registry_.apply(*w.instance);
+        else if (w.tombstone)
+            registry_.apply(*w.tombstone);
+    };
+    if (!hooks_.persist) {
+        apply(write);
+        return respond(ok());
+    }
+    auto stored = std::make_shared<DurableWrite>(write);
+    hooks_.persist(std::move(write), [stored, apply, ok = std::move(ok), respond = std::move(respond)](Result<void> r) {
+        if (!r)
+            return respond(Response::error(503, fmt::format("not stored, so not applied: {}", r.error().message)));
+        apply(*stored);
+        respond(ok());
+    });
 }
 
 json Api::display(const registry::Instance& instance) const
@@ -164,14 +215,14 @@ json Api::display(const registry::Instance& instance) const
     return j;
 }
 
-Response Api::register_instance(const Request& r)
+void Api::register_instance(const Request& r, Respond respond)
 {
     auto body = parse_json_body(r.body);
     if (!body)
-        return Response::error(400, body.error().message);
+        return respond(Response::error(400, body.error().message));
     auto instance = decode_registration_json(*body, RegistrationDefaults{options_.address});
     if (!instance)
-        return Response::error(400, instance.error().message);
+        return respond(Response::error(400, instance.error().message));
     // Maintenance is an operator's switch: re-registering does not undo it
     // unless the registration says so.
     if (!body->contains("maintenance"))
@@ -180,21 +231,40 @@ Response Api::register_instance(const Request& r)
             instance->maintenance_reason = old->maintenance_reason;
         }
     // The registry validates too, and changes nothing when it refuses.
-    auto stored = registry_.upsert_local(std::move(*instance), now_ms());
-    if (!stored)
-        return Response::error(400, stored.error());
-    log::info("http.register", {{"id", stored->id}, {"service", stored->service}, {"version", stored->version}});
-    changed(stored->id);
-    return Response::json(200, dump(display(*stored)));
+    auto prepared = registry_.prepare_upsert(std::move(*instance), now_ms());
+    if (!prepared)
+        return respond(Response::error(exhausted() ? 503 : 400, prepared.error()));
+    std::string id = prepared->instance.id;
+    if (!prepared->changed)
+        return respond(Response::json(200, dump(display(prepared->instance))));
+    durable(
+        {std::move(prepared->instance), std::nullopt},
+        [this, id] {
+            if (const registry::Instance* stored = registry_.find_local(id))
+                log::info("http.register", {{"id", id}, {"service", stored->service}, {"version", stored->version}});
+            changed(id);
+            const registry::Instance* now = registry_.find_local(id);
+            return Response::json(200, dump(now ? display(*now) : json::object()));
+        },
+        std::move(respond));
 }
 
-Response Api::deregister(const std::string& id)
+void Api::deregister(const std::string& id, Respond respond)
 {
-    if (!registry_.deregister_local(id, now_ms()))
-        return Response::error(404, fmt::format("no instance with id \"{}\" is registered with this agent", id));
-    log::info("http.deregister", {{"id", id}});
-    changed(id);
-    return Response::json(200, dump(json{{"deregistered", id}}));
+    if (!registry_.find_local(id))
+        return respond(
+            Response::error(404, fmt::format("no instance with id \"{}\" is registered with this agent", id)));
+    auto tombstone = registry_.prepare_deregister(id, now_ms());
+    if (!tombstone)
+        return respond(Response::error(503, tombstone.error()));
+    durable(
+        {std::nullopt, std::move(*tombstone)},
+        [this, id] {
+            log::info("http.deregister", {{"id", id}});
+            changed(id);
+            return Response::json(200, dump(json{{"deregistered", id}}));
+        },
+        std::move(respond));
 }
 
 Response Api::list_services()
@@ -283,20 +353,20 @@ Response Api::streamed_service(const std::string& name, const std::vector<const 
     return r;
 }
 
-Response Api::check_report(const Request& r, const std::string& check_id, registry::Health status)
+void Api::check_report(const Request& r, const std::string& check_id, registry::Health status, Respond respond)
 {
     std::string note;
     if (!r.body.empty()) {
         auto j = parse_json_body(r.body);
         if (!j)
-            return Response::error(400, j.error().message);
+            return respond(Response::error(400, j.error().message));
         if (!j->is_object())
-            return Response::error(400, "body: expected a JSON object such as {\"note\": \"...\"}");
+            return respond(Response::error(400, "body: expected a JSON object such as {\"note\": \"...\"}"));
         for (const auto& [k, v] : j->items()) {
             if (k != "note")
-                return Response::error(400, fmt::format("{}: unknown field", k));
+                return respond(Response::error(400, fmt::format("{}: unknown field", k)));
             if (!v.is_string())
-                return Response::error(400, "note: expected a string");
+                return respond(Response::error(400, "note: expected a string"));
             note = v.get<std::string>();
         }
         if (note.size() > 4096)
@@ -304,18 +374,24 @@ Response Api::check_report(const Request& r, const std::string& check_id, regist
     }
     const registry::Instance* owner = registry_.find_by_check(check_id);
     if (!owner)
-        return Response::error(404, fmt::format("no check with id \"{}\" on this agent", check_id));
+        return respond(Response::error(404, fmt::format("no check with id \"{}\" on this agent", check_id)));
     const registry::Check* check = nullptr;
     for (const auto& c : owner->checks)
         if (c.definition.id == check_id)
             check = &c;
     if (!check || check->definition.kind != registry::CheckKind::ttl)
-        return Response::error(400, fmt::format("check \"{}\" is not a ttl check; only ttl checks take reports",
-                                                check_id));
+        return respond(Response::error(
+            400, fmt::format("check \"{}\" is not a ttl check; only ttl checks take reports", check_id)));
+    // A report applies at once (the health engine owns the check), so a
+    // storage that is known to fail refuses it before it changes anything.
+    if (hooks_.persist && hooks_.storage_fault)
+        if (std::string fault = hooks_.storage_fault(); !fault.empty())
+            return respond(Response::error(503, fmt::format("not stored, so not applied: {}", fault)));
     std::string owner_id = owner->id; // the registry write below may move the instance
+    registry::Health status_before = check->state.status;
     if (hooks_.ttl_report) {
         if (auto ok = hooks_.ttl_report(check_id, status, note); !ok)
-            return Response::error(400, ok.error().message);
+            return respond(Response::error(400, ok.error().message));
     } else {
         registry::CheckState state = check->state;
         if (state.status != status)
@@ -325,22 +401,42 @@ Response Api::check_report(const Request& r, const std::string& check_id, regist
         registry_.update_check(check_id, state);
     }
     changed(owner_id);
-    return Response::json(200, dump(json{{"check", check_id}, {"status", registry::to_string(status)}}));
+    auto answer = [check_id, status] {
+        return Response::json(200, dump(json{{"check", check_id}, {"status", registry::to_string(status)}}));
+    };
+    // Durable when it changed the check's status (and so, maybe, what DNS serves).
+    const registry::Instance* now = registry_.find_local(owner_id);
+    const registry::Check* after = nullptr;
+    if (now)
+        for (const auto& c : now->checks)
+            if (c.definition.id == check_id)
+                after = &c;
+    if (!hooks_.persist || !after || after->state.status == status_before)
+        return respond(answer());
+    durable({*now, std::nullopt, true}, answer, std::move(respond));
 }
 
-Response Api::maintenance(const Request& r, const std::string& id)
+void Api::maintenance(const Request& r, const std::string& id, Respond respond)
 {
     auto enable = r.query_param("enable");
     if (!enable || (*enable != "true" && *enable != "false"))
-        return Response::error(400, "enable: required, true or false");
+        return respond(Response::error(400, "enable: required, true or false"));
     std::string reason = r.query_param("reason").value_or("");
     if (!registry_.find_local(id))
-        return Response::error(404, fmt::format("no instance with id \"{}\" is registered with this agent", id));
-    registry_.set_maintenance(id, *enable == "true", reason);
-    log::info("http.maintenance", {{"id", id}, {"enable", *enable}, {"reason", reason}});
-    changed(id);
-    const registry::Instance* now = registry_.find_local(id);
-    return Response::json(200, dump(now ? display(*now) : json::object()));
+        return respond(
+            Response::error(404, fmt::format("no instance with id \"{}\" is registered with this agent", id)));
+    auto prepared = registry_.prepare_maintenance(id, *enable == "true", reason);
+    if (!prepared)
+        return respond(Response::error(503, prepared.error()));
+    auto answer = [this, id, enable = *enable, reason] {
+        log::info("http.maintenance", {{"id", id}, {"enable", enable}, {"reason", reason}});
+        changed(id);
+        const registry::Instance* now = registry_.find_local(id);
+        return Response::json(200, dump(now ? display(*now) : json::object()));
+    };
+    if (!prepared->changed)
+        return respond(answer());
+    durable({std::move(prepared->instance), std::nullopt}, answer, std::move(respond));
 }
 
 Response Api::members()

@@ -35,6 +35,17 @@ struct ApiOptions {
     nlohmann::json config_summary = nlohmann::json::object(); // shown by GET /v1/agent
 };
 
+// A write that must be durable before it is answered (and, unless
+// `applied`, before it is seen): the instance to store, or the tombstone
+// of a deregistration.
+struct DurableWrite {
+    std::optional<registry::Instance> instance;
+    std::optional<registry::Tombstone> tombstone;
+    bool applied = false; // the registry holds it already (a TTL report)
+};
+
+using Respond = std::function<void(Response)>;
+
 struct ApiHooks {
     // After every accepted write (register, deregister, check report,
     // maintenance), with the id of the instance written: the agent resyncs
@@ -51,6 +62,13 @@ struct ApiHooks {
     std::function<nlohmann::json()> members;
     // Extra Prometheus lines (HELP/TYPE/samples) appended to GET /metrics.
     std::function<std::string()> extra_metrics;
+    // Stores a write and calls `done` on the main loop once its commit has
+    // returned. The API answers 200 (and applies the write to the registry)
+    // only after a successful commit, 503 with the reason after a failed
+    // one. Unset: writes apply at once.
+    std::function<void(DurableWrite write, std::function<void(Result<void>)> done)> persist;
+    // Why the storage cannot take writes now, or "" (GET /health says it).
+    std::function<std::string()> storage_fault;
     // Wall clock in ms since the epoch (injected for tests).
     std::function<std::int64_t()> now_ms;
 };
@@ -59,6 +77,10 @@ class Api {
 public:
     Api(registry::Registry& registry, ApiOptions options, ApiHooks hooks = {});
 
+    // Answers through `respond`, at once or (a write, with hooks.persist
+    // set) after its commit.
+    void handle(const Request& request, Respond respond);
+    // For requests answered at once (reads; writes without hooks.persist).
     [[nodiscard]] Response handle(const Request& request);
     // For a request waiting for 100 Continue (headers only): the 401 of a
     // write without a valid token, so that the client sends no body for it.
@@ -71,12 +93,15 @@ public:
     }
 
 private:
-    Response register_instance(const Request& r);
-    Response deregister(const std::string& id);
+    void register_instance(const Request& r, Respond respond);
+    void deregister(const std::string& id, Respond respond);
     Response list_services();
     Response service(const Request& r, const std::string& name);
-    Response check_report(const Request& r, const std::string& check_id, registry::Health status);
-    Response maintenance(const Request& r, const std::string& id);
+    void check_report(const Request& r, const std::string& check_id, registry::Health status, Respond respond);
+    void maintenance(const Request& r, const std::string& id, Respond respond);
+    Response health();
+    // Stores `write`, then applies it and answers `ok()`; 503 if it fails.
+    void durable(DurableWrite write, std::function<Response()> ok, Respond respond);
     Response members();
     Response agent();
     Response metrics();
@@ -88,6 +113,7 @@ private:
     [[nodiscard]] nlohmann::json display(const registry::Instance& instance) const;
     [[nodiscard]] std::int64_t now_ms() const;
     void changed(const std::string& instance_id);
+    [[nodiscard]] bool exhausted() const; // the version counter is at 2^64-1
 
     registry::Registry& registry_;
     ApiOptions options_;

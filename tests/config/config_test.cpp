@@ -406,3 +406,19 @@ TEST_CASE("dev_config: one self-contained node on loopback")
         std::filesystem::remove_all(base.data_dir);
     }
 }
+
+TEST_CASE("[storage] sync: fsync by default, none or normal on request, anything else refused")
+{
+    auto defaults = parse_config("", "agent.toml");
+    REQUIRE(defaults);
+    CHECK(defaults->storage.sync == StorageSync::fsync);
+    auto normal = parse_config("[storage]\nsync = \"normal\"\n", "agent.toml");
+    REQUIRE(normal);
+    CHECK(normal->storage.sync == StorageSync::normal);
+    auto none = parse_config("[storage]\nsync = \"none\"\n", "agent.toml");
+    REQUIRE(none);
+    CHECK(none->storage.sync == StorageSync::none);
+    std::string e = error_of("[storage]\nsync = \"always\"\n");
+    CHECK(contains(e, "agent.toml:2: storage.sync"));
+    CHECK(contains(e, "none, normal, fsync"));
+}

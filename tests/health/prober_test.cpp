@@ -44,7 +44,7 @@ struct ProberFixture {
 
     ProberFixture()
     {
-        prober.on_deregister([this] { ++deregistrations; });
+        prober.on_deregister([this](const std::vector<std::string>&) { ++deregistrations; });
     }
 
     void put(registry::Instance in)

@@ -2,7 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <limits>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -280,4 +283,143 @@ TEST_CASE("a large service is streamed in pieces; the pieces make the same JSON,
     // A small service is answered whole, with a Content-Length.
     REQUIRE(f.call("PUT", "/v1/services", R"({"name": "small", "port": 1})").status == 200);
     CHECK_FALSE(f.call("GET", "/v1/services/small").body_stream);
+}
+
+namespace {
+
+// An API whose writes wait for a commit that the test completes by hand.
+struct Durable {
+    registry::Registry reg{"node-a"};
+    std::vector<std::pair<DurableWrite, std::function<void(Result<void>)>>> pending;
+    std::string fault;
+    Api api;
+
+    Durable()
+        : api(reg, Fixture::make_options(""), hooks()) {}
+
+    ApiHooks hooks() {
+        ApiHooks h;
+        h.persist = [this](DurableWrite w, std::function<void(Result<void>)> done) {
+            pending.emplace_back(std::move(w), std::move(done));
+        };
+        h.storage_fault = [this] { return fault; };
+        h.now_ms = [] { return std::int64_t{1'700'000'000'000}; };
+        return h;
+    }
+
+    // The response, once there is one.
+    std::optional<Response> answer;
+    void call(std::string method, std::string target, std::string body = "") {
+        Request r;
+        r.method = std::move(method);
+        auto q = target.find('?');
+        r.path = target.substr(0, q);
+        if (q != std::string::npos) r.query = target.substr(q + 1);
+        r.target = std::move(target);
+        r.body = std::move(body);
+        answer.reset();
+        api.handle(r, [this](Response resp) { answer = std::move(resp); });
+    }
+    void commit(Result<void> result) {
+        REQUIRE(pending.size() == 1);
+        auto [write, done] = std::move(pending.front());
+        pending.clear();
+        done(std::move(result));
+    }
+};
+
+} // namespace
+
+TEST_CASE(
+    "durable writes: answered 200 and seen only after their commit; 503 and unseen when it fails") {
+    Durable d;
+    d.call("PUT", "/v1/services", R"({"name": "web", "id": "web-1", "port": 80})");
+    CHECK_FALSE(d.answer);
+    CHECK(d.reg.find_local("web-1") == nullptr);
+    REQUIRE(d.pending.size() == 1);
+    REQUIRE(d.pending[0].first.instance);
+    CHECK(d.pending[0].first.instance->version == 1);
+    d.commit({});
+    REQUIRE(d.answer);
+    CHECK(d.answer->status == 200);
+    REQUIRE(d.reg.find_local("web-1") != nullptr);
+
+    // The same registration again is stored already: answered at once.
+    d.call("PUT", "/v1/services", R"({"name": "web", "id": "web-1", "port": 80})");
+    REQUIRE(d.answer);
+    CHECK(d.answer->status == 200);
+    CHECK(d.pending.empty());
+
+    d.call("PUT", "/v1/services", R"({"name": "web", "id": "web-1", "port": 81})");
+    d.commit(fail("cannot write state.db: database or disk is full"));
+    REQUIRE(d.answer);
+    CHECK(d.answer->status == 503);
+    CHECK(d.answer->body.find("database or disk is full") != std::string::npos);
+    CHECK(d.reg.find_local("web-1")->port == 80);
+
+    d.call("PUT", "/v1/services/web-1/maintenance?enable=true");
+    d.commit(fail("read-only"));
+    CHECK(d.answer->status == 503);
+    CHECK_FALSE(d.reg.find_local("web-1")->maintenance);
+
+    d.call("DELETE", "/v1/services/web-1");
+    CHECK_FALSE(d.answer);
+    CHECK(d.reg.find_local("web-1") != nullptr);
+    d.commit(fail("read-only"));
+    CHECK(d.answer->status == 503);
+    CHECK(d.reg.find_local("web-1") != nullptr);
+
+    d.call("DELETE", "/v1/services/web-1");
+    d.commit({});
+    CHECK(d.answer->status == 200);
+    CHECK(d.reg.find_local("web-1") == nullptr);
+    CHECK(d.reg.find_local_tombstone("web-1") != nullptr);
+}
+
+TEST_CASE("durable writes: a TTL report that changes the status waits for its commit; a storage "
+          "fault refuses it") {
+    Durable d;
+    d.call("PUT", "/v1/services",
+           R"({"name": "web", "id": "web-1", "port": 80, "checks": [{"ttl": "30s"}]})");
+    d.commit({});
+    d.call("PUT", "/v1/checks/web-1:1/pass");
+    CHECK_FALSE(d.answer);
+    REQUIRE(d.pending.size() == 1);
+    CHECK(d.pending[0].first.applied);
+    d.commit({});
+    CHECK(d.answer->status == 200);
+    // No change of status: nothing to store.
+    d.call("PUT", "/v1/checks/web-1:1/pass");
+    REQUIRE(d.answer);
+    CHECK(d.answer->status == 200);
+    CHECK(d.pending.empty());
+
+    d.fault = "cannot write state.db: disk I/O error";
+    d.call("PUT", "/v1/checks/web-1:1/fail");
+    REQUIRE(d.answer);
+    CHECK(d.answer->status == 503);
+    CHECK(d.reg.find_local("web-1")->checks[0].state.status == registry::Health::passing);
+    d.call("GET", "/health");
+    REQUIRE(d.answer);
+    CHECK(d.answer->status == 503);
+    CHECK(d.answer->body.find("disk I/O error") != std::string::npos);
+    d.fault.clear();
+    d.call("GET", "/health");
+    CHECK(d.answer->status == 200);
+}
+
+TEST_CASE("a registry whose version counter is at 2^64-1 refuses writes with 503") {
+    Fixture f;
+    registry::Instance top;
+    top.id = "web-1";
+    top.service = "web";
+    top.address = *parse_ip_address("10.0.0.1");
+    top.port = 80;
+    top.version = std::numeric_limits<std::uint64_t>::max();
+    f.reg.apply(top);
+    Response r = f.call("PUT", "/v1/services", R"({"name": "web", "id": "web-1", "port": 81})");
+    CHECK(r.status == 503);
+    CHECK(r.body.find("2^64-1") != std::string::npos);
+    CHECK(f.call("DELETE", "/v1/services/web-1").status == 503);
+    CHECK(f.reg.find_local("web-1")->port == 80);
 }

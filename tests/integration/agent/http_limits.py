@@ -5,6 +5,7 @@ keeps serving, and the registry is unchanged. Also: the bearer token, and
 registrations surviving a restart (and a corrupt state file not stopping it).
 """
 import json
+import sqlite3
 import os
 import socket
 import time
@@ -175,20 +176,16 @@ class HttpToken(unittest.TestCase):
 
 
 class Persistence(unittest.TestCase):
-    def test_registrations_survive_a_restart_and_a_corrupt_file_is_moved_aside(self):
+    def test_registrations_survive_a_restart_and_a_corrupt_legacy_file_is_moved_aside(self):
         a = start(Agent())
         try:
             body = json.dumps({"name": "db", "id": "db-1", "port": 5432, "tags": ["primary"],
                                "checks": [{"ttl": "30s"}]})
             self.assertEqual(a.http("PUT", "/v1/services", body)[0], 200)
             self.assertEqual(a.http("PUT", "/v1/services/db-1/maintenance?enable=true&reason=backup")[0], 200)
-            state = os.path.join(a.dir, "data", "services.json")
-            def saved_with_db():
-                with open(state) as f:
-                    return "db-1" in f.read()
-            wait_until(saved_with_db, timeout=5, what="the state file to be written")
         finally:
             a.stop()
+        state = os.path.join(a.dir, "data", "state.db")
         start(a)
         try:
             status, out = a.http("GET", "/v1/services/db")
@@ -198,17 +195,17 @@ class Persistence(unittest.TestCase):
             self.assertEqual(inst[0]["tags"], ["primary"])
             self.assertEqual(inst[0]["health"], "maintenance")
             # Config-defined services are not persisted.
-            with open(state) as f:
-                saved = json.load(f)
-            self.assertEqual([i["id"] for i in saved["instances"]], ["db-1"])
+            with sqlite3.connect(state) as db:
+                self.assertEqual([r[0] for r in db.execute("SELECT id FROM instances")], ["db-1"])
         finally:
             a.stop()
-        with open(state, "w") as f:
+        legacy = os.path.join(a.dir, "data", "services.json")
+        with open(legacy, "w") as f:
             f.write("{ not json")
         start(a)
         try:
-            self.assertEqual(a.http("GET", "/v1/services/db")[0], 404)
-            aside = [n for n in os.listdir(os.path.dirname(state)) if n.startswith("services.json.corrupt-")]
+            self.assertEqual(a.http("GET", "/v1/services/db")[0], 200)
+            aside = [n for n in os.listdir(os.path.dirname(legacy)) if n.startswith("services.json.corrupt-")]
             self.assertEqual(len(aside), 1)
             self.assertIn("state.corrupt", a.read_log())
         finally:
