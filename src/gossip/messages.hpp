@@ -12,6 +12,7 @@
 // (compound, CRC, compression), stream.hpp (TCP framing), security.hpp
 // (encryption). docs/gossip.md describes the bytes.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <variant>
