@@ -32,14 +32,35 @@ registry::Node registry_node(const gossip::Node& node) {
     return out;
 }
 
-RegistryDelegate::RegistryDelegate(registry::replication::Replica& replica, int retransmit_mult,
-                                   std::function<int()> num_nodes, Meta meta, ToNode to_node)
+RegistryDelegate::RegistryDelegate(registry::replication::Replica& replica,
+                                   std::function<int()> num_nodes, Options options, Meta meta,
+                                   ToNode to_node)
     : replica_(replica)
-    , queue_(retransmit_mult, std::move(num_nodes))
+    , options_(options)
+    , random_(options.seed)
+    , queue_(options.retransmit_mult, std::move(num_nodes))
     , meta_(std::move(meta))
     , to_node_(to_node ? std::move(to_node) : ToNode(registry_node)) {}
 
+void RegistryDelegate::queue(registry::replication::Broadcast b) {
+    queue_.queue_broadcast(std::make_unique<ReplicationBroadcast>(std::move(b)));
+}
+
 void RegistryDelegate::flush(gossip::Memberlist& ml, gossip::TimePoint now) {
+    std::vector<gossip::Node> members;
+    for (registry::replication::Broadcast& b : replica_.take_broadcasts()) {
+        if (b.own && options_.fanout > 0) {
+            if (members.empty()) {
+                members = ml.members();
+                std::erase_if(
+                    members, [&](const gossip::Node& m) { return m.name == ml.local_node().name; });
+            }
+            std::shuffle(members.begin(), members.end(), random_);
+            for (std::size_t k = 0; k < std::min(options_.fanout, members.size()); ++k)
+                ml.send_best_effort(members[k], b.bytes);
+        }
+        queue(std::move(b));
+    }
     for (registry::replication::Outgoing& o : replica_.take_outgoing()) {
         const gossip::NodeRecord* to = ml.find(o.to);
         if (to == nullptr || to->dead_or_left()) {
@@ -69,8 +90,7 @@ void RegistryDelegate::notify_msg(std::span<const std::uint8_t> msg) {
 
 std::vector<gossip::Bytes> RegistryDelegate::get_broadcasts(std::size_t overhead,
                                                             std::size_t limit) {
-    for (registry::replication::Broadcast& b : replica_.take_broadcasts())
-        queue_.queue_broadcast(std::make_unique<ReplicationBroadcast>(std::move(b)));
+    for (registry::replication::Broadcast& b : replica_.take_broadcasts()) queue(std::move(b));
     return queue_.get_broadcasts(overhead, limit);
 }
 

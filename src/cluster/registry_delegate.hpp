@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <random>
 #include <span>
 #include <string>
 #include <vector>
@@ -36,11 +37,24 @@ public:
     using Meta = std::function<gossip::Bytes(std::size_t limit)>;
     using ToNode = std::function<registry::Node(const gossip::Node&)>;
 
-    RegistryDelegate(registry::replication::Replica& replica, int retransmit_mult,
-                     std::function<int()> num_nodes, Meta meta = {}, ToNode to_node = {});
+    struct Options {
+        // Of the replication broadcasts, as memberlist's RetransmitMult: each
+        // goes out retransmit_mult * ceil(log10(N+1)) times. Above
+        // memberlist's 4 so that, relayed by every agent, a change reaches
+        // all of 50 agents under 20% loss without waiting for push-pull.
+        int retransmit_mult = 8;
+        // An own change is also sent at once, as a packet, to this many
+        // random members, instead of waiting for the next gossip round.
+        std::size_t fanout = 4;
+        std::uint64_t seed = 1;
+    };
 
-    // Sends what the Replica asked to send over streams. Call after each
-    // Memberlist call, never from inside one.
+    RegistryDelegate(registry::replication::Replica& replica, std::function<int()> num_nodes,
+                     Options options, Meta meta = {}, ToNode to_node = {});
+
+    // Sends what the Replica asked to send over streams, and own changes to
+    // `fanout` members. Call after each Memberlist call (never from inside
+    // one) and after each replica.local_changed().
     void flush(gossip::Memberlist& ml, gossip::TimePoint now);
     // Every few seconds: a dead member that the engine reaped is forgotten
     // with its records; tombstones past their time are collected.
@@ -63,7 +77,11 @@ public:
     [[nodiscard]] std::size_t queued_broadcasts() const { return queue_.num_queued(); }
 
 private:
+    void queue(registry::replication::Broadcast b);
+
     registry::replication::Replica& replica_;
+    Options options_;
+    std::mt19937_64 random_;
     gossip::TransmitLimitedQueue queue_;
     Meta meta_;
     ToNode to_node_;

@@ -62,7 +62,7 @@ void Replica::local_changed() {
         std::vector<std::uint8_t> bytes = encode(update);
         if (bytes.size() > options_.max_update_bytes)
             bytes = encode(Notice{self_, announced_, version});
-        broadcasts_.push_back({std::move(name), std::move(bytes)});
+        broadcasts_.push_back({std::move(name), std::move(bytes), true});
         announced_ = version;
     }
 }

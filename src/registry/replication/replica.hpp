@@ -52,6 +52,7 @@ struct ReplicaOptions {
 struct Broadcast {
     std::string name;
     std::vector<std::uint8_t> bytes;
+    bool own = false; // a change of this agent's (not a relay)
 };
 
 // A message for one node, sent over a stream (memberlist's reliable user
