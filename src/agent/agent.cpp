@@ -315,7 +315,6 @@ Result<void> Agent::start_http()
         state_store_->write({std::move(write.instance), std::move(write.tombstone)}, std::move(done), write.applied);
     };
     hooks.storage_fault = [this] { return state_store_->fault(); };
-    hooks.extra_metrics = [this] { return format_storage_metrics(state_store_->stats(), state_store_->faulted()); };
     hooks.ttl_report = [this](const std::string& check_id, registry::Health status,
                               const std::string& note) -> Result<void> {
         if (!prober_)
@@ -324,7 +323,10 @@ Result<void> Agent::start_http()
     };
     hooks.now_ms = [] { return wall_clock_ms(); };
     // The DNS threads' counters, summed when /metrics is read.
-    hooks.extra_metrics = [this] { return dns_server_ ? dns::format_metrics(dns_server_->stats()) : std::string(); };
+    hooks.extra_metrics = [this] {
+        std::string out = dns_server_ ? dns::format_metrics(dns_server_->stats()) : std::string();
+        return out + format_storage_metrics(state_store_->stats(), state_store_->faulted());
+    };
     api_ = std::make_unique<http::Api>(*registry_, std::move(options), std::move(hooks));
 
     http::ServerOptions server_options;
