@@ -3,15 +3,19 @@
 agent accepts, over C keep-alive connections (reg_client.c, one request in
 flight per connection), and what each costs the agent in CPU.
 
-For each connection count it registers N distinct instances (100 services),
-then deregisters them, reporting requests/s, latency percentiles, and the
-agent's CPU time per request (utime + stime from /proc over the run). The
-agent persists API registrations (debounced atomic rewrites of
-data_dir/services.json), so that cost is included, as in production.
+For each registry size already stored (--stored: that many instances are
+imported into data_dir/state.db before the agent serves) and each connection
+count it registers N distinct instances (100 services), then deregisters
+them, reporting requests/s, latency percentiles, and the agent's CPU time per
+request (utime + stime from /proc over the run). Every 200 is durable: the
+agent answers after the commit that holds the write ([storage] sync, --sync,
+default fsync), so requests/s are durable registrations per second and p99
+is a durable write's p99 latency. The last columns are from the agent's
+/metrics: changes per commit (group commit) and the mean commit time.
 
 Usage (from the repository root, after `ninja -C build`):
-  /usr/bin/python3 tools/bench/http/bench_http.py [--count 20000]
-      [--connections 1,4,16] [--cairn build/cairn]
+  /usr/bin/python3 tools/bench/http/bench_http.py [--count 5000]
+      [--connections 1,16] [--stored 0,50000,100000] [--sync fsync] [--cairn build/cairn]
 The agent is pinned to CPU 0 and the client to CPU 1 when taskset exists.
 """
 import argparse
@@ -26,6 +30,22 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
 import harness  # noqa: E402
 from harness import Agent, wait_until  # noqa: E402
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration", "abuse"))
+from storage_util import prefill  # noqa: E402
+
+
+def storage_metrics(agent):
+    """(changes, commits, commit seconds) from /metrics."""
+    status, body = agent.http("GET", "/metrics", timeout=10)
+    values = {}
+    for line in body.decode().splitlines():
+        if line.startswith("cairn_storage_"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    commits = values.get('cairn_storage_commits_total{result="ok"}', 0) + \
+        values.get('cairn_storage_commits_total{result="failed"}', 0)
+    return values.get("cairn_storage_changes_total", 0), commits, values.get("cairn_storage_commit_seconds_total", 0)
 
 
 def cpu_seconds(pid):
@@ -63,8 +83,10 @@ def run_client(binary, agent, connections, count, deregister):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--count", type=int, default=20000)
-    p.add_argument("--connections", default="1,4,16")
+    p.add_argument("--count", type=int, default=5000)
+    p.add_argument("--connections", default="1,16")
+    p.add_argument("--stored", default="0,50000,100000", help="instances stored before the run")
+    p.add_argument("--sync", default="fsync", choices=["none", "normal", "fsync"])
     p.add_argument("--cairn", default=os.path.join(ROOT, "build", "cairn"))
     args = p.parse_args()
     harness.CAIRN_BIN = os.path.abspath(args.cairn)
@@ -74,22 +96,32 @@ def main():
     subprocess.run(["cc", "-O2", "-pthread", "-o", client,
                     os.path.join(os.path.dirname(os.path.abspath(__file__)), "reg_client.c")], check=True)
 
-    print(f"{'conns':>5} {'op':>10} {'req/s':>9} {'p50 us':>8} {'p99 us':>8} {'agent CPU us/req':>17} {'RSS MiB':>8}")
-    for connections in [int(c) for c in args.connections.split(",")]:
-        agent = Agent(config_extra='[log]\nlevel = "warn"\n')
-        agent.start(wait=False)
-        wait_until(lambda: agent.http("GET", "/health", timeout=0.5)[0] == 200, timeout=15, what="the HTTP API")
-        try:
-            if shutil.which("taskset"):
-                subprocess.run(["taskset", "-pc", "0", str(agent.proc.pid)], check=True, capture_output=True)
-            for op, dereg in (("register", False), ("deregister", True)):
-                r = run_client(client, agent, connections, args.count, dereg)
-                if r["errors"]:
-                    print(f"warning: {r['errors']} requests failed", file=sys.stderr)
-                print(f"{connections:>5} {op:>10} {r['per_second']:>9.0f} {r['p50_us']:>8} {r['p99_us']:>8} "
-                      f"{r['cpu_us_per_request']:>17.1f} {rss_mib(agent.proc.pid):>8.1f}")
-        finally:
-            agent.stop()
+    print(f"sync = {args.sync}")
+    print(f"{'stored':>7} {'conns':>5} {'op':>10} {'req/s':>9} {'p50 us':>8} {'p99 us':>8} "
+          f"{'agent CPU us/req':>17} {'RSS MiB':>8} {'per commit':>10} {'commit ms':>9}")
+    for stored in [int(n) for n in args.stored.split(",")]:
+        for connections in [int(c) for c in args.connections.split(",")]:
+            agent = Agent(config_extra=f'[log]\nlevel = "warn"\n[storage]\nsync = "{args.sync}"\n')
+            if stored:
+                prefill(os.path.join(agent.dir, "data"), stored)
+            agent.start(wait=False)
+            wait_until(lambda: agent.http("GET", "/health", timeout=0.5)[0] == 200, timeout=120,
+                       what="the HTTP API")
+            try:
+                if shutil.which("taskset"):
+                    subprocess.run(["taskset", "-pc", "0", str(agent.proc.pid)], check=True, capture_output=True)
+                for op, dereg in (("register", False), ("deregister", True)):
+                    changes0, commits0, seconds0 = storage_metrics(agent)
+                    r = run_client(client, agent, connections, args.count, dereg)
+                    changes1, commits1, seconds1 = storage_metrics(agent)
+                    commits = max(commits1 - commits0, 1)
+                    if r["errors"]:
+                        print(f"warning: {r['errors']} requests failed", file=sys.stderr)
+                    print(f"{stored:>7} {connections:>5} {op:>10} {r['per_second']:>9.0f} {r['p50_us']:>8} "
+                          f"{r['p99_us']:>8} {r['cpu_us_per_request']:>17.1f} {rss_mib(agent.proc.pid):>8.1f} "
+                          f"{(changes1 - changes0) / commits:>10.1f} {(seconds1 - seconds0) * 1e3 / commits:>9.2f}")
+            finally:
+                agent.stop(timeout=60)
     shutil.rmtree(work, ignore_errors=True)
 
 
