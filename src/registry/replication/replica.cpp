@@ -52,12 +52,35 @@ Replica::Replica(Registry& registry, Clock clock, ReplicaOptions options)
     , options_(options)
     , self_(registry.local_node())
     , startup_version_(registry.version_counter())
-    , announced_(startup_version_) {}
+    , announced_(startup_version_) {
+    for (const Record& r : own_records_after(registry_, 0))
+        known_[record_id(r)] = record_version(r);
+}
 
 void Replica::local_changed() {
-    for (Record& record : own_records_after(registry_, announced_)) {
+    // Every own record, not only those above announced_: a write prepared
+    // before another and applied after it (the agent makes API writes
+    // durable first) lands below what was announced already.
+    std::vector<Record> records = own_records_after(registry_, 0);
+    std::unordered_map<std::string, std::uint64_t> known;
+    known.reserve(records.size());
+    std::vector<std::string> late;
+    for (Record& record : records) {
+        const std::string& id = record_id(record);
         std::uint64_t version = record_version(record);
-        std::string name = broadcast_name(self_, record_id(record));
+        auto it = known_.find(id);
+        if (it != known_.end() && it->second == version) {
+            known.emplace(id, version);
+            continue;
+        }
+        if (version <= announced_) {
+            // Peers may count themselves complete past it: it goes out again
+            // with a version above everything announced.
+            late.push_back(id);
+            continue;
+        }
+        known.emplace(id, version);
+        std::string name = broadcast_name(self_, id);
         Update update{self_, announced_, std::move(record)};
         std::vector<std::uint8_t> bytes = encode(update);
         if (bytes.size() > options_.max_update_bytes)
@@ -65,6 +88,11 @@ void Replica::local_changed() {
         broadcasts_.push_back({std::move(name), std::move(bytes), true});
         announced_ = version;
     }
+    known_ = std::move(known);
+    bool superseded = false;
+    for (const std::string& id : late)
+        superseded = registry_.supersede_local(id, clock_()).has_value() || superseded;
+    if (superseded) local_changed();
 }
 
 Result<void> Replica::receive(std::span<const std::uint8_t> bytes) {

@@ -157,6 +157,8 @@ private:
     // Highest own version announced: every own record up to it was written
     // before this Replica started, or has been queued for broadcast.
     std::uint64_t announced_;
+    // The version of each own record when last announced (or at start).
+    std::unordered_map<std::string, std::uint64_t> known_;
     std::unordered_map<std::string, Owner> owners_;
     // Peers asked once for the own records they hold from after start-up.
     std::unordered_set<std::string> checked_peers_;

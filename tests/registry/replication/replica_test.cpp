@@ -268,3 +268,21 @@ TEST_CASE("a failed node that membership reaped is forgotten with its records") 
     CHECK(b.registry.find("a", "x") == nullptr);
     CHECK(b.registry.find("c", "y") != nullptr); // still a (dead) member: kept
 }
+
+TEST_CASE("a write prepared before another and applied after it still reaches the peers") {
+    ManualClock clock;
+    Agent a("a", clock), b("b", clock);
+    auto prepared = a.registry.prepare_upsert(cairn::registry::test::make_instance("slow"), 0);
+    REQUIRE(prepared.has_value());
+    Instance fast = a.register_instance("fast", "web", clock.now_ms); // applied at once, newer
+    deliver_all({&a, &b});
+    CHECK(b.replica.watermark("a") == fast.version);
+
+    a.registry.apply(prepared->instance); // lands below what b counts itself complete to
+    a.replica.local_changed();
+    deliver_all({&a, &b});
+    const Instance* slow = b.registry.find("a", "slow");
+    REQUIRE(slow != nullptr);
+    CHECK(slow->version > fast.version);
+    CHECK(b.replica.watermark("a") == a.replica.watermark("a"));
+}
