@@ -4,7 +4,7 @@
 set -e
 CAIRN_PACKAGES="meson ninja-build g++ pkg-config cmake clang-14 libclang-rt-14-dev
   libldns-dev libuv1-dev libtomlplusplus-dev libfmt-dev doctest-dev libcurl4-openssl-dev
-  nlohmann-json3-dev libsodium-dev libhttp-parser-dev libjemalloc-dev libsqlite3-dev zlib1g-dev libssl-dev
+  nlohmann-json3-dev libhttp-parser-dev libjemalloc-dev libsqlite3-dev zlib1g-dev libssl-dev
   golang-go golang-github-hashicorp-memberlist-dev
   python3 python3-dnspython bind9-dnsutils knot-dnsutils ldnsutils curl nsd knot dnsperf
   iproute2 procps"

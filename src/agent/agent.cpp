@@ -13,6 +13,7 @@
 #include <fmt/ranges.h>
 #include <unistd.h>
 
+#include "agent/membership.hpp"
 #include "agent/publisher.hpp"
 #include "agent/services.hpp"
 #include "agent/state_store.hpp"
@@ -207,6 +208,8 @@ Result<void> Agent::start()
         return r;
     if (auto r = start_health(); !r)
         return r;
+    if (auto r = start_gossip(); !r)
+        return r;
     if (auto r = register_config_services(); !r)
         return r;
     start_signals();
@@ -325,9 +328,12 @@ Result<void> Agent::start_http()
         return prober_->update_ttl(check_id, status, note);
     };
     hooks.now_ms = [] { return wall_clock_ms(); };
+    hooks.members = [this] { return membership_ ? membership_->members_json() : nlohmann::json::array(); };
     // The DNS threads' counters, summed when /metrics is read.
     hooks.extra_metrics = [this] {
         std::string out = dns_server_ ? dns::format_metrics(dns_server_->stats()) : std::string();
+        if (membership_)
+            out += membership_->metrics();
         return out + format_storage_metrics(state_store_->stats(), state_store_->faulted());
     };
     api_ = std::make_unique<http::Api>(*registry_, std::move(options), std::move(hooks));
@@ -363,6 +369,12 @@ Result<void> Agent::start_health()
 
 Result<void> Agent::register_config_services() { return sync_config_services(config_); }
 
+Result<void> Agent::start_gossip()
+{
+    membership_ = std::make_unique<Membership>(loop_, config_, address_, options_.join);
+    return membership_->start();
+}
+
 void Agent::start_signals()
 {
     auto on = [this](int signum, auto handler) {
@@ -372,11 +384,11 @@ void Agent::start_signals()
     };
     on(SIGINT, [this] {
         log::info("agent.stop", {{"signal", "SIGINT"}});
-        shutdown();
+        leave_and_shutdown();
     });
     on(SIGTERM, [this] {
         log::info("agent.stop", {{"signal", "SIGTERM"}});
-        shutdown();
+        leave_and_shutdown();
     });
     on(SIGHUP, [this] { reload(); });
 }
@@ -448,6 +460,18 @@ void Agent::reload()
                               {"log_level", config_.log.level}});
 }
 
+void Agent::leave_and_shutdown()
+{
+    if (stopping_ || leaving_)
+        return;
+    leaving_ = true;
+    if (!membership_)
+        return shutdown();
+    // The others learn of the leave at once instead of suspecting us; DNS and
+    // HTTP keep serving meanwhile (a bounded wait, HostLimits::leave_timeout).
+    membership_->leave([this] { shutdown(); });
+}
+
 void Agent::shutdown()
 {
     if (stopping_)
@@ -467,6 +491,7 @@ void Agent::shutdown()
     if (publisher_)
         publisher_->stop();
     prober_.reset(); // stops every check; running scripts are killed
+    membership_.reset();
     signals_.clear();
     loop_.stop();
 }

@@ -45,6 +45,7 @@ class Server;
 
 namespace cairn::agent {
 
+class Membership;
 class SnapshotPublisher;
 class StateStore;
 
@@ -74,12 +75,15 @@ private:
     Result<void> start_dns();
     Result<void> start_http();
     Result<void> start_health();
+    Result<void> start_gossip();
     Result<void> register_config_services();
     void start_signals();
 
     // --- Running ---
     void reload();
     void shutdown();
+    // SIGINT / SIGTERM: leave the cluster gracefully, then shutdown().
+    void leave_and_shutdown();
     void remove_dev_data_dir();
     // Makes the config-defined instances in the registry match `config`.
     Result<void> sync_config_services(const config::Config& config);
@@ -103,8 +107,10 @@ private:
     std::unique_ptr<dns::Catalog> catalog_;
     std::unique_ptr<dns::Server> dns_server_; // after catalog_: its workers use the catalog
     std::vector<std::string> config_service_ids_; // registered from config, in the registry now
+    std::unique_ptr<Membership> membership_; // gossip; after registry_
     std::vector<std::unique_ptr<Signal>> signals_;
     bool stopping_ = false;
+    bool leaving_ = false;
     int exit_code_ = 0;
 };
 

@@ -14,6 +14,7 @@ std::string_view usage()
            "commands:\n"
            "  agent --config FILE|DIR ...  run the agent (--config repeats; a directory loads its *.toml)\n"
            "  agent --dev                  run one self-contained node on 127.0.0.1 (DNS :8600, HTTP :8500)\n"
+           "  agent ... --join ADDR        also join the cluster at gossip address ADDR (repeats)\n"
            "  validate FILE|DIR ...        check configuration files and the zones they point at\n"
            "  register, deregister, services, members, check pass|warn|fail, keygen\n"
            "                               talk to a running agent's HTTP API (see docs/http-api.md)\n"
@@ -36,6 +37,12 @@ Result<AgentOptions> parse_agent_args(std::span<char* const> args)
             if (i + 1 == args.size())
                 return fail("{} needs a file or directory", arg);
             options.config_paths.emplace_back(args[++i]);
+        } else if (arg == "--join" || arg == "-join") {
+            if (i + 1 == args.size())
+                return fail("{} needs a gossip address (host:port)", arg);
+            options.join.emplace_back(args[++i]);
+        } else if (arg.starts_with("--join=")) {
+            options.join.emplace_back(arg.substr(std::string_view("--join=").size()));
         } else if (arg.starts_with("--config=")) {
             auto value = arg.substr(std::string_view("--config=").size());
             if (value.empty())

@@ -13,12 +13,13 @@ namespace cairn::agent {
 
 struct AgentOptions {
     std::vector<std::string> config_paths; // files or directories, in order
+    std::vector<std::string> join;         // --join ADDR, besides [gossip].join
     bool dev = false;
     bool help = false;
 };
 
 // The arguments after "agent": --config PATH (repeatable, also --config=PATH),
-// --dev, --help. Needs --config or --dev.
+// --dev, --join ADDR (repeatable), --help. Needs --config or --dev.
 [[nodiscard]] Result<AgentOptions> parse_agent_args(std::span<char* const> args);
 
 // The usage text of the whole binary.

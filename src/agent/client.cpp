@@ -13,8 +13,8 @@
 
 #include <curl/curl.h>
 #include <fmt/format.h>
-#include <sodium.h>
 
+#include "gossip/keyring.hpp"
 #include "http/json_body.hpp"
 
 namespace cairn::agent {
@@ -372,14 +372,8 @@ std::string format_members(const json& members)
 
 std::string make_key()
 {
-    if (sodium_init() < 0)
-        return "";
-    unsigned char key[32];
-    randombytes_buf(key, sizeof key);
-    char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
-    sodium_bin2base64(b64, sizeof b64, key, sizeof key, sodium_base64_VARIANT_ORIGINAL);
-    sodium_memzero(key, sizeof key);
-    return b64;
+    auto key = gossip::generate_key(32);
+    return key ? gossip::format_key(*key) : std::string();
 }
 
 int run_client(std::string_view command, std::span<char* const> raw)
@@ -403,7 +397,7 @@ int run_client(std::string_view command, std::span<char* const> raw)
     if (command == "keygen") {
         std::string key = make_key();
         if (key.empty()) {
-            std::fprintf(stderr, "cairn: libsodium failed to initialise\n");
+            std::fprintf(stderr, "cairn: no random bytes for a key\n");
             return 1;
         }
         std::printf("%s\n", key.c_str());

@@ -54,7 +54,7 @@ struct ClientArgs {
 [[nodiscard]] std::string format_instances(const nlohmann::json& instances);
 [[nodiscard]] std::string format_members(const nlohmann::json& members);
 
-// 32 random bytes (libsodium), base64: a gossip encryption key.
+// 32 random bytes (OpenSSL), base64: a gossip encryption key.
 [[nodiscard]] std::string make_key();
 
 } // namespace cairn::agent

@@ -175,13 +175,17 @@ void read_gossip(TableReader& r, GossipConfig& g)
     r.string("encrypt", g.encrypt, [](std::string_view t) -> Result<void> {
         if (t.empty())
             return {};
-        return check_base64_key(t, 32);
+        // AES-128, -192 or -256, as memberlist's keyring takes them.
+        static constexpr std::size_t sizes[] = {16, 24, 32};
+        return check_base64_key(t, sizes);
     });
     r.string("profile", g.profile, [](std::string_view t) -> Result<void> {
         if (t == "lan" || t == "wan" || t == "local")
             return {};
         return fail("\"{}\" is not a profile (expected lan, wan or local)", t);
     });
+    r.boolean("encrypt_verify_incoming", g.verify_incoming);
+    r.boolean("encrypt_verify_outgoing", g.verify_outgoing);
     r.finish();
 }
 

@@ -91,6 +91,10 @@ struct GossipConfig {
     std::vector<std::string> join;
     std::string encrypt;
     std::string profile = "lan";       // lan | wan | local
+    // memberlist's GossipVerifyIncoming / GossipVerifyOutgoing, for turning
+    // encryption on in a running cluster.
+    bool verify_incoming = true;
+    bool verify_outgoing = true;
 
     friend bool operator==(const GossipConfig&, const GossipConfig&) = default;
 };

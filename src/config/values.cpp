@@ -3,6 +3,9 @@
 #include <cctype>
 #include <charconv>
 
+#include <fmt/ranges.h>
+
+#include "core/base64.hpp"
 #include "core/ip_address.hpp"
 #include "core/text.hpp"
 
@@ -72,33 +75,16 @@ Result<void> check_cidr(std::string_view text)
     return {};
 }
 
-Result<void> check_base64_key(std::string_view text, std::size_t bytes)
+Result<void> check_base64_key(std::string_view text, std::span<const std::size_t> sizes)
 {
-    auto value = [](char c) -> int {
-        if (c >= 'A' && c <= 'Z')
-            return c - 'A';
-        if (c >= 'a' && c <= 'z')
-            return c - 'a' + 26;
-        if (c >= '0' && c <= '9')
-            return c - '0' + 52;
-        if (c == '+')
-            return 62;
-        if (c == '/')
-            return 63;
-        return -1;
-    };
-    if (text.size() % 4 != 0)
-        return fail("is not base64 (its length is not a multiple of 4)");
-    std::size_t padding = 0;
-    while (padding < 2 && padding < text.size() && text[text.size() - 1 - padding] == '=')
-        ++padding;
-    for (std::size_t i = 0; i + padding < text.size(); ++i)
-        if (value(text[i]) < 0)
-            return fail("is not base64 (bad character at offset {})", i);
-    std::size_t decoded = text.size() / 4 * 3 - padding;
-    if (decoded != bytes)
-        return fail("decodes to {} bytes, expected {} (make one with `cairn keygen`)", decoded, bytes);
-    return {};
+    auto bytes = base64_decode(text);
+    if (!bytes)
+        return fail("is not base64 ({})", bytes.error().message);
+    for (auto size : sizes)
+        if (bytes->size() == size)
+            return {};
+    return fail("decodes to {} bytes, expected {} (make one with `cairn keygen`)", bytes->size(),
+                fmt::join(sizes, ", "));
 }
 
 } // namespace cairn::config

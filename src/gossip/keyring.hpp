@@ -55,10 +55,4 @@ std::string format_key(std::span<const std::uint8_t> key);
 // A new random key of 32 bytes (what `cairn keygen` prints, in base64).
 Result<Bytes> generate_key(std::size_t size = 32);
 
-// Base64 (RFC 4648, standard alphabet, padded). Decoding accepts what Go's
-// base64.StdEncoding does: padding required, CR and LF skipped, any other
-// character an error.
-std::string base64_encode(std::span<const std::uint8_t> bytes);
-Result<Bytes> base64_decode(std::string_view text);
-
 } // namespace cairn::gossip

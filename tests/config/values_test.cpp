@@ -1,3 +1,5 @@
+#include <array>
+
 #include <doctest/doctest.h>
 
 #include "config/values.hpp"
@@ -56,10 +58,10 @@ TEST_CASE("addresses and prefixes")
 TEST_CASE("base64 keys")
 {
     // 32 bytes of zeros.
-    CHECK(check_base64_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 32));
-    CHECK(check_base64_key("pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=", 32));
-    CHECK_FALSE(check_base64_key("AAAA", 32));
-    CHECK_FALSE(check_base64_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 32));
-    CHECK_FALSE(check_base64_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!=", 32));
-    CHECK(check_base64_key("AAAA", 3));
+    CHECK(check_base64_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", std::array<std::size_t, 1>{32}));
+    CHECK(check_base64_key("pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=", std::array<std::size_t, 1>{32}));
+    CHECK_FALSE(check_base64_key("AAAA", std::array<std::size_t, 1>{32}));
+    CHECK_FALSE(check_base64_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", std::array<std::size_t, 1>{32}));
+    CHECK_FALSE(check_base64_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!=", std::array<std::size_t, 1>{32}));
+    CHECK(check_base64_key("AAAA", std::array<std::size_t, 1>{3}));
 }

@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include "golden.hpp"
+#include "core/base64.hpp"
 #include "gossip/keyring.hpp"
 #include "gossip/packet.hpp"
 #include "gossip/security.hpp"
@@ -86,9 +87,9 @@ TEST_SUITE("gossip security") {
         CHECK_FALSE(parse_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==")); // 31 bytes
         CHECK_FALSE(parse_key("AAECAwQFBgcICQoL!A0ODxAREhMUFRYXGBkaGxwdHh8="));
         CHECK_FALSE(parse_key(""));
-        CHECK(base64_decode("Zm9vYg==").value() == text("foob"));
-        CHECK(base64_decode("Zm9v\r\nYmE=").value() == text("fooba"));
-        CHECK_FALSE(base64_decode("Zg=a"));
+        CHECK(cairn::base64_decode("Zm9vYg==").value() == text("foob"));
+        CHECK(cairn::base64_decode("Zm9v\r\nYmE=").value() == text("fooba"));
+        CHECK_FALSE(cairn::base64_decode("Zg=a"));
     }
 
     TEST_CASE("keygen makes different 32-byte keys") {

@@ -1,0 +1,78 @@
+#pragma once
+// The agent's gossip membership: turns `[gossip]` (and `--join`) into a
+// gossip::Host on the main loop, gives it this agent's metadata, logs the
+// events one line each, and shows the members to the HTTP API and /metrics.
+// The registry's replication plugs in as the user-message delegate.
+//
+// Main thread only.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.hpp"
+#include "core/result.hpp"
+#include "gossip/delegate.hpp"
+#include "gossip/keyring.hpp"
+#include "registry/types.hpp"
+
+namespace cairn {
+class Loop;
+}
+namespace cairn::gossip {
+class Host;
+struct Node;
+} // namespace cairn::gossip
+
+namespace cairn::agent {
+
+// What rides in a member's metadata (at most 512 bytes): "key=value" pairs,
+// one per line, like Serf's tags.
+[[nodiscard]] gossip::Bytes encode_meta(const std::vector<std::pair<std::string, std::string>>& pairs);
+[[nodiscard]] std::vector<std::pair<std::string, std::string>>
+decode_meta(std::span<const std::uint8_t> meta);
+
+class Membership final : gossip::EventDelegate, gossip::ConflictDelegate {
+public:
+    // `user` (the registry's replication) may be null; it must outlive this.
+    Membership(Loop& loop, const config::Config& config, registry::Address address,
+               std::vector<std::string> extra_join, gossip::Delegate* user = nullptr);
+    ~Membership() override;
+
+    Result<void> start();
+    // Graceful leave; `done` runs once the others have been told (or after a
+    // bounded wait).
+    void leave(std::function<void()> done);
+
+    // GET /v1/members: one object per member, this agent included.
+    [[nodiscard]] nlohmann::json members_json() const;
+    // Prometheus lines: members by state, messages, probes, refutations, the
+    // awareness score, decrypt failures.
+    [[nodiscard]] std::string metrics() const;
+    [[nodiscard]] gossip::Host& host() { return *host_; }
+
+    // Called on every join / leave / update, after the log line (the
+    // registry's replication marks nodes alive or gone through these).
+    std::function<void(const gossip::Node&, bool alive)> on_member_change;
+
+private:
+    void notify_join(const gossip::Node& node) override;
+    void notify_leave(const gossip::Node& node) override;
+    void notify_update(const gossip::Node& node) override;
+    void notify_conflict(const gossip::Node& existing, const gossip::Node& other) override;
+
+    class MetaDelegate;
+
+    Loop& loop_;
+    const config::Config& config_;
+    registry::Address address_;
+    std::vector<std::string> join_;
+    gossip::Keyring keyring_;
+    std::unique_ptr<MetaDelegate> meta_;
+    std::unique_ptr<gossip::Host> host_;
+};
+
+} // namespace cairn::agent
