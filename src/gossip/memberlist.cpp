@@ -121,7 +121,10 @@ TimePoint Memberlist::next_deadline() const {
     if (config_.push_pull_interval.count() > 0) earliest(next_push_pull_);
     if (config_.reconnect_interval.count() > 0) earliest(next_reconnect_);
     if (probe_) earliest(probe_->indirect_sent ? probe_->deadline : probe_->indirect_at);
-    for (const auto& [seq, h] : ack_handlers_) earliest(h.reap_at);
+    for (const auto& [seq, h] : ack_handlers_) {
+        earliest(h.reap_at);
+        if (h.nack_at) earliest(*h.nack_at);
+    }
     for (const auto& [name, timer] : node_timers_) earliest(timer.suspicion.deadline());
     for (const auto& [id, s] : streams_) earliest(s.deadline);
     return t;

@@ -154,7 +154,7 @@ private:
         // relay only:
         std::uint32_t origin_seq = 0;
         Address origin;
-        bool nack = false; // send a nack when reaped unacked
+        std::optional<TimePoint> nack_at; // a nack goes back then, unless acked
     };
     struct SuspicionTimer {
         Suspicion suspicion;

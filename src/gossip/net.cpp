@@ -91,13 +91,19 @@ void Memberlist::handle_indirect_ping(const Address& from, const IndirectPingReq
     const Address origin = !ind.source_addr.empty() && ind.source_port > 0
                                ? Address{ind.source_addr, ind.source_port, ind.source_node}
                                : Address{from.addr, from.port, ind.source_node};
-    // The ack is relayed to the origin; without one by the probe timeout a
-    // nack goes back instead, if asked for.
-    ack_handlers_[local_seq] = AckHandler{.relay = true,
-                                          .reap_at = now + config_.probe_timeout,
-                                          .origin_seq = ind.seq_no,
-                                          .origin = origin,
-                                          .nack = ind.nack};
+    // The ack is relayed to the origin until the probe timeout. A nack, if
+    // asked for, goes back after 80% of it, as Lifeguard has it: memberlist
+    // waits the whole timeout, so with the lan profile its nack reaches the
+    // prober just after the prober stopped counting (indirect pings leave at
+    // 500 ms of a 1 s probe), and a healthy prober of a dead node raised
+    // its own health score by every nack it was owed.
+    AckHandler h;
+    h.relay = true;
+    h.reap_at = now + config_.probe_timeout;
+    h.origin_seq = ind.seq_no;
+    h.origin = origin;
+    if (ind.nack) h.nack_at = now + config_.probe_timeout * 4 / 5;
+    ack_handlers_[local_seq] = std::move(h);
     const Ping ping{local_seq, ind.node, config_.advertise_addr, config_.advertise_port,
                     config_.name};
     send_msg(Address{ind.target, port, ind.node}, encode(ping));
@@ -126,17 +132,19 @@ void Memberlist::handle_nack(const NackResp& nack) {
 }
 
 void Memberlist::run_ack_timeouts(TimePoint now) {
-    std::vector<AckHandler> expired;
+    std::vector<std::pair<Address, std::uint32_t>> nacks;
     for (auto it = ack_handlers_.begin(); it != ack_handlers_.end();) {
-        if (it->second.reap_at <= now) {
-            expired.push_back(std::move(it->second));
-            it = ack_handlers_.erase(it);
-        } else {
-            ++it;
+        AckHandler& h = it->second;
+        if (h.nack_at && *h.nack_at <= now) {
+            nacks.emplace_back(h.origin, h.origin_seq);
+            h.nack_at.reset();
         }
+        if (h.reap_at <= now)
+            it = ack_handlers_.erase(it);
+        else
+            ++it;
     }
-    for (const AckHandler& h : expired)
-        if (h.relay && h.nack) send_msg(h.origin, encode(NackResp{h.origin_seq}));
+    for (const auto& [origin, seq] : nacks) send_msg(origin, encode(NackResp{seq}));
 }
 
 // Sends one message, filling the rest of the packet with broadcasts.
