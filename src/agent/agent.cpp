@@ -17,7 +17,9 @@
 #include "agent/publisher.hpp"
 #include "agent/services.hpp"
 #include "agent/state_store.hpp"
+#include "cluster/registry_delegate.hpp"
 #include "core/log.hpp"
+#include "gossip/host.hpp"
 #include "dns/answer/catalog.hpp"
 #include "dns/server/metrics.hpp"
 #include "dns/server/server.hpp"
@@ -26,6 +28,7 @@
 #include "http/server.hpp"
 #include "health/prober.hpp"
 #include "registry/registry.hpp"
+#include "registry/replication/replica.hpp"
 #include "registry/validate.hpp"
 
 namespace cairn::agent {
@@ -371,8 +374,45 @@ Result<void> Agent::register_config_services() { return sync_config_services(con
 
 Result<void> Agent::start_gossip()
 {
-    membership_ = std::make_unique<Membership>(loop_, config_, address_, options_.join);
-    return membership_->start();
+    // The registry rides on membership: replica_ holds the replication rules,
+    // registry_delegate_ plugs them into gossip (docs/replication.md).
+    replica_ = std::make_unique<registry::replication::Replica>(*registry_, [] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+    });
+    cluster::RegistryDelegate::Options options;
+    options.seed = static_cast<std::uint64_t>(wall_clock_ms()) ^ static_cast<std::uint64_t>(getpid());
+    registry_delegate_ = std::make_unique<cluster::RegistryDelegate>(
+        *replica_,
+        [this] { return membership_ ? static_cast<int>(membership_->host().memberlist().num_members()) : 1; },
+        options, cluster::RegistryDelegate::Meta{}, [](const gossip::Node& n) {
+            registry::Node node = cluster::registry_node(n);
+            for (auto& [k, v] : decode_meta(n.meta)) {
+                if (k == "dc")
+                    node.datacenter = v;
+                node.meta.emplace_back(std::move(k), std::move(v));
+            }
+            return node;
+        });
+    Membership::User user{registry_delegate_.get(), registry_delegate_.get(),
+                          [this](gossip::Memberlist& ml, gossip::TimePoint now) {
+                              registry_delegate_->flush(ml, now);
+                          }};
+    membership_ = std::make_unique<Membership>(loop_, config_, address_, options_.join, std::move(user));
+    if (auto r = membership_->start(); !r)
+        return r;
+    // Every write to this agent's records (API, config, health checks) makes
+    // the registry dirty and reaches the publisher: announce it from there.
+    publisher_->before_publish = [this] {
+        replica_->local_changed();
+        membership_->host().kick();
+    };
+    replication_timer_ = std::make_unique<Timer>(loop_);
+    replication_timer_->start(std::chrono::seconds(5), std::chrono::seconds(5), [this] {
+        registry_delegate_->maintain(membership_->host().memberlist());
+    });
+    return {};
 }
 
 void Agent::start_signals()
@@ -491,6 +531,9 @@ void Agent::shutdown()
     if (publisher_)
         publisher_->stop();
     prober_.reset(); // stops every check; running scripts are killed
+    if (publisher_)
+        publisher_->before_publish = nullptr;
+    replication_timer_.reset();
     membership_.reset();
     signals_.clear();
     loop_.stop();

@@ -89,13 +89,14 @@ private:
 };
 
 Membership::Membership(Loop& loop, const config::Config& config, registry::Address address,
-                       std::vector<std::string> extra_join, gossip::Delegate* user)
+                       std::vector<std::string> extra_join, User user)
     : loop_(loop)
     , config_(config)
     , address_(address)
     , join_(config.gossip.join)
+    , user_(std::move(user))
     , meta_(std::make_unique<MetaDelegate>(
-          encode_meta({{"dc", config.datacenter}, {"version", CAIRN_VERSION}}), user))
+          encode_meta({{"dc", config.datacenter}, {"version", CAIRN_VERSION}}), user_.delegate))
 {
     join_.insert(join_.end(), extra_join.begin(), extra_join.end());
 }
@@ -137,6 +138,8 @@ Result<void> Membership::start()
     delegates.events = this;
     delegates.conflict = this;
     host_ = std::make_unique<gossip::Host>(loop_, std::move(*c), g.bind, delegates);
+    if (user_.after_call)
+        host_->set_after_call(user_.after_call);
     if (auto r = host_->start(); !r)
         return r;
     log::info("gossip.listen", {{"bind", host_->local_address().to_string()},
@@ -229,23 +232,23 @@ void Membership::notify_join(const gossip::Node& node)
 {
     log::info("gossip.member_join", {{"member", node.name}, {"address", address_text(node)},
                                      {"vsn", vsn_text(node)}});
-    if (on_member_change)
-        on_member_change(node, true);
+    if (user_.events)
+        user_.events->notify_join(node);
 }
 
 void Membership::notify_leave(const gossip::Node& node)
 {
     log::info(node.state == gossip::NodeState::left ? "gossip.member_left" : "gossip.member_dead",
               {{"member", node.name}, {"address", address_text(node)}});
-    if (on_member_change)
-        on_member_change(node, false);
+    if (user_.events)
+        user_.events->notify_leave(node);
 }
 
 void Membership::notify_update(const gossip::Node& node)
 {
     log::info("gossip.member_update", {{"member", node.name}, {"address", address_text(node)}});
-    if (on_member_change)
-        on_member_change(node, true);
+    if (user_.events)
+        user_.events->notify_update(node);
 }
 
 void Membership::notify_conflict(const gossip::Node& existing, const gossip::Node& other)

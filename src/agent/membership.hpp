@@ -17,6 +17,7 @@
 #include "core/result.hpp"
 #include "gossip/delegate.hpp"
 #include "gossip/keyring.hpp"
+#include "gossip/time.hpp"
 #include "registry/types.hpp"
 
 namespace cairn {
@@ -24,6 +25,7 @@ class Loop;
 }
 namespace cairn::gossip {
 class Host;
+class Memberlist;
 struct Node;
 } // namespace cairn::gossip
 
@@ -37,9 +39,17 @@ decode_meta(std::span<const std::uint8_t> meta);
 
 class Membership final : gossip::EventDelegate, gossip::ConflictDelegate {
 public:
-    // `user` (the registry's replication) may be null; it must outlive this.
+    // What rides on membership (the registry's replication): user messages
+    // and state, the member events, and work to do after each engine call.
+    // Any may be null; they must outlive this.
+    struct User {
+        gossip::Delegate* delegate = nullptr;
+        gossip::EventDelegate* events = nullptr;
+        std::function<void(gossip::Memberlist&, gossip::TimePoint)> after_call;
+    };
+
     Membership(Loop& loop, const config::Config& config, registry::Address address,
-               std::vector<std::string> extra_join, gossip::Delegate* user = nullptr);
+               std::vector<std::string> extra_join, User user);
     ~Membership() override;
 
     Result<void> start();
@@ -54,10 +64,6 @@ public:
     [[nodiscard]] std::string metrics() const;
     [[nodiscard]] gossip::Host& host() { return *host_; }
 
-    // Called on every join / leave / update, after the log line (the
-    // registry's replication marks nodes alive or gone through these).
-    std::function<void(const gossip::Node&, bool alive)> on_member_change;
-
 private:
     void notify_join(const gossip::Node& node) override;
     void notify_leave(const gossip::Node& node) override;
@@ -70,6 +76,7 @@ private:
     const config::Config& config_;
     registry::Address address_;
     std::vector<std::string> join_;
+    User user_;
     gossip::Keyring keyring_;
     std::unique_ptr<MetaDelegate> meta_;
     std::unique_ptr<gossip::Host> host_;

@@ -51,6 +51,8 @@ void SnapshotPublisher::on_iteration()
 
 void SnapshotPublisher::publish()
 {
+    if (before_publish)
+        before_publish();
     slot_.store(registry_.publish());
     last_publish_ms_ = loop_.now_ms();
     ++published_;

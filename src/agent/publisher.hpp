@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 
 #include <uv.h>
 
@@ -36,6 +37,11 @@ public:
     void flush();
 
     [[nodiscard]] std::uint64_t published() const { return published_; }
+
+    // Runs before each snapshot is built, while the registry is dirty (the
+    // registry's replication announces this agent's changes from here, so
+    // every writer is covered).
+    std::function<void()> before_publish;
 
 private:
     void on_iteration();

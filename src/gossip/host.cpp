@@ -353,6 +353,8 @@ void Host::rearm()
 {
     if (memberlist_->has_left() && leave_done_ == nullptr)
         return;
+    if (after_call_)
+        after_call_(*memberlist_, now());
     auto delay = until(memberlist_->next_deadline());
     // Within a millisecond of due: run now, so that the timer's 1 ms grain
     // never makes a tick run early and find nothing due.

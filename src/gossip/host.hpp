@@ -84,6 +84,18 @@ public:
     void send_best_effort(const Node& to, std::span<const std::uint8_t> msg);
     void send_reliable(const Node& to, std::span<const std::uint8_t> msg);
 
+    // Runs after every call into the engine (a packet, a stream, a tick, a
+    // join), outside it: a delegate that must call the engine back (send a
+    // stream, say) does it here.
+    void set_after_call(std::function<void(Memberlist&, TimePoint)> after_call)
+    {
+        after_call_ = std::move(after_call);
+    }
+
+    // Runs after_call now and re-arms the timer: for a change made outside
+    // the engine (a local registration to announce).
+    void kick() { rearm(); }
+
     [[nodiscard]] const HostStats& stats() const { return stats_; }
     [[nodiscard]] SocketAddress local_address() const;
 
@@ -110,6 +122,7 @@ private:
     std::size_t join_successes_before_ = 0;
     std::unique_ptr<Timer> leave_timer_;
     std::function<void()> leave_done_;
+    std::function<void(Memberlist&, TimePoint)> after_call_;
 };
 
 // The bytes a node's address goes out as (4 for IPv4, 16 for IPv6) and back.
