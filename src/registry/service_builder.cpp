@@ -54,7 +54,8 @@ build_service_entry(const std::string& lower_name, const std::vector<std::shared
     if (previous)
         entry->rotation = previous->rotation;
 
-    std::map<std::string, TagIndex> tags;
+    // Per tag: the positions of its passing and warning instances.
+    std::map<std::string, std::pair<std::vector<std::uint32_t>, std::vector<std::uint32_t>>> tags;
     std::array<std::size_t, 6> policy_votes{};
     for (const auto& instance : members) {
         if (instance->policy != Policy::unset)
@@ -74,17 +75,22 @@ build_service_entry(const std::string& lower_name, const std::vector<std::shared
         (h == Health::passing ? entry->passing_endpoints : entry->warning_endpoints).push_back(make_endpoint(*instance));
         for (const std::string& tag : instance->tags) {
             std::string lower = to_lower(tag);
-            TagIndex& index = tags[lower];
-            auto& positions = h == Health::passing ? index.passing : index.warning;
+            auto& index = tags[lower];
+            auto& positions = h == Health::passing ? index.first : index.second;
             // A tag given twice in different case must not list the instance twice.
             if (positions.empty() || positions.back() != position)
                 positions.push_back(position);
         }
     }
-    for (auto& [tag, index] : tags) {
+    for (auto& [tag, positions] : tags) {
+        TagIndex index;
         index.tag = tag;
+        index.passing_pools = build_group_pools(entry->passing_endpoints, &positions.first);
+        index.warning_pools = build_group_pools(entry->warning_endpoints, &positions.second);
         entry->tags.push_back(std::move(index));
     }
+    entry->passing_pools = build_group_pools(entry->passing_endpoints, nullptr);
+    entry->warning_pools = build_group_pools(entry->warning_endpoints, nullptr);
     std::size_t best = 0;
     for (std::size_t p = 1; p < policy_votes.size(); ++p)
         if (policy_votes[p] > policy_votes[best] || (best == 0 && policy_votes[p] > 0))

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "registry/endpoint_pool.hpp"
 #include "registry/types.hpp"
 
 namespace cairn::registry {
@@ -31,12 +32,12 @@ struct RotationCounter {
     std::uint32_t next() const { return value.fetch_add(1, std::memory_order_relaxed); }
 };
 
-// The positions, in ServiceEntry::passing and ::warning, of the instances
-// that carry one tag.
+// The instances, in ServiceEntry::passing and ::warning, that carry one
+// tag, as pools to choose from (endpoint_pool.hpp).
 struct TagIndex {
     std::string tag;                                    // lower case
-    std::vector<std::uint32_t> passing;
-    std::vector<std::uint32_t> warning;
+    GroupPools passing_pools;
+    GroupPools warning_pools;
 };
 
 // What a DNS answer needs of one servable instance, copied next to its
@@ -68,6 +69,9 @@ struct ServiceEntry {
     // Parallel to passing and warning: the same instances as Endpoints.
     std::vector<Endpoint> passing_endpoints;
     std::vector<Endpoint> warning_endpoints;
+    // What DNS answers choose from, per group (endpoint_pool.hpp).
+    GroupPools passing_pools;
+    GroupPools warning_pools;
     // Sorted by tag; only tags of servable instances.
     std::vector<TagIndex> tags;
     // The policy the instances ask for (the most common one set; unset if

@@ -96,8 +96,10 @@ TEST_CASE("serving lists leave out critical, maintenance and dead-node instances
     CHECK(ids(web->warning) == std::vector<std::string>{"w"});
     const TagIndex* v2 = web->find_tag("v2");
     REQUIRE(v2);
-    CHECK(v2->passing == std::vector<std::uint32_t>{0});
-    CHECK(v2->warning == std::vector<std::uint32_t>{0}); // listed once despite "v2" and "V2"
+    REQUIRE(v2->passing_pools.any.size() == 1);
+    CHECK(v2->passing_pools.any.position(0) == 0);
+    REQUIRE(v2->warning_pools.any.size() == 1); // listed once despite "v2" and "V2"
+    CHECK(v2->warning_pools.any.position(0) == 0);
     CHECK(web->find_tag("v3") == nullptr);
 
     SUBCASE("a dead node's instances leave, and come back with it")

@@ -1,6 +1,7 @@
 #include "dns/answer/balance.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -13,26 +14,25 @@ namespace cairn::dns {
 
 namespace {
 
-std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+std::uint64_t rotl(std::uint64_t x, int k) {
+    return (x << k) | (x >> (64 - k));
+}
 
-std::uint64_t splitmix64(std::uint64_t& state)
-{
+std::uint64_t splitmix64(std::uint64_t& state) {
     std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
 
-std::uint64_t mix(std::uint64_t z)
-{
+std::uint64_t mix(std::uint64_t z) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
 
 // FNV-1a, continued from `h`.
-std::uint64_t fnv1a(std::uint64_t h, const void* data, std::size_t size)
-{
+std::uint64_t fnv1a(std::uint64_t h, const void* data, std::size_t size) {
     const auto* p = static_cast<const std::uint8_t*>(data);
     for (std::size_t i = 0; i < size; ++i) {
         h ^= p[i];
@@ -44,10 +44,11 @@ std::uint64_t fnv1a(std::uint64_t h, const void* data, std::size_t size)
 constexpr std::uint64_t fnv_basis = 0xcbf29ce484222325ULL;
 
 // (0, 1] from 53 random bits.
-double to_unit(std::uint64_t bits) { return static_cast<double>((bits >> 11) + 1) * 0x1.0p-53; }
+double to_unit(std::uint64_t bits) {
+    return static_cast<double>((bits >> 11) + 1) * 0x1.0p-53;
+}
 
-void truncate_to_prefix(ClientKey& key, std::uint8_t bits)
-{
+void truncate_to_prefix(ClientKey& key, std::uint8_t bits) {
     key.prefix_bits = bits;
     for (std::size_t i = 0; i < key.bytes.size(); ++i) {
         std::size_t first_bit = i * 8;
@@ -60,8 +61,7 @@ void truncate_to_prefix(ClientKey& key, std::uint8_t bits)
 
 } // namespace
 
-ClientKey client_key(const sockaddr* peer, const ClientSubnet* ecs) noexcept
-{
+ClientKey client_key(const sockaddr* peer, const ClientSubnet* ecs) noexcept {
     ClientKey key;
     if (ecs && (ecs->family == 1 || ecs->family == 2)) {
         key.family = ecs->family == 1 ? 4 : 6;
@@ -84,14 +84,11 @@ ClientKey client_key(const sockaddr* peer, const ClientSubnet* ecs) noexcept
     return key;
 }
 
-Random::Random(std::uint64_t seed) noexcept
-{
-    for (auto& word : s_)
-        word = splitmix64(seed);
+Random::Random(std::uint64_t seed) noexcept {
+    for (auto& word : s_) word = splitmix64(seed);
 }
 
-std::uint64_t Random::next() noexcept
-{
+std::uint64_t Random::next() noexcept {
     std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
     std::uint64_t t = s_[1] << 17;
     s_[2] ^= s_[0];
@@ -103,21 +100,20 @@ std::uint64_t Random::next() noexcept
     return result;
 }
 
-std::uint64_t Random::below(std::uint64_t n) noexcept
-{
+std::uint64_t Random::below(std::uint64_t n) noexcept {
     // Multiply-shift on 32 bits (Lemire); the bias for n in the thousands is
     // below 1e-6, far under what load balancing can notice.
-    if (n <= 0xffffffffULL)
-        return ((next() >> 32) * n) >> 32;
+    if (n <= 0xffffffffULL) return ((next() >> 32) * n) >> 32;
     return next() % n;
 }
 
-double Random::unit() noexcept { return to_unit(next()); }
+double Random::unit() noexcept {
+    return to_unit(next());
+}
 
 namespace {
 
-std::uint64_t client_hash(const ClientKey& client)
-{
+std::uint64_t client_hash(const ClientKey& client) {
     std::uint64_t c = fnv1a(fnv_basis, &client.family, 1);
     c = fnv1a(c, &client.prefix_bits, 1);
     c = fnv1a(c, client.bytes.data(), client.family == 4 ? 4 : client.bytes.size());
@@ -126,94 +122,188 @@ std::uint64_t client_hash(const ClientKey& client)
 
 } // namespace
 
-std::uint64_t affinity_hash(const registry::Endpoint& endpoint, const ClientKey& client) noexcept
-{
+std::uint64_t affinity_hash(const registry::Endpoint& endpoint, const ClientKey& client) noexcept {
     return mix(endpoint.identity ^ client_hash(client));
 }
 
-void Balancer::shuffle(std::span<const registry::Endpoint*> items, std::size_t limit) noexcept
-{
-    std::size_t n = items.size();
-    for (std::size_t i = 0; i + 1 < n && i < limit; ++i)
-        std::swap(items[i], items[i + random_.below(n - i)]);
-}
-
-void Balancer::by_key(std::span<const registry::Endpoint*> items, std::size_t limit) noexcept
-{
-    auto middle = keyed_.begin() + static_cast<std::ptrdiff_t>(std::min(limit, keyed_.size()));
-    auto less = [](const auto& a, const auto& b) { return a.first < b.first; };
-    if (middle == keyed_.end())
-        std::sort(keyed_.begin(), keyed_.end(), less);
-    else
-        std::partial_sort(keyed_.begin(), middle, keyed_.end(), less);
-    for (std::size_t i = 0; i < keyed_.size(); ++i)
-        items[i] = keyed_[i].second;
-}
-
-void Balancer::order(registry::Policy policy, std::span<const registry::Endpoint*> items, std::size_t limit,
-                     const registry::RotationCounter& rotation, const ClientKey& client) noexcept
-{
-    std::uint32_t step = policy == registry::Policy::round_robin ? rotation.next() : 0;
-    order(policy, items, limit, step, client);
-}
-
-void Balancer::order(registry::Policy policy, std::span<const registry::Endpoint*> items, std::size_t limit,
-                     std::uint32_t rotation_value, const ClientKey& client) noexcept
-{
-    std::size_t n = items.size();
-    if (n < 2)
-        return;
-    if (limit == 0 || limit > n)
-        limit = n;
-    // Growing the scratch allocates only until it fits the largest service;
-    // if that allocation fails the answer is just not balanced.
-    auto fill_keys = [&](auto key_of) noexcept {
+bool Balancer::IndexMap::reset(std::size_t max_entries) noexcept {
+    // At most a quarter full, so that probe runs stay short.
+    std::size_t size = std::bit_ceil(std::max<std::size_t>(4 * max_entries, 16));
+    if (slots_.size() < size) {
         try {
-            keyed_.resize(n);
+            slots_.resize(size);
         } catch (...) {
             return false;
         }
-        for (std::size_t i = 0; i < n; ++i)
-            keyed_[i] = {key_of(*items[i]), items[i]};
-        return true;
-    };
+    }
+    if (++stamp_ == 0) { // wrapped: slots of 2^32 resets ago would look current
+        std::fill(slots_.begin(), slots_.end(), Slot{});
+        stamp_ = 1;
+    }
+    mask_ = size - 1;
+    return true;
+}
 
-    switch (policy) {
-    case registry::Policy::round_robin:
-        std::rotate(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(rotation_value % n), items.end());
-        return;
-    case registry::Policy::weighted:
-        // Efraimidis-Spirakis A-ES: the smallest -ln(u)/w first. -ln(u) is an
-        // exponential variate, so this is "first arrival" among exponential
-        // clocks of rate w: P(first = i) = w_i / sum(w).
-        if (fill_keys([this](const registry::Endpoint& e) { return -std::log(random_.unit()) / std::max<std::uint32_t>(e.weight, 1); }))
-            by_key(items, limit);
-        return;
-    case registry::Policy::affinity:
-        // Weighted rendezvous hashing: the same construction with u from the
-        // (client, instance) hash instead of the random source. An instance's
-        // key does not depend on the others, so removing one changes only the
-        // clients for which it was the smallest.
-        if (fill_keys([c = client_hash(client)](const registry::Endpoint& e) {
-                return -std::log(to_unit(mix(e.identity ^ c))) / std::max<std::uint32_t>(e.weight, 1);
-            }))
-            by_key(items, limit);
-        return;
-    case registry::Policy::fastest: {
-        shuffle(items, n); // random among equals and among the unmeasured
-        if (fill_keys([](const registry::Endpoint& e) {
-                std::uint32_t l = e.latency_us;
-                return l == 0 ? std::numeric_limits<double>::infinity() : static_cast<double>(l);
-            }))
-            by_key(items, limit);
-        return;
+std::size_t Balancer::IndexMap::find(std::uint32_t key) const noexcept {
+    std::size_t i = mix(key) & mask_;
+    while (slots_[i].stamp == stamp_ && slots_[i].key != key) i = (i + 1) & mask_;
+    return i;
+}
+
+std::uint32_t Balancer::IndexMap::get(std::uint32_t key) const noexcept {
+    const Slot& slot = slots_[find(key)];
+    return slot.stamp == stamp_ ? slot.value : key;
+}
+
+bool Balancer::IndexMap::contains(std::uint32_t key) const noexcept {
+    return slots_[find(key)].stamp == stamp_;
+}
+
+void Balancer::IndexMap::set(std::uint32_t key, std::uint32_t value) noexcept {
+    slots_[find(key)] = {stamp_, key, value};
+}
+
+bool Balancer::start(registry::Policy policy, std::span<const registry::Endpoint> group,
+                     const registry::EndpointPool& pool, std::size_t want,
+                     std::uint32_t rotation_value, const ClientKey& client) noexcept {
+    policy_ = policy == registry::Policy::unset ? registry::Policy::random : policy;
+    // Equal weights: weighted is uniform. Nothing measured: fastest is random.
+    if ((policy_ == registry::Policy::weighted && pool.cumulative.empty()) ||
+        (policy_ == registry::Policy::fastest && pool.measured == 0))
+        policy_ = registry::Policy::random;
+    group_ = group;
+    pool_ = &pool;
+    want_ = std::min(want, pool.size());
+    taken_ = 0;
+    rotation_ = rotation_value;
+    chosen_weight_ = 0;
+    keyed_mode_ = false;
+    if (!map_.reset(want_)) {
+        want_ = 0;
+        return false;
     }
-    case registry::Policy::unset:
-    case registry::Policy::random:
-        shuffle(items, limit);
-        return;
+    auto n = static_cast<std::uint32_t>(pool.size());
+    bool ok = true;
+    if (policy_ == registry::Policy::affinity) {
+        client_hash_ = client_hash(client);
+        ok = order_by_key(n, true);
+    } else if (policy_ == registry::Policy::weighted && n <= 4 * want_) {
+        // Few instances for the answer: keys for all of them cost less than
+        // drawing again after repeats.
+        ok = order_by_key(n, false);
     }
-    shuffle(items, limit);
+    if (!ok) want_ = 0;
+    return ok;
+}
+
+// One step of a partial Fisher-Yates shuffle of the indexes [0, end) whose
+// first taken_ places are settled: the element that lands at place taken_
+// after swapping it with a random later one. Only swapped places are stored
+// (map_), so a shuffle of k out of n costs k, not n.
+std::uint32_t Balancer::shuffled(std::uint32_t end) noexcept {
+    auto i = static_cast<std::uint32_t>(taken_);
+    auto j = static_cast<std::uint32_t>(i + random_.below(end - i));
+    std::uint32_t at_j = map_.get(j);
+    map_.set(j, map_.get(i));
+    return at_j;
+}
+
+// Weighted sampling without replacement by drawing from the cumulative
+// weights and drawing again on a repeat: each pick is then i with
+// probability w_i / (the weight not yet chosen), as Efraimidis-Spirakis
+// gives. When repeats become likely (chosen weight past half, or 16 draws
+// in a row) the rest is ordered by keys instead.
+std::uint32_t Balancer::next_weighted() noexcept {
+    const auto& cumulative = pool_->cumulative;
+    std::uint64_t total = pool_->total_weight();
+    if (2 * chosen_weight_ <= total) {
+        for (int attempt = 0; attempt < 16; ++attempt) {
+            std::uint64_t r = random_.below(total);
+            auto i = static_cast<std::uint32_t>(
+                std::upper_bound(cumulative.begin(), cumulative.end(), r) - cumulative.begin());
+            if (map_.contains(i)) continue;
+            map_.set(i, i);
+            chosen_weight_ += cumulative[i] - (i == 0 ? 0 : cumulative[i - 1]);
+            return i;
+        }
+    }
+    // What is left, by key; next() reads keyed_ from here on.
+    auto n = static_cast<std::uint32_t>(pool_->size());
+    std::size_t left = want_ - taken_;
+    keyed_.clear();
+    try {
+        keyed_.reserve(n);
+    } catch (...) {
+        return UINT32_MAX;
+    }
+    for (std::uint32_t i = 0; i < n; ++i) {
+        if (map_.contains(i)) continue;
+        double w = static_cast<double>(cumulative[i] - (i == 0 ? 0 : cumulative[i - 1]));
+        keyed_.emplace_back(-std::log(random_.unit()) / w, i);
+    }
+    auto middle = keyed_.begin() + static_cast<std::ptrdiff_t>(std::min(left, keyed_.size()));
+    std::partial_sort(keyed_.begin(), middle, keyed_.end(),
+                      [](const auto& a, const auto& b) { return a.first < b.first; });
+    keyed_mode_ = true;
+    keyed_base_ = taken_;
+    return keyed_.empty() ? UINT32_MAX : keyed_[0].second;
+}
+
+// Orders the pool's `count` indexes by key and keeps the smallest want_:
+// affinity's rendezvous hash, or Efraimidis-Spirakis keys for weighted.
+bool Balancer::order_by_key(std::uint32_t count, bool affinity) noexcept {
+    keyed_.clear();
+    try {
+        keyed_.reserve(count);
+    } catch (...) {
+        return false;
+    }
+    for (std::uint32_t i = 0; i < count; ++i) {
+        const registry::Endpoint& e = group_[pool_->position(i)];
+        double w = std::max<std::uint32_t>(e.weight, 1);
+        double u = affinity ? to_unit(mix(e.identity ^ client_hash_)) : random_.unit();
+        keyed_.emplace_back(-std::log(u) / w, i);
+    }
+    auto middle = keyed_.begin() + static_cast<std::ptrdiff_t>(want_);
+    auto less = [](const auto& a, const auto& b) {
+        return a.first < b.first || (a.first == b.first && a.second < b.second);
+    };
+    std::partial_sort(keyed_.begin(), middle, keyed_.end(), less);
+    keyed_mode_ = true;
+    keyed_base_ = 0;
+    return true;
+}
+
+const registry::Endpoint* Balancer::next() noexcept {
+    if (taken_ >= want_) return nullptr;
+    auto n = static_cast<std::uint32_t>(pool_->size());
+    std::uint32_t index = 0;
+    if (keyed_mode_) {
+        std::size_t k = taken_ - keyed_base_;
+        if (k >= keyed_.size()) return nullptr;
+        index = keyed_[k].second;
+    } else {
+        switch (policy_) {
+        case registry::Policy::round_robin:
+            index = static_cast<std::uint32_t>((rotation_ % n + taken_) % n);
+            break;
+        case registry::Policy::weighted:
+            index = next_weighted();
+            if (index == UINT32_MAX) return nullptr;
+            break;
+        case registry::Policy::fastest:
+            if (taken_ < pool_->measured)
+                index = pool_->by_latency[taken_];
+            else // the unmeasured, in random order
+                index = pool_->by_latency[shuffled(n)];
+            break;
+        default:
+            index = shuffled(n);
+            break;
+        }
+    }
+    ++taken_;
+    return &group_[pool_->position(index)];
 }
 
 } // namespace cairn::dns

@@ -3,23 +3,33 @@
 // instances an answer lists and in which order. Pure and per query; the
 // Balancer keeps per-worker scratch space and a random source, so it needs
 // no lock and allocates nothing once its scratch has grown to the largest
-// service it has seen.
+// answer it has made.
 //
-//   random       shuffle (a partial Fisher-Yates: only the first `limit`)
+// It chooses from a registry::EndpointPool (built when the snapshot is
+// published) one endpoint at a time, in answer order, and the caller stops
+// asking when the message is full: so a query costs what its answer holds,
+// about k log n for k records out of n instances, not n.
+//
+//   random       a partial Fisher-Yates shuffle over the pool's indexes, the
+//                swaps kept in a small table instead of an index array
 //   round_robin  rotate by the service's shared counter (one relaxed atomic
 //                increment per query in ServiceEntry::rotation, shared by all
-//                workers, so the rotation is even across workers too)
-//   weighted     weighted random sampling without replacement
-//                (Efraimidis-Spirakis: key = -ln(u)/w, smallest first), so the
-//                FIRST record follows the weights: 90/10 holds in A answers
+//                workers, so the rotation is even across workers too): take
+//                k from that start
+//   weighted     weighted random sampling without replacement: each pick is
+//                a binary search of the pool's cumulative weights, a repeat
+//                is drawn again; P(first = i) = w_i / sum(w), so 90/10 holds
+//                in A answers. Small pools (and the rare pool whose chosen
+//                weight passes half) use Efraimidis-Spirakis keys
+//                (-ln(u)/w, smallest first) over what is left: the same
+//                distribution
 //   affinity     weighted rendezvous hashing on the client key (address or
 //                EDNS Client Subnet prefix): the same client gets the same
 //                order while the set is unchanged, and removing an instance
-//                moves only the clients that had it first
-//   fastest      ascending Endpoint::latency_us (Instance::latency_us()); unmeasured (0) instances
-//                after the measured ones, in random order; all unmeasured =
-//                random
-
+//                moves only the clients that had it first. Hashes every
+//                instance of the pool (O(n)); keeps the smallest k
+//   fastest      the pool's latency order (ascending measured check latency,
+//                ties by position), then the unmeasured in random order
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -70,32 +80,68 @@ private:
 
 class Balancer {
 public:
-    explicit Balancer(std::uint64_t seed) noexcept : random_(seed) {}
+    explicit Balancer(std::uint64_t seed) noexcept
+        : random_(seed) {}
 
-    // Orders `items` in place for one answer under `policy` (unset counts as
-    // random): afterwards the first min(limit, size) items (limit 0 = all)
-    // are the chosen ones, in answer order; the rest are in no useful order.
-    // `rotation` is the service's round-robin counter; `client` is used by
-    // affinity only.
-    void order(registry::Policy policy, std::span<const registry::Endpoint*> items, std::size_t limit,
-               const registry::RotationCounter& rotation, const ClientKey& client) noexcept;
+    // Starts choosing from `pool` (positions into `group`) under `policy`
+    // (unset counts as random). At most `want` endpoints will be asked for.
+    // `rotation_value` is the service's round-robin counter value; `client`
+    // is used by affinity only. False if the scratch space could not grow
+    // (out of memory): then next() gives nothing.
+    bool start(registry::Policy policy, std::span<const registry::Endpoint> group,
+               const registry::EndpointPool& pool, std::size_t want, std::uint32_t rotation_value,
+               const ClientKey& client) noexcept;
 
-    // Orders with a given rotation value (round_robin), for callers that order
-    // several groups of one answer with the same step.
-    void order(registry::Policy policy, std::span<const registry::Endpoint*> items, std::size_t limit,
-               std::uint32_t rotation_value, const ClientKey& client) noexcept;
+    // The next endpoint in answer order, each endpoint of the pool at most
+    // once; nullptr after `want` of them or when the pool is exhausted.
+    const registry::Endpoint* next() noexcept;
 
     Random& random() noexcept { return random_; }
 
 private:
-    void shuffle(std::span<const registry::Endpoint*> items, std::size_t limit) noexcept;
-    void by_key(std::span<const registry::Endpoint*> items, std::size_t limit) noexcept;
+    // A partial map from index to index with O(1) reset, for the swaps of
+    // the sparse shuffle and the picks of weighted sampling.
+    class IndexMap {
+    public:
+        bool reset(std::size_t max_entries) noexcept;
+        // The value at `key`, or `key` itself when none was set.
+        std::uint32_t get(std::uint32_t key) const noexcept;
+        bool contains(std::uint32_t key) const noexcept;
+        void set(std::uint32_t key, std::uint32_t value) noexcept;
+
+    private:
+        struct Slot {
+            std::uint32_t stamp = 0;
+            std::uint32_t key = 0;
+            std::uint32_t value = 0;
+        };
+        std::size_t find(std::uint32_t key) const noexcept;
+        std::vector<Slot> slots_;
+        std::size_t mask_ = 0;
+        std::uint32_t stamp_ = 0;
+    };
+
+    std::uint32_t shuffled(std::uint32_t end) noexcept;
+    std::uint32_t next_weighted() noexcept;
+    bool order_by_key(std::uint32_t count, bool affinity) noexcept;
 
     Random random_;
-    std::vector<std::pair<double, const registry::Endpoint*>> keyed_; // scratch, reused
+    registry::Policy policy_ = registry::Policy::random;
+    std::span<const registry::Endpoint> group_;
+    const registry::EndpointPool* pool_ = nullptr;
+    std::size_t want_ = 0;
+    std::size_t taken_ = 0;
+    std::uint32_t rotation_ = 0;
+    std::uint64_t client_hash_ = 0;
+    std::uint64_t chosen_weight_ = 0;
+    bool keyed_mode_ = false; // next() reads keyed_[taken_ - keyed_base_]
+    std::size_t keyed_base_ = 0;
+    IndexMap map_;
+    std::vector<std::pair<double, std::uint32_t>> keyed_; // scratch, reused
 };
 
 // The affinity hash of an endpoint for a client (exposed for tests).
-[[nodiscard]] std::uint64_t affinity_hash(const registry::Endpoint& endpoint, const ClientKey& client) noexcept;
+[[nodiscard]] std::uint64_t affinity_hash(const registry::Endpoint& endpoint,
+                                          const ClientKey& client) noexcept;
 
 } // namespace cairn::dns

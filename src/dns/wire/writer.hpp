@@ -101,6 +101,11 @@ public:
         return counts_[static_cast<std::size_t>(section)];
     }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    // Bytes still free for records under the limit (0 once closed).
+    [[nodiscard]] std::size_t room() const noexcept
+    {
+        return closed_ || header_only_ || size_ >= limit_ ? 0 : limit_ - size_;
+    }
 
     // Writes the counts, flags and OPT; returns the response length.
     [[nodiscard]] std::size_t finish() noexcept;
