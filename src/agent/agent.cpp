@@ -46,16 +46,6 @@ SyncMode to_sync_mode(config::StorageSync s)
 
 std::uint32_t seconds(config::Duration d) { return static_cast<std::uint32_t>(d.count() / 1000); }
 
-dns::ServeWarning to_dns(config::ServeWarning s)
-{
-    switch (s) {
-    case config::ServeWarning::fallback: return dns::ServeWarning::fallback;
-    case config::ServeWarning::always: return dns::ServeWarning::always;
-    case config::ServeWarning::never: return dns::ServeWarning::never;
-    }
-    return dns::ServeWarning::fallback;
-}
-
 std::string addresses(const std::vector<SocketAddress>& list)
 {
     std::vector<std::string> out;
@@ -171,14 +161,15 @@ Result<config::Config> Agent::load()
         return loaded;
     // The dev agent registers itself, so `dig cairn.service.cairn` answers at once.
     bool taken = false;
-    for (const config::ServiceConfig& s : loaded->services)
+    for (const registry::Instance& s : loaded->services)
         taken = taken || s.id == "cairn";
     if (!taken) {
-        config::ServiceConfig self;
-        self.name = "cairn";
+        registry::Instance self;
+        self.service = "cairn";
         self.port = loaded->http.listen.port();
         self.meta = {{"version", CAIRN_VERSION}};
-        if (auto r = config::validate_service(self); !r)
+        registry::fill_defaults(self);
+        if (auto r = registry::validate(self); !r)
             return std::unexpected(r.error());
         loaded->services.push_back(std::move(self));
     }
@@ -305,7 +296,7 @@ Result<void> Agent::start_http()
     options.node_name = config_.node_name;
     options.datacenter = config_.datacenter;
     options.address = address_;
-    options.default_policy = std::string(config::to_string(config_.dns.policy));
+    options.default_policy = std::string(registry::to_string(config_.dns.policy));
     options.default_ttl_ms = static_cast<std::uint32_t>(config_.dns.service_ttl.count());
     options.token = config_.http.token;
     options.config_summary = {{"domain", config_.domain},
@@ -436,14 +427,9 @@ void Agent::start_signals()
 Result<void> Agent::sync_config_services(const config::Config& config)
 {
     std::vector<registry::Instance> wanted;
-    for (const config::ServiceConfig& service : config.services) {
-        auto instance = to_instance(service, config_.node_name, address_);
-        if (!instance)
-            return fail("service {}: {}", service.id, instance.error().message);
-        if (auto valid = registry::validate(*instance); !valid)
-            return fail("service {}: {}", service.id, valid.error());
-        wanted.push_back(std::move(*instance));
-    }
+    // Validated when the config was loaded; the registry checks again.
+    for (const registry::Instance& service : config.services)
+        wanted.push_back(to_instance(service, config_.node_name, address_));
     SyncPlan plan = plan_sync(config_service_ids_, std::move(wanted));
     std::int64_t now = wall_clock_ms();
     std::size_t removed = 0;
@@ -550,8 +536,8 @@ dns::Settings Agent::dns_settings(const config::Config& config) const
     s.node_ttl_s = seconds(config.dns.node_ttl);
     s.negative_ttl_s = seconds(config.dns.negative_ttl);
     s.answer_limit = config.dns.answer_limit;
-    s.policy = to_registry_policy(config.dns.policy);
-    s.serve_warning = to_dns(config.dns.serve_warning);
+    s.policy = config.dns.policy;
+    s.serve_warning = config.dns.serve_warning;
     return s;
 }
 

@@ -8,19 +8,15 @@
 
 #include "config/config.hpp"
 #include "core/result.hpp"
-#include "http/registration.hpp"
 #include "registry/types.hpp"
 
 namespace cairn::agent {
 
 
-[[nodiscard]] registry::Policy to_registry_policy(config::Policy policy);
-[[nodiscard]] registry::CheckDefinition to_check_definition(const config::CheckConfig& check);
-
-// A validated ServiceConfig (config::validate_service ran) as an instance
-// owned by `node`; services without an address get `default_address`.
-[[nodiscard]] Result<registry::Instance> to_instance(const config::ServiceConfig& service, std::string_view node,
-                                                     const registry::Address& default_address);
+// A config-defined instance (validated when the config was loaded) as
+// owned by `node`; one without an address gets `default_address`.
+[[nodiscard]] registry::Instance to_instance(const registry::Instance& service, std::string_view node,
+                                           const registry::Address& default_address);
 
 // What a reload must do so that the config-defined instances are exactly
 // `wanted`: upsert each of them (the registry keeps an identical one as it

@@ -244,7 +244,7 @@ Result<registry::Instance> decode_row_body(std::string_view body, std::int64_t n
     }
     if (r.ok() && !r.at_end()) r.fail("row", "bytes after the last field");
     if (!r.ok()) return fail("{}", r.error());
-    if (auto valid = registry::validate(in); !valid) return fail("{}", valid.error());
+    if (auto valid = registry::validate(in); !valid) return std::unexpected(valid.error());
     return in;
 }
 
@@ -278,7 +278,7 @@ Result<DecodedState> decode_state(std::string_view text,
                 v != list[i].end() && v->is_number_unsigned())
                 instance->version = v->get<std::uint64_t>();
             if (auto valid = registry::validate(*instance); !valid)
-                instance = fail("{}", valid.error());
+                instance = std::unexpected(valid.error());
         }
         if (!instance) {
             out.rejected.push_back(

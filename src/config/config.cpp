@@ -14,9 +14,12 @@
 #include <unistd.h>
 
 #include "config/reader.hpp"
+#include "config/service.hpp"
 #include "config/toml_guard.hpp"
 #include "core/log.hpp"
 #include "config/values.hpp"
+#include "core/text.hpp"
+#include "registry/validate.hpp"
 
 namespace cairn::config {
 namespace {
@@ -25,86 +28,6 @@ using namespace std::chrono_literals;
 
 constexpr Duration max_ttl = 7 * 24h;
 constexpr Duration max_timeout = 1h;
-
-// Where a [[service]] came from, for errors found after every file is read.
-struct Site {
-    std::string origin;
-    std::uint32_t line = 0;
-    std::string path; // "service[2]"
-};
-
-// Instance and check ids appear in HTTP paths (/v1/services/{id}).
-Result<void> check_id(std::string_view id)
-{
-    if (id.empty() || id.size() > 128)
-        return fail("\"{}\" must be 1 to 128 characters", id.substr(0, 64));
-    for (char ch : id)
-        if (static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f || ch == '/' || ch == '?' || ch == '#' || ch == '%')
-            return fail("\"{}\" may not contain spaces, control characters or any of / ? # %", id.substr(0, 64));
-    return {};
-}
-
-Result<void> check_policy(std::string_view text)
-{
-    if (auto p = parse_policy(text); !p)
-        return std::unexpected(p.error());
-    return {};
-}
-
-void read_check(TableReader& r, CheckConfig& c)
-{
-    r.string("id", c.id);
-    r.string("http", c.http);
-    r.string("method", c.method);
-    r.string_map("headers", c.headers);
-    r.boolean("tls_skip_verify", c.tls_skip_verify);
-    r.string("tcp", c.tcp);
-    r.string_list("args", c.args);
-    r.duration("ttl", c.ttl, 0ms, max_ttl);
-    r.duration("interval", c.interval, 100ms, 24h);
-    r.duration("timeout", c.timeout, 10ms, max_timeout);
-    r.integer("success_before_passing", c.success_before_passing, 1, 100);
-    r.integer("failures_before_warning", c.failures_before_warning, 1, 100);
-    r.integer("failures_before_critical", c.failures_before_critical, 1, 100);
-    r.duration("deregister_critical_after", c.deregister_critical_after, 0ms, max_ttl);
-    r.finish();
-}
-
-void read_checks(TableReader& r, ServiceConfig& s)
-{
-    if (const toml::table* t = r.table("check")) {
-        TableReader cr(*t, r.path_of("check"), r.errors());
-        read_check(cr, s.checks.emplace_back());
-    }
-    if (const toml::array* a = r.table_array("checks")) {
-        for (std::size_t i = 0; i < a->size(); ++i) {
-            const toml::node& item = *a->get(i);
-            std::string path = fmt::format("{}[{}]", r.path_of("checks"), i);
-            const toml::table* t = item.as_table();
-            if (!t) {
-                r.errors().add(item.source().begin.line, path, fmt::format("expected a table, got {}", describe(item)));
-                continue;
-            }
-            TableReader cr(*t, path, r.errors());
-            read_check(cr, s.checks.emplace_back());
-        }
-    }
-}
-
-void read_service(TableReader& r, ServiceConfig& s)
-{
-    r.string("id", s.id);
-    r.string("name", s.name, check_label);
-    r.string("address", s.address, check_ip_address);
-    r.integer("port", s.port, 1, 65535);
-    r.string_list("tags", s.tags, check_label);
-    r.string_map("meta", s.meta);
-    r.integer("weight", s.weight, 1, 65535);
-    r.string("policy", s.policy, check_policy);
-    r.duration("ttl", s.ttl, 0ms, max_ttl);
-    read_checks(r, s);
-    r.finish();
-}
 
 void read_dns(TableReader& r, DnsConfig& d)
 {
@@ -115,17 +38,21 @@ void read_dns(TableReader& r, DnsConfig& d)
     r.duration("negative_ttl", d.negative_ttl, 0ms, max_ttl);
     r.integer("answer_limit", d.answer_limit, 0, 65535);
     std::string policy;
-    r.string("policy", policy, check_policy);
+    r.string("policy", policy, [](std::string_view t) -> Result<void> {
+        if (auto v = registry::parse_policy(t); !v)
+            return std::unexpected(v.error());
+        return {};
+    });
     if (!policy.empty())
-        d.policy = *parse_policy(policy);
+        d.policy = *registry::parse_policy(policy);
     std::string serve_warning;
     r.string("serve_warning", serve_warning, [](std::string_view t) -> Result<void> {
-        if (auto v = parse_serve_warning(t); !v)
+        if (auto v = registry::parse_serve_warning(t); !v)
             return std::unexpected(v.error());
         return {};
     });
     if (!serve_warning.empty())
-        d.serve_warning = *parse_serve_warning(serve_warning);
+        d.serve_warning = *registry::parse_serve_warning(serve_warning);
     r.string("zones_dir", d.zones_dir, [](std::string_view t) -> Result<void> {
         if (t.empty())
             return fail("must not be empty");
@@ -224,10 +151,10 @@ void read_log(TableReader& r, LogConfig& l)
     r.finish();
 }
 
-void read_sections(TableReader& top, Config& c, std::vector<Site>& sites)
+void read_sections(TableReader& top, Config& c, std::vector<ServiceSite>& sites)
 {
-    top.string("node_name", c.node_name, check_label);
-    top.string("datacenter", c.datacenter, check_label);
+    top.string("node_name", c.node_name, registry::check_label);
+    top.string("datacenter", c.datacenter, registry::check_label);
     top.string("domain", c.domain, [](std::string_view t) -> Result<void> {
         if (auto d = normalize_domain(t); !d)
             return std::unexpected(d.error());
@@ -273,15 +200,16 @@ void read_sections(TableReader& top, Config& c, std::vector<Site>& sites)
                 continue;
             }
             TableReader r(*t, path, top.errors());
-            read_service(r, c.services.emplace_back());
-            sites.push_back({top.errors().origin(), t->source().begin.line, path});
+            ServiceSite& site = sites.emplace_back(top.errors().origin(), t->source().begin.line, path);
+            read_service(r, c.services.emplace_back(), site);
         }
     }
     top.finish();
 }
 
 // Reads one document over `config`: keys present override, services append.
-Result<void> apply_document(std::string_view text, std::string_view origin, Config& config, std::vector<Site>& sites)
+Result<void> apply_document(std::string_view text, std::string_view origin, Config& config,
+                            std::vector<ServiceSite>& sites)
 {
     if (auto clean = prescan_toml(text, origin); !clean)
         return clean;
@@ -313,40 +241,44 @@ std::string default_node_name()
     }
     if (name.size() > 63)
         name.resize(63);
-    if (!check_label(name))
+    if (!registry::check_label(name))
         return "cairn";
     return name;
 }
 
-// Defaults that depend on other keys, and the rules that span services.
-Result<void> finish_config(Config& c, const std::vector<Site>& sites)
+// Defaults that depend on other keys, the rulebook on each service, and the
+// rules that span services.
+Result<void> finish_config(Config& c, const std::vector<ServiceSite>& sites)
 {
     if (c.node_name.empty())
         c.node_name = default_node_name();
     c.domain = *normalize_domain(c.domain);
     std::string errors;
-    auto add = [&](const Site& site, std::string_view message) {
+    auto add = [&](std::string text) {
         if (!errors.empty())
             errors += '\n';
-        errors += fmt::format("{}:{}: {}{}", site.origin, site.line, site.path, message);
+        errors += text;
     };
     std::map<std::string, std::size_t, std::less<>> ids;
     std::map<std::string, std::size_t, std::less<>> check_ids;
     for (std::size_t i = 0; i < c.services.size(); ++i) {
-        const Site& site = sites.at(i);
-        if (auto r = validate_service(c.services[i]); !r) {
-            add(site, fmt::format(".{}", r.error().message));
+        const ServiceSite& site = sites.at(i);
+        registry::Instance& s = c.services[i];
+        registry::fill_defaults(s);
+        if (auto r = registry::validate(s); !r) {
+            add(site.locate(r.error().message));
             continue;
         }
-        const ServiceConfig& s = c.services[i];
         if (auto [it, fresh] = ids.emplace(s.id, i); !fresh) {
-            const Site& first = sites.at(it->second);
-            add(site, fmt::format(": id \"{}\" is already used by the service at {}:{} (give each its own id)", s.id,
-                                  first.origin, first.line));
+            const ServiceSite& first = sites.at(it->second);
+            add(site.locate(fmt::format("id: {} is already used by the service at {}:{} (give each its own id)",
+                                        quote(s.id), first.origin(), first.line())));
         }
-        for (const CheckConfig& check : s.checks) {
-            if (auto [it, fresh] = check_ids.emplace(check.id, i); !fresh)
-                add(site, fmt::format(": check id \"{}\" is already used (check ids must be unique)", check.id));
+        for (std::size_t k = 0; k < s.checks.size(); ++k) {
+            const std::string& check_id = s.checks[k].definition.id;
+            if (auto [it, fresh] = check_ids.emplace(check_id, i); !fresh)
+                add(site.locate(fmt::format("checks[{}].id: {} is already used (check ids must be unique)", k,
+                                            quote(check_id))));
         }
     }
     if (!errors.empty())
@@ -409,26 +341,6 @@ std::string dev_zones_dir()
 
 } // namespace
 
-std::string_view to_string(Policy p)
-{
-    switch (p) {
-    case Policy::random: return "random";
-    case Policy::round_robin: return "round_robin";
-    case Policy::weighted: return "weighted";
-    case Policy::affinity: return "affinity";
-    case Policy::fastest: return "fastest";
-    }
-    return "random";
-}
-
-Result<Policy> parse_policy(std::string_view text)
-{
-    for (Policy p : {Policy::random, Policy::round_robin, Policy::weighted, Policy::affinity, Policy::fastest})
-        if (text == to_string(p))
-            return p;
-    return fail("\"{}\" is not a policy (expected random, round_robin, weighted, affinity or fastest)", text);
-}
-
 std::string_view to_string(StorageSync s)
 {
     switch (s) {
@@ -439,99 +351,10 @@ std::string_view to_string(StorageSync s)
     return "fsync";
 }
 
-std::string_view to_string(ServeWarning s)
-{
-    switch (s) {
-    case ServeWarning::fallback: return "fallback";
-    case ServeWarning::always: return "always";
-    case ServeWarning::never: return "never";
-    }
-    return "fallback";
-}
-
-Result<ServeWarning> parse_serve_warning(std::string_view text)
-{
-    for (ServeWarning s : {ServeWarning::fallback, ServeWarning::always, ServeWarning::never})
-        if (text == to_string(s))
-            return s;
-    return fail("\"{}\" is not a serve_warning value (expected fallback, always or never)", text);
-}
-
-Result<void> validate_check(CheckConfig& c)
-{
-    int kinds = !c.http.empty() + !c.tcp.empty() + !c.args.empty() + (c.ttl.count() > 0);
-    if (kinds != 1)
-        return fail("exactly one of http, tcp, args or ttl must be set (found {})", kinds);
-    if (!c.http.empty() && !c.http.starts_with("http://") && !c.http.starts_with("https://"))
-        return fail("http: \"{}\" is not an http:// or https:// URL", c.http);
-    if (!c.tcp.empty()) {
-        if (auto a = parse_socket_address(c.tcp); !a)
-            return fail("tcp: {}", a.error().message);
-    }
-    if (!c.args.empty() && c.args.front().empty())
-        return fail("args[0]: the command must not be empty");
-    if (c.method.empty())
-        return fail("method: must not be empty");
-    if (c.interval < Duration{100})
-        return fail("interval: must be at least 100ms");
-    if (c.timeout < Duration{10})
-        return fail("timeout: must be at least 10ms");
-    for (int v : {c.success_before_passing, c.failures_before_warning, c.failures_before_critical})
-        if (v < 1 || v > 100)
-            return fail("success_before_passing, failures_before_warning and failures_before_critical must be 1 to 100");
-    if (c.failures_before_warning > c.failures_before_critical)
-        return fail("failures_before_warning ({}) must not exceed failures_before_critical ({})",
-                    c.failures_before_warning, c.failures_before_critical);
-    return {};
-}
-
-Result<void> validate_service(ServiceConfig& s)
-{
-    if (s.name.empty())
-        return fail("name: missing");
-    if (auto r = check_label(s.name); !r)
-        return fail("name: {}", r.error().message);
-    if (s.id.empty())
-        s.id = s.name;
-    if (auto r = check_id(s.id); !r)
-        return fail("id: {}", r.error().message);
-    if (!s.address.empty()) {
-        if (auto r = check_ip_address(s.address); !r)
-            return fail("address: {}", r.error().message);
-    }
-    if (s.port == 0)
-        return fail("port: missing (1 to 65535)");
-    if (s.weight < 1 || s.weight > 65535)
-        return fail("weight: {} is out of range (1 to 65535)", s.weight);
-    for (std::size_t i = 0; i < s.tags.size(); ++i)
-        if (auto r = check_label(s.tags[i]); !r)
-            return fail("tags[{}]: {}", i, r.error().message);
-    for (const auto& [key, value] : s.meta) {
-        if (key.empty() || key.find('=') != std::string::npos)
-            return fail("meta: key \"{}\" must be non-empty and without '='", key);
-        if (key.size() + 1 + value.size() > 255)
-            return fail("meta.{}: key=value is longer than 255 bytes (one DNS TXT string)", key);
-    }
-    if (!s.policy.empty()) {
-        if (auto p = parse_policy(s.policy); !p)
-            return fail("policy: {}", p.error().message);
-    }
-    for (std::size_t i = 0; i < s.checks.size(); ++i) {
-        CheckConfig& check = s.checks[i];
-        if (auto r = validate_check(check); !r)
-            return fail("checks[{}]: {}", i, r.error().message);
-        if (check.id.empty())
-            check.id = fmt::format("{}:{}", s.id, i + 1);
-        if (auto r = check_id(check.id); !r)
-            return fail("checks[{}].id: {}", i, r.error().message);
-    }
-    return {};
-}
-
 Result<Config> parse_config(std::string_view toml_text, std::string_view origin)
 {
     Config config;
-    std::vector<Site> sites;
+    std::vector<ServiceSite> sites;
     if (auto r = apply_document(toml_text, origin, config, sites); !r)
         return std::unexpected(r.error());
     if (auto r = finish_config(config, sites); !r)
@@ -546,7 +369,7 @@ Result<Config> load_config(const std::vector<std::string>& paths, Config base)
         return std::unexpected(files.error());
     if (files->empty())
         return fail("no configuration files found in {}", fmt::join(paths, ", "));
-    std::vector<Site> sites(base.services.size(), Site{"(built in)", 0, "service"});
+    std::vector<ServiceSite> sites(base.services.size(), ServiceSite{"(built in)", 0, "service"});
     std::string errors;
     for (const std::string& file : *files) {
         auto text = read_file(file);

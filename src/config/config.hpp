@@ -13,46 +13,14 @@
 #include "core/duration.hpp"
 #include "core/net.hpp"
 #include "core/result.hpp"
+#include "registry/types.hpp"
 
 namespace cairn::config {
 
 using cairn::Duration;
 
-enum class Policy { random, round_robin, weighted, affinity, fastest };
-enum class ServeWarning { fallback, always, never };
-
 // Parses an address literal that is known to be valid; for the defaults below.
 [[nodiscard]] SocketAddress literal_address(std::string_view text);
-struct CheckConfig {
-    std::string id;                // default: "<instance id>:<1-based index>"
-    // Exactly one of http, tcp, args, ttl is set.
-    std::string http;              // URL
-    std::string method = "GET";
-    std::map<std::string, std::string> headers;
-    bool tls_skip_verify = false;
-    std::string tcp;               // "host:port"
-    std::vector<std::string> args; // command, no shell
-    Duration ttl{0};
-    Duration interval{10'000};
-    Duration timeout{2'000};
-    int success_before_passing = 1;
-    int failures_before_warning = 1;
-    int failures_before_critical = 1;
-    Duration deregister_critical_after{0}; // 0 = never
-};
-
-struct ServiceConfig {
-    std::string id;      // default: name
-    std::string name;
-    std::string address; // default: the agent's address
-    std::uint16_t port = 0;
-    std::vector<std::string> tags;
-    std::map<std::string, std::string> meta;
-    std::uint32_t weight = 1;
-    std::string policy;  // empty = [dns].policy
-    Duration ttl{0};     // 0 = [dns].service_ttl
-    std::vector<CheckConfig> checks;
-};
 
 struct ForwardConfig {
     std::vector<std::string> upstreams;
@@ -68,8 +36,8 @@ struct DnsConfig {
     Duration node_ttl{30'000};
     Duration negative_ttl{5'000};
     unsigned answer_limit = 0;         // 0 = as many as fit
-    Policy policy = Policy::random;
-    ServeWarning serve_warning = ServeWarning::fallback;
+    registry::Policy policy = registry::Policy::random;
+    registry::ServeWarning serve_warning = registry::ServeWarning::fallback;
     std::string zones_dir = "zones";
     unsigned tcp_max_connections = 1024;
     Duration tcp_idle_timeout{10'000};
@@ -128,7 +96,9 @@ struct Config {
     GossipConfig gossip;
     StorageConfig storage;
     LogConfig log;
-    std::vector<ServiceConfig> services;
+    // [[service]] tables, defaults filled and validated by the registry's
+    // rulebook; an address of family 0 means advertise_address.
+    std::vector<registry::Instance> services;
 };
 
 // Loads and merges every path (a file, or a directory whose *.toml files are
@@ -142,17 +112,5 @@ struct Config {
 
 // The self-contained single node of `cairn agent --dev`.
 [[nodiscard]] Config dev_config();
-
-[[nodiscard]] std::string_view to_string(Policy p);
-[[nodiscard]] Result<Policy> parse_policy(std::string_view text);
-[[nodiscard]] std::string_view to_string(ServeWarning s);
-[[nodiscard]] Result<ServeWarning> parse_serve_warning(std::string_view text);
-
-// The rules for one service that do not depend on TOML, shared with the HTTP
-// API: fills the defaults (id = name, check ids "<id>:<n>") and checks the
-// values and the rules between them. Errors start with the field's path
-// ("name: missing", "checks[0]: exactly one of http, tcp, args or ttl ...").
-[[nodiscard]] Result<void> validate_service(ServiceConfig& service);
-[[nodiscard]] Result<void> validate_check(CheckConfig& check);
 
 } // namespace cairn::config

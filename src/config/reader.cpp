@@ -132,6 +132,19 @@ void TableReader::integer(std::string_view key, std::int64_t& out, std::int64_t 
     out = i->get();
 }
 
+std::optional<std::int64_t> TableReader::integer(std::string_view key)
+{
+    const toml::node* node = find(key);
+    if (!node)
+        return std::nullopt;
+    const auto* i = node->as_integer();
+    if (!i) {
+        type_error(key, *node, "an integer");
+        return std::nullopt;
+    }
+    return i->get();
+}
+
 void TableReader::duration(std::string_view key, Duration& out, Duration min, Duration max)
 {
     const toml::node* node = find(key);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -57,6 +58,12 @@ public:
         out = static_cast<Int>(v);
     }
     void duration(std::string_view key, Duration& out, Duration min, Duration max);
+    // An integer without a range (the caller's rule decides), nullopt if the
+    // key is absent or not an integer (then an error is added).
+    [[nodiscard]] std::optional<std::int64_t> integer(std::string_view key);
+    // Whether the key is present (it does not count as read).
+    [[nodiscard]] bool has(std::string_view key) const { return table_.contains(key); }
+    [[nodiscard]] const toml::table& node() const { return table_; }
     void string_list(std::string_view key, std::vector<std::string>& out,
                      const std::function<Result<void>(std::string_view)>& check = {});
     void string_map(std::string_view key, std::map<std::string, std::string>& out);
@@ -73,6 +80,7 @@ public:
     void finish();
 
     [[nodiscard]] std::string path_of(std::string_view key) const;
+    [[nodiscard]] const std::string& path() const { return path_; }
     [[nodiscard]] std::uint32_t line() const { return table_.source().begin.line; }
     [[nodiscard]] std::uint32_t line_of(std::string_view key) const;
     void error(std::string_view key, std::string_view message);

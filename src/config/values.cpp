@@ -8,23 +8,9 @@
 #include "core/base64.hpp"
 #include "core/ip_address.hpp"
 #include "core/text.hpp"
+#include "registry/validate.hpp"
 
 namespace cairn::config {
-Result<void> check_label(std::string_view text)
-{
-    if (text.empty())
-        return fail("must not be empty");
-    if (text.size() > 63)
-        return fail("\"{}\" is longer than a DNS label (63 characters)", text);
-    for (char c : text) {
-        auto u = static_cast<unsigned char>(c);
-        if (!std::isalnum(u) && c != '-')
-            return fail("\"{}\" is not a DNS label (letters, digits and '-' only)", text);
-    }
-    if (text.front() == '-' || text.back() == '-')
-        return fail("\"{}\" is not a DNS label (it may not start or end with '-')", text);
-    return {};
-}
 
 Result<std::string> normalize_domain(std::string_view text)
 {
@@ -33,17 +19,17 @@ Result<std::string> normalize_domain(std::string_view text)
     for (char c : text)
         lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (lower.empty() || lower == ".")
-        return fail("\"{}\" is not a domain: it must have at least one label", text);
+        return fail("{} is not a domain: it must have at least one label", quote(text));
     if (lower.back() != '.')
         lower += '.';
     if (lower.size() > 254)
-        return fail("\"{}\" is longer than a domain name may be (253 characters)", text);
+        return fail("{} is longer than a domain name may be (253 characters)", quote(text));
     std::string_view rest(lower.data(), lower.size() - 1);
     while (true) {
         auto dot = rest.find('.');
         auto label = rest.substr(0, dot);
-        if (auto r = check_label(label); !r)
-            return fail("\"{}\" is not a domain: label {}", text, label.empty() ? "is empty" : r.error().message);
+        if (auto r = registry::check_label(label); !r)
+            return fail("{} is not a domain: label {}", quote(text), label.empty() ? "is empty" : r.error().message);
         if (dot == std::string_view::npos)
             break;
         rest.remove_prefix(dot + 1);
@@ -63,7 +49,7 @@ Result<void> check_cidr(std::string_view text)
     auto slash = text.find('/');
     auto addr = parse_ip_address(text.substr(0, slash));
     if (!addr)
-        return fail("{} is not a CIDR prefix (expected e.g. \"10.0.0.0/8\" or \"::1/128\")", quoted(text));
+        return fail("{} is not a CIDR prefix (expected e.g. \"10.0.0.0/8\" or \"::1/128\")", quote(text));
     unsigned max_bits = addr->family == 4 ? 32 : 128;
     if (slash == std::string_view::npos)
         return {};
@@ -71,7 +57,7 @@ Result<void> check_cidr(std::string_view text)
     unsigned bits = 0;
     auto [end, ec] = std::from_chars(bits_text.data(), bits_text.data() + bits_text.size(), bits);
     if (bits_text.empty() || ec != std::errc() || end != bits_text.data() + bits_text.size() || bits > max_bits)
-        return fail("{} is not a CIDR prefix: the length must be 0 to {}", quoted(text), max_bits);
+        return fail("{} is not a CIDR prefix: the length must be 0 to {}", quote(text), max_bits);
     return {};
 }
 

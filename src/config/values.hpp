@@ -15,9 +15,6 @@
 
 namespace cairn::config {
 
-// One DNS label as cairn uses them for node, datacenter and service names:
-// 1-63 of [A-Za-z0-9-], not starting or ending with '-'.
-[[nodiscard]] Result<void> check_label(std::string_view text);
 // A domain: labels joined by '.', optional final dot, at most 253 characters.
 // Returns it in lower case with the final dot.
 [[nodiscard]] Result<std::string> normalize_domain(std::string_view text);

@@ -41,7 +41,7 @@ Result<std::int64_t> read_part(std::string_view& rest, std::size_t& next_unit,
     for (; i < rest.size() && is_digit(rest[i]); ++i) {
         whole = whole * 10 + (rest[i] - '0');
         if (whole > max_ms)
-            return fail("{} is too long a duration (at most {})", quoted(text),
+            return fail("{} is too long a duration (at most {})", quote(text),
                         format_duration(max_duration));
     }
     std::int64_t fraction = 0; // in units of 1e-9
@@ -51,23 +51,23 @@ Result<std::int64_t> read_part(std::string_view& rest, std::size_t& next_unit,
         for (; i < rest.size() && is_digit(rest[i]); ++i, scale /= 10)
             fraction += (rest[i] - '0') * scale;
         if (i == start)
-            return fail("{} is not a duration (a '.' must be followed by digits)", quoted(text));
+            return fail("{} is not a duration (a '.' must be followed by digits)", quote(text));
     }
     if (i == 0)
         return fail(
             "{} is not a duration (expected a number before each unit, e.g. \"5s\", \"1m30s\")",
-            quoted(text));
+            quote(text));
     std::size_t u = unit_at(rest.substr(i));
     if (u == units.size())
-        return fail("{} is not a duration (each number needs a unit: h, m, s or ms)", quoted(text));
+        return fail("{} is not a duration (each number needs a unit: h, m, s or ms)", quote(text));
     if (u < next_unit)
         return fail("{} is not a duration (units must go from h to m, s and ms, each at most once)",
-                    quoted(text));
+                    quote(text));
     next_unit = u + 1;
     rest.remove_prefix(i + units[u].name.size());
     std::int64_t unit_ms = units[u].ms;
     if (whole > max_ms / unit_ms)
-        return fail("{} is too long a duration (at most {})", quoted(text),
+        return fail("{} is too long a duration (at most {})", quote(text),
                     format_duration(max_duration));
     // whole * unit_ms <= max_ms < 2^32, so the sum stays below 2^63.
     return whole * unit_ms * nano + fraction * unit_ms;
@@ -81,7 +81,7 @@ Result<Duration> parse_duration(std::string_view text) {
     if (text.empty())
         return fail("\"\" is not a duration (expected e.g. \"5s\", \"250ms\", \"1m30s\")");
     if (text.size() > max_text)
-        return fail("{} is not a duration (longer than {} characters)", quoted(text), max_text);
+        return fail("{} is not a duration (longer than {} characters)", quote(text), max_text);
     std::int64_t total = 0; // in 1e-9 ms; checked after each part, so it cannot overflow
     std::size_t next_unit = 0;
     std::string_view rest = text;
@@ -90,10 +90,10 @@ Result<Duration> parse_duration(std::string_view text) {
         if (!part) return std::unexpected(part.error());
         total += *part;
         if (total / nano > max_ms)
-            return fail("{} is too long a duration (at most {})", quoted(text),
+            return fail("{} is too long a duration (at most {})", quote(text),
                         format_duration(max_duration));
     }
-    if (total % nano != 0) return fail("{} is not a whole number of milliseconds", quoted(text));
+    if (total % nano != 0) return fail("{} is not a whole number of milliseconds", quote(text));
     return Duration{total / nano};
 }
 

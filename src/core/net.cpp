@@ -65,12 +65,12 @@ Result<SocketAddress> parse_socket_address(std::string_view text,
     if (!text.empty() && text.front() == '[') {
         auto close = text.find(']');
         if (close == std::string_view::npos)
-            return fail("{} is not an address: missing ']'", quoted(text));
+            return fail("{} is not an address: missing ']'", quote(text));
         host = text.substr(1, close - 1);
         auto rest = text.substr(close + 1);
         if (!rest.empty()) {
             if (rest.front() != ':')
-                return fail("{} is not an address: expected ':' after ']'", quoted(text));
+                return fail("{} is not an address: expected ':' after ']'", quote(text));
             port_text = rest.substr(1);
         }
     } else if (auto colon = text.rfind(':');
@@ -86,16 +86,16 @@ Result<SocketAddress> parse_socket_address(std::string_view text,
             std::from_chars(port_text->data(), port_text->data() + port_text->size(), value);
         if (ec != std::errc() || end != port_text->data() + port_text->size() ||
             port_text->empty() || value > 65535)
-            return fail("{} is not an address: bad port {}", quoted(text), quoted(*port_text));
+            return fail("{} is not an address: bad port {}", quote(text), quote(*port_text));
         port = static_cast<std::uint16_t>(value);
     } else if (default_port) {
         port = *default_port;
     } else {
-        return fail("{} is not an address: expected host:port", quoted(text));
+        return fail("{} is not an address: expected host:port", quote(text));
     }
 
     auto ip = parse_ip_address(host);
-    if (!ip) return fail("{} is not an address: {}", quoted(text), ip.error().message);
+    if (!ip) return fail("{} is not an address: {}", quote(text), ip.error().message);
     return SocketAddress::from(*ip, port);
 }
 

@@ -4,8 +4,8 @@
 
 namespace cairn {
 
-std::string quoted(std::string_view text, std::size_t max_bytes) {
-    std::string out = "\"";
+std::string escaped(std::string_view text, std::size_t max_bytes) {
+    std::string out;
     for (char c : text.substr(0, max_bytes)) {
         auto u = static_cast<unsigned char>(c);
         if (c == '"' || c == '\\') {
@@ -18,7 +18,11 @@ std::string quoted(std::string_view text, std::size_t max_bytes) {
         }
     }
     if (text.size() > max_bytes) out += "...";
-    return out + "\"";
+    return out;
+}
+
+std::string quote(std::string_view text, std::size_t max_bytes) {
+    return "\"" + escaped(text, max_bytes) + "\"";
 }
 
 } // namespace cairn

@@ -8,9 +8,11 @@
 
 namespace cairn {
 
-// `text` in double quotes, cut to `max_bytes` ("..." after it), with '"', '\\'
-// and every byte outside printable ASCII written as \" \\ \xNN.
-[[nodiscard]] std::string quoted(std::string_view text, std::size_t max_bytes = 64);
+// `text` cut to `max_bytes` ("..." after it), with '"', '\\' and every byte
+// outside printable ASCII written as \" \\ \xNN.
+[[nodiscard]] std::string escaped(std::string_view text, std::size_t max_bytes = 64);
+// The same in double quotes.
+[[nodiscard]] std::string quote(std::string_view text, std::size_t max_bytes = 64);
 
 // True if `text` holds a NUL byte: such a string cannot reach a system call
 // (a path, an argument, an address) without being cut short.

@@ -13,6 +13,7 @@
 
 #include "core/duration.hpp"
 #include "core/log.hpp"
+#include "core/text.hpp"
 #include "http/json_body.hpp"
 
 namespace cairn::http {
@@ -122,7 +123,7 @@ void Api::handle(const Request& r, Respond respond)
     if (parts.size() == 1 && parts[0] == "metrics")
         return respond(m == "GET" ? metrics() : method_not_allowed("GET"));
     if (parts.empty() || parts[0] != "v1")
-        return respond(Response::error(404, fmt::format("no such endpoint: {}", r.path)));
+        return respond(Response::error(404, fmt::format("no such endpoint: {}", quote(r.path, 200))));
 
     if (parts.size() == 2 && parts[1] == "services") {
         if (m == "GET")
@@ -153,7 +154,7 @@ void Api::handle(const Request& r, Respond respond)
         else if (parts[3] == "fail")
             status = registry::Health::critical;
         if (!status)
-            return respond(Response::error(404, fmt::format("no such endpoint: {} (use pass, warn or fail)", r.path)));
+            return respond(Response::error(404, fmt::format("no such endpoint: {} (use pass, warn or fail)", quote(r.path, 200))));
         if (m != "PUT")
             return respond(method_not_allowed("PUT"));
         return check_report(r, std::string(parts[2]), *status, std::move(respond));
@@ -162,7 +163,7 @@ void Api::handle(const Request& r, Respond respond)
         return respond(m == "GET" ? members() : method_not_allowed("GET"));
     if (parts.size() == 2 && parts[1] == "agent")
         return respond(m == "GET" ? agent() : method_not_allowed("GET"));
-    return respond(Response::error(404, fmt::format("no such endpoint: {}", r.path)));
+    return respond(Response::error(404, fmt::format("no such endpoint: {}", quote(r.path, 200))));
 }
 
 Response Api::handle(const Request& r)
@@ -253,7 +254,7 @@ void Api::deregister(const std::string& id, Respond respond)
 {
     if (!registry_.find_local(id))
         return respond(
-            Response::error(404, fmt::format("no instance with id \"{}\" is registered with this agent", id)));
+            Response::error(404, fmt::format("no instance with id {} is registered with this agent", quote(id))));
     auto tombstone = registry_.prepare_deregister(id, now_ms());
     if (!tombstone)
         return respond(Response::error(503, tombstone.error()));
@@ -289,7 +290,7 @@ Response Api::service(const Request& r, const std::string& name)
 {
     auto instances = registry_.instances_of(name);
     if (instances.empty())
-        return Response::error(404, fmt::format("no service named \"{}\"", name));
+        return Response::error(404, fmt::format("no service named {}", quote(name)));
     bool passing_only = r.query_param("passing").has_value();
     auto tag = r.query_param("tag");
     if (instances.size() > stream_above_instances)
@@ -364,7 +365,7 @@ void Api::check_report(const Request& r, const std::string& check_id, registry::
             return respond(Response::error(400, "body: expected a JSON object such as {\"note\": \"...\"}"));
         for (const auto& [k, v] : j->items()) {
             if (k != "note")
-                return respond(Response::error(400, fmt::format("{}: unknown field", k)));
+                return respond(Response::error(400, fmt::format("{}: unknown field", escaped(k))));
             if (!v.is_string())
                 return respond(Response::error(400, "note: expected a string"));
             note = v.get<std::string>();
@@ -374,14 +375,14 @@ void Api::check_report(const Request& r, const std::string& check_id, registry::
     }
     const registry::Instance* owner = registry_.find_by_check(check_id);
     if (!owner)
-        return respond(Response::error(404, fmt::format("no check with id \"{}\" on this agent", check_id)));
+        return respond(Response::error(404, fmt::format("no check with id {} on this agent", quote(check_id))));
     const registry::Check* check = nullptr;
     for (const auto& c : owner->checks)
         if (c.definition.id == check_id)
             check = &c;
     if (!check || check->definition.kind != registry::CheckKind::ttl)
         return respond(Response::error(
-            400, fmt::format("check \"{}\" is not a ttl check; only ttl checks take reports", check_id)));
+            400, fmt::format("check {} is not a ttl check; only ttl checks take reports", quote(check_id))));
     // A report applies at once (the health engine owns the check), so a
     // storage that is known to fail refuses it before it changes anything.
     if (hooks_.persist && hooks_.storage_fault)
@@ -424,7 +425,7 @@ void Api::maintenance(const Request& r, const std::string& id, Respond respond)
     std::string reason = r.query_param("reason").value_or("");
     if (!registry_.find_local(id))
         return respond(
-            Response::error(404, fmt::format("no instance with id \"{}\" is registered with this agent", id)));
+            Response::error(404, fmt::format("no instance with id {} is registered with this agent", quote(id))));
     auto prepared = registry_.prepare_maintenance(id, *enable == "true", reason);
     if (!prepared)
         return respond(Response::error(503, prepared.error()));

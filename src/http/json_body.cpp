@@ -1,6 +1,10 @@
 #include "http/json_body.hpp"
 
+#include <set>
 #include <string>
+#include <vector>
+
+#include "core/text.hpp"
 
 namespace cairn::http {
 
@@ -19,10 +23,24 @@ public:
     bool number_float(nlohmann::json::number_float_t v, const std::string& s) { return dom_.number_float(v, s); }
     bool string(std::string& v) { return dom_.string(v); }
     bool binary(nlohmann::json::binary_t& v) { return dom_.binary(v); }
-    bool start_object(std::size_t n) { return deeper() && dom_.start_object(n); }
-    bool key(std::string& k) { return dom_.key(k); }
+    bool start_object(std::size_t n)
+    {
+        keys_.emplace_back();
+        return deeper() && dom_.start_object(n);
+    }
+    // A key given twice would leave only its last value (and a proxy or
+    // another parser may read the first): refused.
+    bool key(std::string& k)
+    {
+        if (!keys_.back().insert(k).second) {
+            error_ = fmt::format("body: the key {} appears twice in one object", quote(k));
+            return false;
+        }
+        return dom_.key(k);
+    }
     bool end_object()
     {
+        keys_.pop_back();
         --depth_;
         return dom_.end_object();
     }
@@ -34,7 +52,9 @@ public:
     }
     bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& ex)
     {
-        error_ = fmt::format("body: invalid JSON at byte {}: {}", position, what(ex));
+        // The message quotes the bytes last read, which may be anything
+        // (invalid UTF-8 among them): escaped, so the error itself is JSON.
+        error_ = fmt::format("body: invalid JSON at byte {}: {}", position, escaped(what(ex), 200));
         return false;
     }
 
@@ -62,6 +82,7 @@ private:
     std::size_t max_depth_;
     std::size_t depth_ = 0;
     std::string error_;
+    std::vector<std::set<std::string>> keys_; // of each open object
 };
 
 } // namespace

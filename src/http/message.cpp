@@ -30,8 +30,10 @@ std::optional<std::string> Request::query_param(std::string_view name) const {
 }
 
 Response Response::error(int status, std::string_view message) {
+    // Messages quote outside bytes escaped; replacing what is still not
+    // UTF-8 keeps a missed one from turning the error into an exception.
     nlohmann::json j = {{"error", std::string(message)}};
-    return json(status, j.dump() + "\n");
+    return json(status, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 Response Response::json(int status, std::string body) {

@@ -168,10 +168,9 @@ std::expected<Registry::Prepared, std::string> Registry::prepare_upsert(Instance
                                                                         std::int64_t now_ms) {
     State& s = *state_;
     instance.node = s.local_node;
-    for (std::size_t i = 0; i < instance.checks.size(); ++i)
-        if (instance.checks[i].definition.id.empty())
-            instance.checks[i].definition.id = instance.id + ":" + std::to_string(i + 1);
-    if (auto ok = validate(instance); !ok) return std::unexpected(ok.error());
+    fill_defaults(instance);
+    if (auto ok = validate(instance); !ok) return std::unexpected(ok.error().message);
+    if (instance.address.family == 0) return std::unexpected("address: is not set");
     for (std::size_t i = 0; i < instance.checks.size(); ++i) {
         auto it = s.local_check_owner.find(instance.checks[i].definition.id);
         if (it != s.local_check_owner.end() && it->second != instance.id)
@@ -302,7 +301,8 @@ bool Registry::set_maintenance(std::string_view id, bool enable, std::string rea
 
 bool Registry::merge(const Instance& remote) {
     State& s = *state_;
-    if (remote.node.empty() || remote.version == 0 || !validate(remote)) return false;
+    if (remote.node.empty() || remote.version == 0 || remote.address.family == 0 || !validate(remote))
+        return false;
     s.observe(remote.node, remote.version);
     if (remote.node == s.local_node) return false;
     std::string key = make_key(remote.node, remote.id);

@@ -3,6 +3,8 @@
 #include <array>
 #include <map>
 
+#include "registry/txt.hpp"
+
 namespace cairn::registry {
 
 std::uint64_t endpoint_identity(std::string_view node, std::string_view id)
@@ -30,17 +32,7 @@ Endpoint make_endpoint(const Instance& instance)
     e.ttl_ms = instance.ttl_ms;
     e.latency_us = instance.latency_us();
     e.identity = endpoint_identity(instance.node, instance.id);
-    // One character-string "key=value" per entry, each at most 255 bytes
-    // (validation keeps them shorter), as RFC 1035 §3.3.14 TXT RDATA.
-    for (const auto& [key, value] : instance.meta) {
-        std::string kv = key + "=" + value;
-        if (kv.size() > 255)
-            kv.resize(255);
-        if (e.txt.size() + 1 + kv.size() > 65000)
-            break;
-        e.txt.push_back(static_cast<std::uint8_t>(kv.size()));
-        e.txt.insert(e.txt.end(), kv.begin(), kv.end());
-    }
+    e.txt = txt_rdata(instance.meta);
     return e;
 }
 

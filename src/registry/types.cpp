@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/text.hpp"
+
 namespace cairn::registry {
 
 namespace {
@@ -81,14 +83,30 @@ std::string_view to_string(CheckKind k)
     return "ttl";
 }
 
-std::optional<Policy> parse_policy(std::string_view text)
+std::string_view to_string(ServeWarning s)
 {
-    if (text.empty() || text == "unset")
-        return Policy::unset;
+    switch (s) {
+    case ServeWarning::fallback: return "fallback";
+    case ServeWarning::always: return "always";
+    case ServeWarning::never: return "never";
+    }
+    return "fallback";
+}
+
+Result<Policy> parse_policy(std::string_view text)
+{
     for (Policy p : {Policy::random, Policy::round_robin, Policy::weighted, Policy::affinity, Policy::fastest})
         if (text == to_string(p))
             return p;
-    return std::nullopt;
+    return fail("{} is not a policy (expected random, round_robin, weighted, affinity or fastest)", quote(text));
+}
+
+Result<ServeWarning> parse_serve_warning(std::string_view text)
+{
+    for (ServeWarning s : {ServeWarning::fallback, ServeWarning::always, ServeWarning::never})
+        if (text == to_string(s))
+            return s;
+    return fail("{} is not a serve_warning value (expected fallback, always or never)", quote(text));
 }
 
 std::optional<Health> parse_health(std::string_view text)

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/ip_address.hpp"
+#include "core/result.hpp"
 
 namespace cairn::registry {
 
@@ -23,7 +24,15 @@ enum class Policy : std::uint8_t { unset = 0, random = 1, round_robin = 2, weigh
 
 enum class CheckKind : std::uint8_t { http = 0, tcp = 1, script = 2, ttl = 3 };
 
+// Whether DNS answers serve instances in warning: `fallback` only when no
+// instance passes, `always` beside the passing ones, `never`. The agent's
+// [dns].serve_warning.
+enum class ServeWarning : std::uint8_t { fallback = 0, always = 1, never = 2 };
+
 using Address = cairn::IpAddress; // family 0 = unset
+
+// "key" -> "value" in the order given; served as TXT "key=value" strings.
+using Metadata = std::vector<std::pair<std::string, std::string>>;
 
 struct CheckDefinition {
     std::string id;
@@ -68,7 +77,7 @@ struct Instance {
     Address address;
     std::uint16_t port = 0;
     std::vector<std::string> tags;
-    std::vector<std::pair<std::string, std::string>> meta;
+    Metadata meta;
     std::uint32_t weight = 1;
     Policy policy = Policy::unset;
     std::uint32_t ttl_ms = 0;          // 0 = [dns].service_ttl
@@ -101,12 +110,17 @@ struct Node {
     bool alive = true;
 };
 
-// Lower-case names for logs, JSON and config ("passing", "round_robin").
+// Lower-case names for logs, JSON and config ("passing", "round_robin");
+// Policy::unset has the name "".
 [[nodiscard]] std::string_view to_string(Health h);
 [[nodiscard]] std::string_view to_string(Policy p);
 [[nodiscard]] std::string_view to_string(CheckKind k);
-// "" and "unset" give Policy::unset; an unknown name gives nullopt.
-[[nodiscard]] std::optional<Policy> parse_policy(std::string_view text);
+[[nodiscard]] std::string_view to_string(ServeWarning s);
+// The one name <-> value mapping for config and the HTTP API. A policy is
+// one of the five names ("" and "unset" are not names: leaving the field out
+// means the [dns] default); errors quote the text and list the names.
+[[nodiscard]] Result<Policy> parse_policy(std::string_view text);
+[[nodiscard]] Result<ServeWarning> parse_serve_warning(std::string_view text);
 [[nodiscard]] std::optional<Health> parse_health(std::string_view text);
 
 // ASCII lower case, as DNS compares names.

@@ -141,7 +141,7 @@ TEST_CASE("the legacy services.json: what is not a state file, and bad instances
     CHECK(partly->instances[0].service == "ok");
     CHECK(partly->instances[0].version == 7);
     REQUIRE(partly->rejected.size() == 1);
-    CHECK(partly->rejected[0].error == "instances[1]: port: 0 is out of range (1..65535)");
+    CHECK(partly->rejected[0].error == "instances[1]: port: 0 is out of range (1 to 65535)");
     CHECK(partly->rejected[0].entry == R"({"name":"bad","port":0})");
 
     auto a = instance(R"({"name": "web", "id": "w1", "port": 80})", 3);
@@ -317,7 +317,7 @@ TEST_CASE("rows that cannot be read back are copied to rejected-*.json before th
     std::string text = read(dir.path / rejected);
     CHECK(text.find(R"("id":"web-2")") != std::string::npos);
     CHECK(text.find("body_hex") != std::string::npos);
-    CHECK(text.find("port: 0 is out of range") != std::string::npos);
+    CHECK(text.find("port: missing") != std::string::npos);
 }
 
 TEST_CASE("a state.db that is not a database is moved aside") {

@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include "config/config.hpp"
+#include "core/ip_address.hpp"
 
 using namespace cairn::config;
+namespace registry = cairn::registry;
 using namespace std::chrono_literals;
 
 namespace {
@@ -59,8 +61,8 @@ TEST_CASE("an empty document gives the documented defaults")
     CHECK(c->dns.node_ttl == 30s);
     CHECK(c->dns.negative_ttl == 5s);
     CHECK(c->dns.answer_limit == 0);
-    CHECK(c->dns.policy == Policy::random);
-    CHECK(c->dns.serve_warning == ServeWarning::fallback);
+    CHECK(c->dns.policy == registry::Policy::random);
+    CHECK(c->dns.serve_warning == registry::ServeWarning::fallback);
     CHECK(c->dns.zones_dir == "zones");
     CHECK(c->dns.forward.upstreams.empty());
     CHECK(c->dns.forward.allow == std::vector<std::string>{"127.0.0.0/8", "::1/128"});
@@ -149,8 +151,8 @@ checks = [
     CHECK(c->dns.node_ttl == 60s);
     CHECK(c->dns.negative_ttl == 250ms);
     CHECK(c->dns.answer_limit == 3);
-    CHECK(c->dns.policy == Policy::weighted);
-    CHECK(c->dns.serve_warning == ServeWarning::never);
+    CHECK(c->dns.policy == registry::Policy::weighted);
+    CHECK(c->dns.serve_warning == registry::ServeWarning::never);
     CHECK(c->dns.zones_dir == "/etc/cairn/zones");
     CHECK(c->dns.tcp_max_connections == 100);
     CHECK(c->dns.tcp_idle_timeout == 3s);
@@ -165,32 +167,38 @@ checks = [
     CHECK(c->log.json);
 
     REQUIRE(c->services.size() == 2);
-    const ServiceConfig& web = c->services[0];
+    const registry::Instance& web = c->services[0];
     CHECK(web.id == "web");
     CHECK(web.port == 8080);
     CHECK(web.tags == std::vector<std::string>{"v2", "primary"});
-    CHECK(web.meta.at("version") == "2.1.0");
+    CHECK(web.meta == registry::Metadata{{"version", "2.1.0"}});
     CHECK(web.weight == 10);
     REQUIRE(web.checks.size() == 1);
-    CHECK(web.checks[0].id == "web:1");
-    CHECK(web.checks[0].http == "http://127.0.0.1:8080/health");
-    CHECK(web.checks[0].interval == 5s);
-    CHECK(web.checks[0].timeout == 2s);
+    CHECK(web.address.family == 0); // advertise_address, filled in by the agent
+    const registry::CheckDefinition& http = web.checks[0].definition;
+    CHECK(http.id == "web:1");
+    CHECK(http.kind == registry::CheckKind::http);
+    CHECK(http.target == "http://127.0.0.1:8080/health");
+    CHECK(http.interval_ms == 5000);
+    CHECK(http.timeout_ms == 2000);
 
-    const ServiceConfig& db = c->services[1];
+    const registry::Instance& db = c->services[1];
     CHECK(db.id == "db-1");
-    CHECK(db.address == "::1");
-    CHECK(db.policy == "fastest");
-    CHECK(db.ttl == 1s);
+    CHECK(db.address == *cairn::parse_ip_address("::1"));
+    CHECK(db.policy == registry::Policy::fastest);
+    CHECK(db.ttl_ms == 1000);
     REQUIRE(db.checks.size() == 3);
-    CHECK(db.checks[0].id == "db-1:1");
-    CHECK(db.checks[0].tcp == "127.0.0.1:5432");
-    CHECK(db.checks[1].args == std::vector<std::string>{"/bin/true"});
-    CHECK(db.checks[1].success_before_passing == 2);
-    CHECK(db.checks[1].failures_before_critical == 3);
-    CHECK(db.checks[2].id == "db-heartbeat");
-    CHECK(db.checks[2].ttl == 30s);
-    CHECK(db.checks[2].deregister_critical_after == 1h);
+    CHECK(db.checks[0].definition.id == "db-1:1");
+    CHECK(db.checks[0].definition.kind == registry::CheckKind::tcp);
+    CHECK(db.checks[0].definition.target == "127.0.0.1:5432");
+    CHECK(db.checks[1].definition.args == std::vector<std::string>{"/bin/true"});
+    CHECK(db.checks[1].definition.success_before_passing == 2);
+    CHECK(db.checks[1].definition.failures_before_critical == 3);
+    CHECK(db.checks[2].definition.id == "db-heartbeat");
+    CHECK(db.checks[2].definition.kind == registry::CheckKind::ttl);
+    CHECK(db.checks[2].definition.ttl_ms == 30'000);
+    CHECK(db.checks[2].definition.interval_ms == 0);
+    CHECK(db.checks[2].definition.deregister_critical_after_ms == 3'600'000);
 }
 
 TEST_CASE("errors name the file, the line and the key path")
@@ -258,24 +266,26 @@ TEST_CASE("service rules")
     CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\naddress = \"host\"\n"), "service[0].address:"));
     CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\nweight = 0\n"), "service[0].weight: 0 is out of range"));
     CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\npolicy = \"x\"\n"), "service[0].policy: \"x\" is not a policy"));
-    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\nid = \"a/b\"\n"), "service[0].id: \"a/b\" may not contain"));
+    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\nid = \"a/b\"\n"), "service[0].id: \"a/b\" may contain only printable ASCII"));
     CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { interval = \"1s\" }\n"),
-                   "service[0].checks[0]: exactly one of http, tcp, args or ttl must be set (found 0)"));
+                   "agent.toml:4: service[0].check: exactly one of http, tcp, args or ttl must be set (found 0)"));
     CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { http = \"http://x/\", tcp = \"127.0.0.1:1\" }\n"),
                    "exactly one of http, tcp, args or ttl must be set (found 2)"));
     CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { http = \"ftp://x/\" }\n"), "is not an http:// or https:// URL"));
-    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { tcp = \"x\" }\n"), "checks[0]: tcp:"));
+    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { tcp = \"x\" }\n"), "agent.toml:4: service[0].check.tcp: \"x\" is not host:port"));
     CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { ttl = \"10s\", failures_before_warning = 3 }\n"),
-                   "failures_before_warning (3) must not exceed failures_before_critical (1)"));
-    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { ttl = \"10s\", interval = \"1ms\" }\n"),
-                   "service[0].check.interval: \"1ms\" is out of range"));
+                   "service[0].check.failures_before_warning: 3 must not exceed failures_before_critical (1)"));
+    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { tcp = \"127.0.0.1:1\", interval = \"1ms\" }\n"),
+                   "agent.toml:4: service[0].check.interval: 1ms is out of range (100ms to 24h)"));
+    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { ttl = \"10s\", interval = \"1s\" }\n"),
+                   "agent.toml:4: service[0].check.interval: not used by ttl checks"));
     CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = 5\n"), "service[0].check: expected a table"));
     CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\nchecks = [5]\n"), "service[0].checks[0]: expected a table"));
     CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\n[[service]]\nname = \"web\"\nport = 2\n"),
-                   "agent.toml:4: service[1]: id \"web\" is already used by the service at agent.toml:1"));
+                   "agent.toml:4: service[1].id: \"web\" is already used by the service at agent.toml:1"));
     CHECK(contains(error_of("[[service]]\nid = \"a\"\nname = \"web\"\nport = 1\ncheck = { id = \"c\", ttl = \"1s\" }\n"
                             "[[service]]\nid = \"b\"\nname = \"web\"\nport = 2\ncheck = { id = \"c\", ttl = \"1s\" }\n"),
-                   "check id \"c\" is already used"));
+                   "agent.toml:10: service[1].check.id: \"c\" is already used"));
 }
 
 TEST_CASE("several errors are all reported, in line order")
@@ -295,38 +305,6 @@ TEST_CASE("TOML syntax errors carry the line")
     CHECK(contains(error_of("[dns]\n[dns]\n"), "agent.toml:2:"));
 }
 
-TEST_CASE("validate_service fills defaults and names fields")
-{
-    ServiceConfig s;
-    s.name = "api";
-    s.port = 9000;
-    s.checks.resize(2);
-    s.checks[0].ttl = 10s;
-    s.checks[1].tcp = "127.0.0.1:9000";
-    REQUIRE(validate_service(s));
-    CHECK(s.id == "api");
-    CHECK(s.checks[0].id == "api:1");
-    CHECK(s.checks[1].id == "api:2");
-
-    ServiceConfig bad;
-    bad.name = "api";
-    bad.port = 1;
-    bad.meta["a=b"] = "c";
-    CHECK(validate_service(bad).error().message.starts_with("meta:"));
-    bad.meta.clear();
-    bad.meta["k"] = std::string(300, 'v');
-    CHECK(validate_service(bad).error().message.starts_with("meta.k:"));
-}
-
-TEST_CASE("policies and serve_warning round-trip")
-{
-    for (Policy p : {Policy::random, Policy::round_robin, Policy::weighted, Policy::affinity, Policy::fastest})
-        CHECK(*parse_policy(to_string(p)) == p);
-    for (ServeWarning s : {ServeWarning::fallback, ServeWarning::always, ServeWarning::never})
-        CHECK(*parse_serve_warning(to_string(s)) == s);
-    CHECK_FALSE(parse_policy("Random"));
-}
-
 TEST_CASE("several files merge: later keys override, services append")
 {
     TempDir dir;
@@ -339,8 +317,8 @@ TEST_CASE("several files merge: later keys override, services append")
     CHECK(c->dns.service_ttl == 9s);
     CHECK(c->dns.node_ttl == 7s);
     REQUIRE(c->services.size() == 2);
-    CHECK(c->services[0].name == "web");
-    CHECK(c->services[1].name == "db");
+    CHECK(c->services[0].service == "web");
+    CHECK(c->services[1].service == "db");
 
     SUBCASE("a directory loads its *.toml in name order")
     {
@@ -362,7 +340,7 @@ TEST_CASE("several files merge: later keys override, services append")
         std::string dup = dir.write("30-dup.toml", "[[service]]\nname = \"web\"\nport = 81\n");
         auto d = load_config({a, dup});
         REQUIRE_FALSE(d);
-        CHECK(contains(d.error().message, dup + ":1: service[0]: id \"web\" is already used by the service at " + a + ":5"));
+        CHECK(contains(d.error().message, dup + ":1: service[0].id: \"web\" is already used by the service at " + a + ":5"));
     }
 }
 

@@ -7,20 +7,6 @@
 using namespace cairn::config;
 using namespace std::chrono_literals;
 
-TEST_CASE("labels")
-{
-    CHECK(check_label("web-01"));
-    CHECK(check_label("a"));
-    CHECK(check_label(std::string(63, 'a')));
-    CHECK_FALSE(check_label(""));
-    CHECK_FALSE(check_label(std::string(64, 'a')));
-    CHECK_FALSE(check_label("-web"));
-    CHECK_FALSE(check_label("web-"));
-    CHECK_FALSE(check_label("web.01"));
-    CHECK_FALSE(check_label("web_01"));
-    CHECK_FALSE(check_label("wéb"));
-}
-
 TEST_CASE("domains are normalised to lower case with the final dot")
 {
     CHECK(*normalize_domain("cairn") == "cairn.");

@@ -93,7 +93,7 @@ TEST_CASE("IP addresses") {
         CAPTURE(bad);
         auto r = parse_ip_address(bad);
         REQUIRE_FALSE(r);
-        CHECK(r.error().message == quoted(bad) + " is not an IPv4 or IPv6 address");
+        CHECK(r.error().message == quote(bad) + " is not an IPv4 or IPv6 address");
     }
 }
 
@@ -105,8 +105,8 @@ TEST_CASE("an address with a NUL inside is refused, not cut short") {
 }
 
 TEST_CASE("quoted escapes and shortens") {
-    CHECK(quoted("web") == "\"web\"");
-    CHECK(quoted("a\"b\\c") == "\"a\\\"b\\\\c\"");
-    CHECK(quoted("\xff\n") == "\"\\xff\\x0a\"");
-    CHECK(quoted(std::string(100, 'a'), 4) == "\"aaaa...\"");
+    CHECK(quote("web") == "\"web\"");
+    CHECK(quote("a\"b\\c") == "\"a\\\"b\\\\c\"");
+    CHECK(quote("\xff\n") == "\"\\xff\\x0a\"");
+    CHECK(quote(std::string(100, 'a'), 4) == "\"aaaa...\"");
 }

@@ -1,6 +1,6 @@
 // parse_config on arbitrary bytes: it must return a config or an error
 // naming a line, never crash, hang or leak. A parsed config must also
-// survive validate_service again (its defaults are already filled in).
+// pass the registry's validate() again (its defaults are already filled in).
 
 #include <cstddef>
 #include <cstdint>
@@ -9,14 +9,15 @@
 
 #include "config/config.hpp"
 #include "config/values.hpp"
+#include "registry/validate.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {
     std::string_view text(reinterpret_cast<const char*>(data), size);
     auto config = cairn::config::parse_config(text, "fuzz.toml");
     if (config) {
-        for (auto& service : config->services)
-            if (!cairn::config::validate_service(service))
+        for (const auto& service : config->services)
+            if (!cairn::registry::validate(service))
                 std::abort(); // a config that parsed must stay valid
         if (config->domain.empty() || config->domain.back() != '.')
             std::abort();

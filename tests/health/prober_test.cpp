@@ -19,7 +19,7 @@ using registry::Health;
 
 namespace {
 
-registry::Instance web_instance(const std::string& id, const std::string& url, std::uint32_t interval_ms = 30)
+registry::Instance web_instance(const std::string& id, const std::string& url, std::uint32_t interval_ms = 100)
 {
     registry::Instance in;
     in.id = id;
@@ -168,7 +168,7 @@ TEST_CASE("prober: output-only changes are rate limited, status changes are not"
     test::TestServer server;
     server.respond(200, "a");
     ProberFixture f;
-    f.put(web_instance("web-1", server.url(), 20));
+    f.put(web_instance("web-1", server.url(), 100));
     CHECK(test::run_until(f.loop, [&] { return f.health("web-1") == Health::passing; }));
     server.respond(200, "b");
     const CheckMachine* m = f.prober.find("web-1:1");

@@ -109,30 +109,30 @@ TEST_CASE("every field error names the field")
     CHECK(error_of("[1]") == "body: expected a JSON object, got an array");
     CHECK(error_of("{}") == "name: missing");
     CHECK(error_of(R"({"name": 5, "port": 1})") == "name: expected a string, got an integer");
-    CHECK(error_of(R"({"name": "we b", "port": 1})").starts_with("name: \"we b\" is not a valid service name"));
+    CHECK(error_of(R"({"name": "we b", "port": 1})").starts_with("name: \"we b\" is not a DNS label"));
     CHECK(error_of(R"({"name": "-web", "port": 1})").starts_with("name: \"-web\""));
     CHECK(error_of(R"({"name": "web"})") == "port: missing");
-    CHECK(error_of(R"({"name": "web", "port": 70000})") == "port: 70000 is out of range (1..65535)");
-    CHECK(error_of(R"({"name": "web", "port": -1})") == "port: -1 is out of range (1..65535)");
-    CHECK(error_of(R"({"name": "web", "port": 0})") == "port: 0 is out of range (1..65535)");
+    CHECK(error_of(R"({"name": "web", "port": 70000})") == "port: 70000 is out of range (1 to 65535)");
+    CHECK(error_of(R"({"name": "web", "port": -1})") == "port: -1 is out of range (1 to 65535)");
+    CHECK(error_of(R"({"name": "web", "port": 0})") == "port: 0 is out of range (1 to 65535)");
     CHECK(error_of(R"({"name": "web", "port": "80"})") == "port: expected an integer, got a string");
     CHECK(error_of(R"({"name": "web", "port": 80.5})") == "port: expected an integer, got a number");
-    CHECK(error_of(R"({"name": "web", "port": 80, "id": "a/b"})").starts_with("id: \"a/b\" is not a valid id"));
-    CHECK(error_of(R"({"name": "web", "port": 80, "id": ""})").starts_with("id: \"\" is not a valid id"));
+    CHECK(error_of(R"({"name": "web", "port": 80, "id": "a/b"})").starts_with("id: \"a/b\" may contain only printable ASCII"));
+    CHECK(decode_registration(R"({"name": "web", "port": 80, "id": ""})", defaults())->id == "web"); // as in config
     CHECK(error_of(R"({"name": "web", "port": 80, "address": "example.com"})") ==
           "address: \"example.com\" is not an IPv4 or IPv6 address");
     CHECK(error_of(R"({"name": "web", "port": 80, "tags": "v2"})") ==
           "tags: expected an array of strings, got a string");
     CHECK(error_of(R"({"name": "web", "port": 80, "tags": ["ok", 3]})") == "tags[1]: expected a string, got an integer");
-    CHECK(error_of(R"({"name": "web", "port": 80, "tags": ["a.b"]})").starts_with("tags[0]: \"a.b\" is not a valid tag"));
+    CHECK(error_of(R"({"name": "web", "port": 80, "tags": ["a.b"]})").starts_with("tags[0]: \"a.b\" is not a DNS label"));
     CHECK(error_of(R"({"name": "web", "port": 80, "meta": []})") == "meta: expected an object of strings, got an array");
     CHECK(error_of(R"({"name": "web", "port": 80, "meta": {"k": 1}})") == "meta.k: expected a string, got an integer");
-    CHECK(error_of(R"({"name": "web", "port": 80, "meta": {"a=b": "c"}})").starts_with("meta: key"));
+    CHECK(error_of(R"({"name": "web", "port": 80, "meta": {"a=b": "c"}})").starts_with("meta.a=b: keys may not contain '='"));
     CHECK(error_of(R"({"name": "web", "port": 80, "meta": {"k": ")" + std::string(300, 'v') + "\"}}")
               .starts_with("meta.k: key=value is longer than 255 bytes"));
-    CHECK(error_of(R"({"name": "web", "port": 80, "weight": 70000})") == "weight: 70000 is out of range (1..65535)");
-    CHECK(error_of(R"({"name": "web", "port": 80, "weight": 0})") == "weight: 0 is out of range (1..65535)");
-    CHECK(error_of(R"({"name": "web", "port": 80, "policy": "fair"})").starts_with("policy: \"fair\" is not one of"));
+    CHECK(error_of(R"({"name": "web", "port": 80, "weight": 70000})") == "weight: 70000 is out of range (1 to 65535)");
+    CHECK(error_of(R"({"name": "web", "port": 80, "weight": 0})") == "weight: 0 is out of range (1 to 65535)");
+    CHECK(error_of(R"({"name": "web", "port": 80, "policy": "fair"})") == "policy: \"fair\" is not a policy (expected random, round_robin, weighted, affinity or fastest)");
     CHECK(error_of(R"({"name": "web", "port": 80, "ttl": "5x"})") == "ttl: \"5x\" is not a duration (each number needs a unit: h, m, s or ms)");
     CHECK(error_of(R"({"name": "web", "port": 80, "ttl": 5})").starts_with("ttl: expected a duration string"));
     CHECK(error_of(R"({"name": "web", "port": 80, "ttl": "1500ms"})").starts_with("ttl: 1s500ms is not whole seconds"));
@@ -148,23 +148,25 @@ TEST_CASE("every check error names the check and field")
     };
     CHECK(error_of(R"({"name": "web", "port": 80, "checks": {}})") == "checks: expected an array, got an object");
     CHECK(with_check("3") == "checks[0]: expected an object, got an integer");
-    CHECK(with_check("{}") == "checks[0]: needs exactly one of http, tcp, args, ttl");
-    CHECK(with_check(R"({"http": "http://x/", "tcp": "x:1"})") == "checks[0]: needs exactly one of http, tcp, args, ttl");
+    CHECK(with_check("{}") == "checks[0]: exactly one of http, tcp, args or ttl must be set (found 0)");
+    CHECK(with_check(R"({"http": "http://x/", "tcp": "x:1"})") ==
+          "checks[0]: exactly one of http, tcp, args or ttl must be set (found 2)");
     CHECK(with_check(R"({"http": "http://x/", "interval": "5x"})") == "checks[0].interval: \"5x\" is not a duration (each number needs a unit: h, m, s or ms)");
     CHECK(with_check(R"({"http": "ftp://x/"})") == "checks[0].http: \"ftp://x/\" is not an http:// or https:// URL");
-    CHECK(with_check(R"({"tcp": "nohost"})") == "checks[0].tcp: \"nohost\" is not host:port");
-    CHECK(with_check(R"({"tcp": "h:99999"})") == "checks[0].tcp: \"h:99999\" is not host:port");
-    CHECK(with_check(R"({"args": []})") == "checks[0].args: needs a command");
+    CHECK(with_check(R"({"tcp": "nohost"})") == "checks[0].tcp: \"nohost\" is not host:port (an IP address or localhost, and a port 1 to 65535)");
+    CHECK(with_check(R"({"tcp": "127.0.0.1:99999"})").starts_with("checks[0].tcp: \"127.0.0.1:99999\" is not host:port"));
+    CHECK(with_check(R"({"tcp": "example.com:80"})").starts_with("checks[0].tcp: \"example.com:80\" is not host:port"));
+    CHECK(with_check(R"({"args": []})") == "checks[0].args: the command must not be empty");
     CHECK(with_check(R"({"args": [1]})") == "checks[0].args[0]: expected a string, got an integer");
-    CHECK(with_check(R"({"ttl": "0s"})") == "checks[0].ttl: must be longer than 0");
+    CHECK(with_check(R"({"ttl": "0"})") == "checks[0].ttl: must be more than 0");
     CHECK(with_check(R"({"ttl": "10s", "interval": "1s"})").starts_with("checks[0].interval: not used by ttl checks"));
-    CHECK(with_check(R"({"tcp": "h:1", "method": "GET"})") == "checks[0].method: only for http checks");
-    CHECK(with_check(R"({"tcp": "h:1", "headers": {"a": "b"}})") == "checks[0].headers: only for http checks");
+    CHECK(with_check(R"({"tcp": "127.0.0.1:1", "method": "GET"})") == "checks[0].method: only for http checks");
+    CHECK(with_check(R"({"tcp": "127.0.0.1:1", "headers": {"a": "b"}})") == "checks[0].headers: only for http checks");
     CHECK(with_check(R"({"http": "http://x/", "method": "G T"})").starts_with("checks[0].method:"));
-    CHECK(with_check(R"({"http": "http://x/", "interval": "10ms"})") == "checks[0].interval: must be at least 100ms");
-    CHECK(with_check(R"({"http": "http://x/", "timeout": "0s"})") == "checks[0].timeout: must be longer than 0");
+    CHECK(with_check(R"({"http": "http://x/", "interval": "10ms"})") == "checks[0].interval: 10ms is out of range (100ms to 24h)");
+    CHECK(with_check(R"({"http": "http://x/", "timeout": "0"})") == "checks[0].timeout: 0 is out of range (10ms to 1h)");
     CHECK(with_check(R"({"http": "http://x/", "success_before_passing": 0})") ==
-          "checks[0].success_before_passing: 0 is out of range (1..1000)");
+          "checks[0].success_before_passing: 0 is out of range (1 to 100)");
     CHECK(with_check(R"({"http": "http://x/", "tls_skip_verify": 1})") ==
           "checks[0].tls_skip_verify: expected true or false, got an integer");
     CHECK(with_check(R"({"http": "http://x/", "intervall": "1s"})") == "checks[0].intervall: unknown field");

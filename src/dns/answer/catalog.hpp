@@ -24,8 +24,8 @@
 
 namespace cairn::dns {
 
-// Not wire values: the [dns].serve_warning setting (docs/configuration.md).
-enum class ServeWarning : std::uint8_t { fallback, always, never };
+// The [dns].serve_warning setting (docs/configuration.md), defined by the registry.
+using registry::ServeWarning;
 
 struct Settings {
     std::string domain = "cairn.";   // lower case, final dot

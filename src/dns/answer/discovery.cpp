@@ -11,6 +11,7 @@
 #include "dns/answer/discovery_name.hpp"
 #include "dns/answer/discovery_records.hpp"
 #include "registry/snapshot.hpp"
+#include "registry/txt.hpp"
 
 namespace cairn::dns {
 
@@ -127,7 +128,7 @@ void answer_node(const DiscoveryQuery& q, const DiscoveryName& name, ResponseWri
     std::uint32_t ttl = q.settings.node_ttl_s;
     add_addresses_for(w, owner, ttl, *address, qtype);
     if ((qtype == rrtype::txt || qtype == rrtype::any) && node) {
-        std::size_t n = txt_rdata(node->meta, scratch);
+        std::size_t n = registry::write_txt_rdata(node->meta, scratch);
         if (n > 0)
             w.add(Section::answer, owner, rrtype::txt, ttl, scratch.first(n));
     }
@@ -156,26 +157,6 @@ void answer_negative(const DiscoveryQuery& q, ResponseWriter& w, bool nxdomain) 
     if (nxdomain)
         w.set_rcode(rcode::nxdomain);
     add_soa(q, w, Section::authority);
-}
-
-std::size_t txt_rdata(const std::vector<std::pair<std::string, std::string>>& meta,
-                      std::span<std::uint8_t> out) noexcept
-{
-    std::size_t at = 0;
-    for (const auto& [key, value] : meta) {
-        std::size_t len = std::min<std::size_t>(key.size() + 1 + value.size(), 255);
-        if (at + 1 + len > out.size() || at + 1 + len > 65535)
-            return 0;
-        out[at] = static_cast<std::uint8_t>(len);
-        std::size_t key_len = std::min(key.size(), len);
-        std::memcpy(out.data() + at + 1, key.data(), key_len);
-        if (key_len < len) {
-            out[at + 1 + key_len] = '=';
-            std::memcpy(out.data() + at + 2 + key_len, value.data(), len - key_len - 1);
-        }
-        at += 1 + len;
-    }
-    return at;
 }
 
 void DiscoveryWorker::answer(const DiscoveryQuery& q, ResponseWriter& w) noexcept

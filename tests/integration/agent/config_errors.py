@@ -65,7 +65,7 @@ class BadConfig(unittest.TestCase):
 
     def test_bad_service(self):
         util.append(self.path, "\n[[service]]\nname = \"web\"\nport = 8080\ncheck = { interval = \"1s\" }\n")
-        self.assert_rejected("[[service]]", "service[0].checks[0]: exactly one of http, tcp, args or ttl")
+        self.assert_rejected("check = {", "service[0].check: exactly one of http, tcp, args or ttl")
 
     def test_toml_syntax_error(self):
         util.append(self.path, "\n[dns\n")

@@ -79,7 +79,7 @@ class HttpLimits(unittest.TestCase):
             ('{"name": "web", "id": "web-1", "port": ', "body: invalid JSON"),
             ('{"name": "web", "id": "web-1", "port": "8080"}', "port: expected an integer, got a string"),
             ('{"id": "web-1", "port": 8080}', "name: missing"),
-            ('{"name": "web", "id": "web-1", "port": 70000}', "port: 70000 is out of range (1..65535)"),
+            ('{"name": "web", "id": "web-1", "port": 70000}', "port: 70000 is out of range (1 to 65535)"),
             ('{"name": "web", "id": "web-1", "port": 80, "checks": [{"http": "http://x/", "interval": "5x"}]}',
              'checks[0].interval: "5x" is not a duration'),
             ('{"name": "web", "id": "web-1", "port": 80, "tags": "v2"}', "tags: expected an array of strings"),
