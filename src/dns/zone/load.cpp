@@ -120,6 +120,10 @@ Result<Record> to_record(const ldns_rr* rr, ldns_buffer* buffer, const std::stri
     rec.owner = lower_wire(ldns_rr_owner(rr));
     rec.type = static_cast<std::uint16_t>(ldns_rr_get_type(rr));
     rec.ttl = ldns_rr_ttl(rr);
+    // RFC 2181 §8: a TTL is 0 to 2^31-1; above that a resolver is told to
+    // read it as 0. Refused here instead, so that the mistake is seen.
+    if (rec.ttl > 0x7fffffffu)
+        return fail("{}:{}: TTL {} is above 2147483647 (RFC 2181 §8)", file, line, rec.ttl);
     ldns_buffer_clear(buffer);
     if (ldns_rr_rdata2buffer_wire(buffer, rr) != LDNS_STATUS_OK || ldns_buffer_position(buffer) > 0xffff)
         return fail("{}:{}: cannot encode the record data", file, line);
@@ -197,6 +201,7 @@ private:
     std::uint32_t deepest_zone(const std::string& name) const;
     std::uint32_t node_for(std::uint32_t zone, const std::string& name);
     Result<void> add_zone_records(std::uint32_t zone_index, ParsedZone& zone);
+    Result<void> finish_rrsets();
     void compile_rrsets();
     void link_nodes();
     void build_table();
@@ -278,7 +283,10 @@ Result<void> ZoneSetBuilder::add_zone_records(std::uint32_t zone_index, ParsedZo
             groups.emplace_back(rec.type, std::vector<const Record*>{});
             group = groups.end() - 1;
         }
-        bool duplicate = std::any_of(group->second.begin(), group->second.end(),
+        // Repeated records are dropped by finish_rrsets(), in O(n log n);
+        // only a CNAME is compared here (its RRset holds one record).
+        bool duplicate = rec.type == rrtype::cname &&
+                         std::any_of(group->second.begin(), group->second.end(),
                                      [&](const Record* r) { return r->rdata == rec.rdata; });
         if (!duplicate)
             group->second.push_back(&rec);
@@ -287,6 +295,58 @@ Result<void> ZoneSetBuilder::add_zone_records(std::uint32_t zone_index, ParsedZo
             return fail("{}:{}: CNAME and other data at {}", zone.file, rec.line, name_to_text(as_name(rec.owner)));
         if (rec.type == rrtype::cname && group->second.size() > 1)
             return fail("{}:{}: more than one CNAME at {}", zone.file, rec.line, name_to_text(as_name(rec.owner)));
+    }
+    return {};
+}
+
+// Drops repeated records from an RRset (the first of equal RDATA stays, so
+// the file order is kept) by sorting an index, not by comparing each record
+// with all before it: O(n log n) for an RRset of n records.
+static void drop_repeats(std::vector<const Record*>& records)
+{
+    if (records.size() < 2)
+        return;
+    std::vector<std::uint32_t> index(records.size());
+    for (std::uint32_t i = 0; i < index.size(); ++i)
+        index[i] = i;
+    std::sort(index.begin(), index.end(), [&](std::uint32_t a, std::uint32_t b) {
+        return records[a]->rdata != records[b]->rdata ? records[a]->rdata < records[b]->rdata : a < b;
+    });
+    std::vector<bool> repeat(records.size(), false);
+    for (std::size_t i = 1; i < index.size(); ++i)
+        if (records[index[i]]->rdata == records[index[i - 1]]->rdata)
+            repeat[index[i]] = true;
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < records.size(); ++i)
+        if (!repeat[i])
+            records[kept++] = records[i];
+    records.resize(kept);
+}
+
+// Refuses what could never be served whole (docs/dns.md, "Limits"): an
+// RRset whose smallest possible response (header, the question naming its
+// owner, each record with its owner compressed to a 2-byte pointer, no OPT)
+// is over 65,535 bytes, the most a DNS message can be; and a name with more
+// than 65,535 RRsets. The error names the line of the record that crossed
+// the limit.
+Result<void> ZoneSetBuilder::finish_rrsets()
+{
+    for (std::size_t n = 0; n < node_records_.size(); ++n) {
+        const std::string& file = (*parsed_)[set_->nodes_[n].zone].file;
+        const std::string& owner = node_names_[n];
+        if (node_records_[n].size() > 0xffff)
+            return fail("{}: more than 65535 RRsets at {}", file, name_to_text(as_name(owner)));
+        for (auto& [type, records] : node_records_[n]) {
+            drop_repeats(records);
+            std::size_t bytes = header_size + owner.size() + 4;
+            for (const Record* r : records) {
+                bytes += 2 + 10 + r->rdata.size();
+                if (bytes > max_message)
+                    return fail("{}:{}: the type {} RRset at {} takes more than the 65535 bytes of a DNS "
+                                "message ({} records): it could never be served whole",
+                                file, r->line, type, name_to_text(as_name(owner)), records.size());
+            }
+        }
     }
     return {};
 }
@@ -414,6 +474,8 @@ Result<std::shared_ptr<const ZoneSet>> ZoneSetBuilder::build(std::vector<ParsedZ
         if (auto r = add_zone_records(z, zones[z]); !r)
             return std::unexpected(r.error());
     }
+    if (auto r = finish_rrsets(); !r)
+        return std::unexpected(r.error());
     compile_rrsets();
     link_nodes();
     build_table();

@@ -1,5 +1,6 @@
 // Zone loading: record types, RFC 3597, errors naming file:line.
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -138,4 +139,53 @@ TEST_CASE("names: text and wire")
     CHECK_FALSE(is_subdomain(name_from_text("xexample.")->name(), name_from_text("example.")->name()));
     CHECK(count_labels(lower->name()) == 2);
     CHECK(name_to_text(strip_labels(lower->name(), 1)) == "example.");
+}
+
+TEST_CASE("an RRset that no 65,535-byte message can hold is refused at load, naming its line") {
+    // 4,094 A records at a.z.test.: 12 + 10 (name) + 4 + 4,094 * 16 = 65,530
+    // bytes: fits. One more is the line that crosses the limit.
+    std::string text = head;
+    for (int i = 0; i < 4094; ++i)
+        text += "a IN A 10." + std::to_string(i / 65536) + "." + std::to_string(i / 256 % 256) +
+                "." + std::to_string(i % 256) + "\n";
+    auto fits = load_zone_text(text, "z.test.", "z.zone");
+    REQUIRE(fits.has_value());
+    Asker asker(*fits);
+    Reply r = asker.ask("a.z.test.", rrtype::a, {}, Transport::tcp);
+    CHECK(ldns_pkt_ancount(r.pkt.get()) == 4094);
+    std::string over = error_of(text + "a IN A 10.250.0.1\n");
+    CHECK(over.find("z.zone:4098: the type 1 RRset at a.z.test.") == 0);
+    CHECK(over.find("could never be served whole") != std::string::npos);
+    // 65,536 records (the count that wrapped to 0 in 16 bits) are refused too.
+    std::string huge = head;
+    for (int i = 0; i < 65536; ++i)
+        huge += "b IN A 10." + std::to_string(i / 65536) + "." + std::to_string(i / 256 % 256) +
+                "." + std::to_string(i % 256) + "\n";
+    CHECK(error_of(huge).find("RRset at b.z.test.") != std::string::npos);
+}
+
+TEST_CASE("loading a 20,000-record RRset is not quadratic; repeats are still dropped") {
+    // Different RDATA sizes so that the RRset fits: TXT of 1 byte, repeated
+    // 20,000 times (one record kept) and 3,000 distinct.
+    std::string text = head;
+    for (int i = 0; i < 20000; ++i) text += "t IN TXT \"x\"\n";
+    for (int i = 0; i < 3000; ++i) text += "u IN TXT \"" + std::to_string(i) + "\"\n";
+    auto start = std::chrono::steady_clock::now();
+    auto zones = load_zone_text(text, "z.test.", "z.zone");
+    auto took = std::chrono::steady_clock::now() - start;
+    REQUIRE(zones.has_value());
+    Asker asker(*zones);
+    CHECK(ldns_pkt_ancount(asker.ask("t.z.test.", rrtype::txt, {}, Transport::tcp).pkt.get()) == 1);
+    CHECK(ldns_pkt_ancount(asker.ask("u.z.test.", rrtype::txt, {}, Transport::tcp).pkt.get()) ==
+          3000);
+    // Quadratic comparison of 20,000 repeats is 2*10^8 RDATA compares (more
+    // than a second here); sorting is milliseconds. A generous bound.
+    CHECK(std::chrono::duration_cast<std::chrono::milliseconds>(took).count() < 1000);
+}
+
+TEST_CASE("TTLs above 2^31-1 are refused at load (RFC 2181 §8)") {
+    CHECK(load_zone_text(std::string(head) + "a 2147483647 IN A 192.0.2.1\n", "z.test.", "z.zone")
+              .has_value());
+    CHECK(error_of(std::string(head) + "a 2147483648 IN A 192.0.2.1\n")
+              .find("z.zone:4: TTL 2147483648") == 0);
 }
