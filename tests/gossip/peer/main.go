@@ -5,8 +5,8 @@
 //	peer run FLAGS     runs one memberlist node (loopback only), see run.go
 //
 // It is built by build.sh against a copy of Debian's memberlist package with
-// memberlist_goldens.go compiled into it; `run` uses only memberlist's
-// exported API.
+// memberlist_goldens.go compiled into it; `run` uses memberlist's exported
+// API and PeerNodeStates from memberlist_states.go.
 package main
 
 import (

@@ -8,11 +8,15 @@
 // Out (stdout): {"event":"ready"}, then {"event":"join"|"leave"|"update",
 // "node":{...}}, {"event":"user","payload":"..."} for user messages (packet
 // or stream), {"event":"merge","join":bool,"state":"..."} for push-pull user
-// state, and one answer per command.
+// state, and one answer per command. The state in events is memberlist's
+// Node.State, which this memberlist version never updates (always "alive");
+// the members command reports the real one.
 //
 // In (stdin), one command per line:
 //
-//	members               -> {"members":[{name,addr,port,state,meta,vsn}...]}
+//	members               -> {"members":[{name,addr,port,state,meta,vsn,incarnation}...]}
+//	                         every node known, suspect, dead and left ones too
+//	                         (from memberlist_states.go)
 //	broadcast TEXT        -> queues TEXT as a user broadcast (piggybacked)
 //	send NAME TEXT        -> SendReliable (a stream user message) to NAME
 //	install KEY | use KEY | remove KEY | keys   -> the keyring
@@ -60,6 +64,8 @@ type nodeJSON struct {
 	State string `json:"state"`
 	Meta  string `json:"meta"`
 	Vsn   []int  `json:"vsn"`
+	// Only in the members answer: memberlist does not pass it to events.
+	Incarnation uint32 `json:"incarnation,omitempty"`
 }
 
 func stateName(s memberlist.NodeStateType) string {
@@ -209,8 +215,10 @@ func (p *peer) commands(conf *memberlist.Config) error {
 		switch fields[0] {
 		case "members":
 			var ms []nodeJSON
-			for _, n := range p.list.Members() {
-				ms = append(ms, toJSON(n))
+			for _, e := range p.list.PeerNodeStates() {
+				n := toJSON(&e.Node)
+				n.Incarnation = e.Incarnation
+				ms = append(ms, n)
 			}
 			reply["members"] = ms
 		case "broadcast":
