@@ -156,6 +156,19 @@ class Agent:
         self.stop()
 
 
+def start_http(agent):
+    """Starts the agent and waits for its HTTP API alone (for tests of HTTP only)."""
+    agent.start(wait=False)
+
+    def serving():
+        if agent.proc.poll() is not None:
+            raise AssertionError(f"agent exited with {agent.proc.returncode}:\n{agent.read_log()}")
+        return agent.http("GET", "/health", timeout=0.5)[0] == 200
+
+    wait_until(serving, timeout=15, what="the HTTP API to serve")
+    return agent
+
+
 @contextlib.contextmanager
 def agent(**kwargs):
     a = Agent(**kwargs)

@@ -12,8 +12,8 @@ import socket
 import time
 import unittest
 
-from abuse_util import metric, register_many, rss_kib, send_without_reading, start_http
-from harness import Agent, wait_until
+from abuse_util import metric, register_many, rss_kib, send_without_reading
+from harness import Agent, start_http, wait_until
 
 IDLE_TIMEOUT_S = 1.0
 

@@ -11,7 +11,7 @@ import socket
 import time
 import unittest
 
-from harness import Agent, wait_until
+from harness import Agent, start_http
 
 
 def raw_exchange(agent, data, read_timeout=5.0):
@@ -31,19 +31,6 @@ def raw_exchange(agent, data, read_timeout=5.0):
         return b"".join(chunks)
 
 
-def start(agent):
-    """Starts the agent and waits for its HTTP API alone (this file tests only that)."""
-    agent.start(wait=False)
-
-    def serving():
-        if agent.proc.poll() is not None:
-            raise AssertionError(f"agent exited with {agent.proc.returncode}:\n{agent.read_log()}")
-        return agent.http("GET", "/health", timeout=0.5)[0] == 200
-
-    wait_until(serving, timeout=15, what="the HTTP API to serve")
-    return agent
-
-
 def status_of(raw):
     return int(raw.split(b" ", 2)[1]) if raw.startswith(b"HTTP/1.1 ") else None
 
@@ -51,7 +38,7 @@ def status_of(raw):
 class HttpLimits(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.agent = start(Agent(config_extra='[http]\nidle_timeout = "500ms"\n'))
+        cls.agent = start_http(Agent(config_extra='[http]\nidle_timeout = "500ms"\n'))
         status, _ = cls.agent.http("PUT", "/v1/services",
                                    json.dumps({"name": "web", "id": "web-1", "port": 8080, "tags": ["v1"]}))
         assert status == 200
@@ -161,7 +148,7 @@ class HttpLimits(unittest.TestCase):
 
 class HttpToken(unittest.TestCase):
     def test_token_guards_writes(self):
-        a = start(Agent(config_extra='[http]\ntoken = "s3cret"\n'))
+        a = start_http(Agent(config_extra='[http]\ntoken = "s3cret"\n'))
         try:
             body = json.dumps({"name": "api", "port": 9000})
             self.assertEqual(a.http("PUT", "/v1/services", body)[0], 401)
@@ -177,7 +164,7 @@ class HttpToken(unittest.TestCase):
 
 class Persistence(unittest.TestCase):
     def test_registrations_survive_a_restart_and_a_corrupt_legacy_file_is_moved_aside(self):
-        a = start(Agent())
+        a = start_http(Agent())
         try:
             body = json.dumps({"name": "db", "id": "db-1", "port": 5432, "tags": ["primary"],
                                "checks": [{"ttl": "30s"}]})
@@ -186,7 +173,7 @@ class Persistence(unittest.TestCase):
         finally:
             a.stop()
         state = os.path.join(a.dir, "data", "state.db")
-        start(a)
+        start_http(a)
         try:
             status, out = a.http("GET", "/v1/services/db")
             self.assertEqual(status, 200)
@@ -202,7 +189,7 @@ class Persistence(unittest.TestCase):
         legacy = os.path.join(a.dir, "data", "services.json")
         with open(legacy, "w") as f:
             f.write("{ not json")
-        start(a)
+        start_http(a)
         try:
             self.assertEqual(a.http("GET", "/v1/services/db")[0], 200)
             aside = [n for n in os.listdir(os.path.dirname(legacy)) if n.startswith("services.json.corrupt-")]
