@@ -98,7 +98,12 @@ inline std::set<std::string> lines_of(const ldns_rr_list* list)
         for (auto& c : line)
             c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         char* type = ldns_rr_type2str(ldns_rr_get_type(rr));
-        line += " " + std::to_string(ldns_rr_ttl(rr)) + " " + type;
+        // Appended piece by piece: `" " + std::to_string(...)` trips a GCC 12
+        // -O3 -Wrestrict false positive in libstdc++.
+        line += ' ';
+        line += std::to_string(ldns_rr_ttl(rr));
+        line += ' ';
+        line += type;
         std::free(type);
         for (std::size_t k = 0; k < ldns_rr_rd_count(rr); ++k) {
             char* rd = ldns_rdf2str(ldns_rr_rdf(rr, k));

@@ -139,7 +139,20 @@ private:
     std::uint64_t seq_ = 0;
     std::uint64_t next_seed_;
     std::vector<Agent> agents_;
-    std::map<std::pair<Bytes, std::uint16_t>, std::size_t> by_addr_;
+    // Not std::less: GCC 12 at -O3 reports a -Wstringop-overread false
+    // positive in the memcmp of vector's operator<=>; this compares bytewise.
+    struct AddressLess {
+        bool operator()(const std::pair<Bytes, std::uint16_t>& a, const std::pair<Bytes, std::uint16_t>& b) const
+        {
+            if (a.first.size() != b.first.size())
+                return a.first.size() < b.first.size();
+            for (std::size_t k = 0; k < a.first.size(); ++k)
+                if (a.first[k] != b.first[k])
+                    return a.first[k] < b.first[k];
+            return a.second < b.second;
+        }
+    };
+    std::map<std::pair<Bytes, std::uint16_t>, std::size_t, AddressLess> by_addr_;
     std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
 };
 

@@ -272,8 +272,11 @@ TEST_CASE("fastest: ascending latency, unmeasured last, all unmeasured = random"
 
 TEST_CASE("a limit keeps the chosen ones first and distinct") {
     std::vector<Endpoint> instances;
-    for (int i = 0; i < 50; ++i)
-        instances.push_back(make("i" + std::to_string(i), static_cast<std::uint32_t>(i + 1)));
+    for (int i = 0; i < 50; ++i) {
+        std::string id = "i"; // not "i" + std::to_string(i): GCC 12 -O3 -Wrestrict false positive
+        id += std::to_string(i);
+        instances.push_back(make(id, static_cast<std::uint32_t>(i + 1)));
+    }
     Balancer b(11);
     registry::RotationCounter rotation;
     for (Policy p : {Policy::random, Policy::round_robin, Policy::weighted, Policy::affinity,
@@ -388,9 +391,11 @@ TEST_CASE("20,000 instances: round_robin rotates through all, fastest takes the 
         CHECK(b.next() == nullptr);
     }
     std::vector<Endpoint> timed;
-    for (std::size_t i = 0; i < 20'000; ++i) // latencies 20000..1 us, every 7th unmeasured
-        timed.push_back(
-            make("t" + std::to_string(i), 1, i % 7 ? static_cast<std::uint32_t>(20'000 - i) : 0));
+    for (std::size_t i = 0; i < 20'000; ++i) { // latencies 20000..1 us, every 7th unmeasured
+        std::string id = "t"; // not "t" + std::to_string(i): GCC 12 -O3 -Wrestrict false positive
+        id += std::to_string(i);
+        timed.push_back(make(id, 1, i % 7 ? static_cast<std::uint32_t>(20'000 - i) : 0));
+    }
     registry::GroupPools timed_pools = registry::build_group_pools(timed, nullptr);
     REQUIRE(b.start(Policy::fastest, timed, timed_pools.any, 5, 0, ClientKey{}));
     std::uint32_t previous = 0;

@@ -45,13 +45,16 @@ TEST_CASE("a replica holds at most 1 KB per instance it learned") {
         agents.push_back(std::make_unique<Agent>("agent-" + std::to_string(k), clock));
         Agent& a = *agents.back();
         for (int n = 0; n < per_owner; ++n) {
-            Instance i = cairn::registry::test::make_instance("i" + std::to_string(n),
-                                                              "svc" + std::to_string(n % 100),
-                                                              static_cast<std::uint8_t>(n));
+            // Appended, not "i" + std::to_string(n): GCC 12 -O3 -Wrestrict
+            // false positive.
+            std::string id = "i";
+            id += std::to_string(n);
+            std::string service = "svc";
+            service += std::to_string(n % 100);
+            Instance i = cairn::registry::test::make_instance(id, service, static_cast<std::uint8_t>(n));
             i.tags = {"v2", "primary"};
             i.meta = {{"version", "2.1.0"}};
-            i.checks.push_back(
-                cairn::registry::test::ttl_check("i" + std::to_string(n) + ":1", Health::passing));
+            i.checks.push_back(cairn::registry::test::ttl_check(id + ":1", Health::passing));
             REQUIRE(a.registry.upsert_local(i, clock.now_ms).has_value());
         }
         a.replica.local_changed();

@@ -224,7 +224,11 @@ TEST_CASE("an answer is chunked and bounded; the asker continues where it stoppe
     options.max_chunk_bytes = 1000;
     options.max_answer_bytes = 3000;
     Agent a("a", clock, options), b("b", clock, options);
-    for (int k = 0; k < 100; ++k) a.register_instance("i" + std::to_string(k), "web", clock.now_ms);
+    for (int k = 0; k < 100; ++k) {
+        std::string id = "i"; // not "i" + std::to_string(k): GCC 12 -O3 -Wrestrict false positive
+        id += std::to_string(k);
+        a.register_instance(id, "web", clock.now_ms);
+    }
     (void)a.replica.take_broadcasts(); // all lost
     REQUIRE(a.replica.merge_remote_state(b.replica.local_state()).has_value());
     REQUIRE(b.replica.merge_remote_state(a.replica.local_state()).has_value());
