@@ -19,14 +19,14 @@
 #include "agent/state_store.hpp"
 #include "cluster/registry_delegate.hpp"
 #include "core/log.hpp"
-#include "gossip/host.hpp"
 #include "dns/answer/catalog.hpp"
 #include "dns/server/metrics.hpp"
 #include "dns/server/server.hpp"
 #include "dns/zone/zone.hpp"
+#include "gossip/host.hpp"
+#include "health/prober.hpp"
 #include "http/api.hpp"
 #include "http/server.hpp"
-#include "health/prober.hpp"
 #include "registry/registry.hpp"
 #include "registry/replication/replica.hpp"
 #include "registry/validate.hpp"
@@ -34,46 +34,44 @@
 namespace cairn::agent {
 namespace {
 
-SyncMode to_sync_mode(config::StorageSync s)
-{
+SyncMode to_sync_mode(config::StorageSync s) {
     switch (s) {
-    case config::StorageSync::none: return SyncMode::none;
-    case config::StorageSync::normal: return SyncMode::normal;
-    case config::StorageSync::fsync: return SyncMode::fsync;
+    case config::StorageSync::none:
+        return SyncMode::none;
+    case config::StorageSync::normal:
+        return SyncMode::normal;
+    case config::StorageSync::fsync:
+        return SyncMode::fsync;
     }
     return SyncMode::fsync;
 }
 
-std::uint32_t seconds(config::Duration d) { return static_cast<std::uint32_t>(d.count() / 1000); }
+std::uint32_t seconds(config::Duration d) {
+    return static_cast<std::uint32_t>(d.count() / 1000);
+}
 
-std::string addresses(const std::vector<SocketAddress>& list)
-{
+std::string addresses(const std::vector<SocketAddress>& list) {
     std::vector<std::string> out;
-    for (const SocketAddress& a : list)
-        out.push_back(a.to_string());
+    for (const SocketAddress& a : list) out.push_back(a.to_string());
     return fmt::format("{}", fmt::join(out, ","));
 }
 
-std::string zone_summary(const dns::ZoneSet& zones)
-{
+std::string zone_summary(const dns::ZoneSet& zones) {
     std::vector<std::string> out;
     for (const dns::ZoneInfo& z : zones.info())
         out.push_back(fmt::format("{}@{}", z.origin, z.serial));
     return fmt::format("{}", fmt::join(out, ","));
 }
 
-std::size_t record_count(const dns::ZoneSet& zones)
-{
+std::size_t record_count(const dns::ZoneSet& zones) {
     std::size_t n = 0;
-    for (const dns::ZoneInfo& z : zones.info())
-        n += z.records;
+    for (const dns::ZoneInfo& z : zones.info()) n += z.records;
     return n;
 }
 
 // Keys whose new value a reload cannot apply without a restart: they keep
 // their running value, and each one that changed is named in a warning.
-void keep_restart_only(const config::Config& running, config::Config& next)
-{
+void keep_restart_only(const config::Config& running, config::Config& next) {
     auto keep = [](std::string_view key, auto& next_value, const auto& running_value) {
         if (next_value != running_value)
             log::warn("reload.ignored", {{"key", key}, {"reason", "takes effect after a restart"}});
@@ -100,23 +98,23 @@ void keep_restart_only(const config::Config& running, config::Config& next)
 
 } // namespace
 
-Agent::Agent(AgentOptions options) : options_(std::move(options)) {}
+Agent::Agent(AgentOptions options)
+    : options_(std::move(options)) {}
 
 Agent::~Agent() = default;
 
-std::int64_t Agent::wall_clock_ms()
-{
+std::int64_t Agent::wall_clock_ms() {
     using namespace std::chrono;
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-int Agent::run()
-{
+int Agent::run() {
     auto config = load();
     if (!config) {
         // Plain text, one error per line: logging is not set up yet, and the
         // operator reads this on a terminal or in the journal.
-        std::fprintf(stderr, "cairn agent: the configuration is invalid:\n%s\n", config.error().message.c_str());
+        std::fprintf(stderr, "cairn agent: the configuration is invalid:\n%s\n",
+                     config.error().message.c_str());
         if (dev_base_) {
             std::error_code ec;
             std::filesystem::remove_all(dev_base_->data_dir, ec);
@@ -137,91 +135,73 @@ int Agent::run()
     return exit_code_;
 }
 
-void Agent::remove_dev_data_dir()
-{
+void Agent::remove_dev_data_dir() {
     // Only the temporary directory --dev made, never one a config file named.
-    if (!dev_base_ || config_.data_dir != dev_base_->data_dir)
-        return;
+    if (!dev_base_ || config_.data_dir != dev_base_->data_dir) return;
     std::error_code ec;
     std::filesystem::remove_all(dev_base_->data_dir, ec);
 }
 
-Result<config::Config> Agent::load()
-{
+Result<config::Config> Agent::load() {
     Result<config::Config> loaded;
     if (options_.dev) {
-        if (!dev_base_)
-            dev_base_ = config::dev_config();
-        loaded = options_.config_paths.empty() ? Result<config::Config>(*dev_base_)
-                                               : config::load_config(options_.config_paths, *dev_base_);
+        if (!dev_base_) dev_base_ = config::dev_config();
+        loaded = options_.config_paths.empty()
+                     ? Result<config::Config>(*dev_base_)
+                     : config::load_config(options_.config_paths, *dev_base_);
     } else {
         loaded = config::load_config(options_.config_paths);
     }
-    if (!loaded || !options_.dev)
-        return loaded;
+    if (!loaded || !options_.dev) return loaded;
     // The dev agent registers itself, so `dig cairn.service.cairn` answers at once.
     bool taken = false;
-    for (const registry::Instance& s : loaded->services)
-        taken = taken || s.id == "cairn";
+    for (const registry::Instance& s : loaded->services) taken = taken || s.id == "cairn";
     if (!taken) {
         registry::Instance self;
         self.service = "cairn";
         self.port = loaded->http.listen.port();
         self.meta = {{"version", CAIRN_VERSION}};
         registry::fill_defaults(self);
-        if (auto r = registry::validate(self); !r)
-            return std::unexpected(r.error());
+        if (auto r = registry::validate(self); !r) return std::unexpected(r.error());
         loaded->services.push_back(std::move(self));
     }
     return loaded;
 }
 
-void Agent::apply_logging(const config::Config& config)
-{
-    if (auto level = log::parse_level(config.log.level))
-        log::set_level(*level);
+void Agent::apply_logging(const config::Config& config) {
+    if (auto level = log::parse_level(config.log.level)) log::set_level(*level);
     log::set_json(config.log.json);
 }
 
-Result<void> Agent::start()
-{
-    log::info("agent.start", {{"version", CAIRN_VERSION},
-                              {"node", config_.node_name},
-                              {"datacenter", config_.datacenter},
-                              {"domain", config_.domain},
-                              {"config", options_.dev && options_.config_paths.empty()
-                                             ? std::string("dev")
-                                             : fmt::format("{}", fmt::join(options_.config_paths, ","))}});
-    if (auto r = prepare_data_dir(); !r)
-        return r;
-    if (auto r = start_registry(); !r)
-        return r;
-    if (auto r = start_dns(); !r)
-        return r;
-    if (auto r = start_http(); !r)
-        return r;
-    if (auto r = start_health(); !r)
-        return r;
-    if (auto r = start_gossip(); !r)
-        return r;
-    if (auto r = register_config_services(); !r)
-        return r;
+Result<void> Agent::start() {
+    log::info("agent.start",
+              {{"version", CAIRN_VERSION},
+               {"node", config_.node_name},
+               {"datacenter", config_.datacenter},
+               {"domain", config_.domain},
+               {"config", options_.dev && options_.config_paths.empty()
+                              ? std::string("dev")
+                              : fmt::format("{}", fmt::join(options_.config_paths, ","))}});
+    if (auto r = prepare_data_dir(); !r) return r;
+    if (auto r = start_registry(); !r) return r;
+    if (auto r = start_dns(); !r) return r;
+    if (auto r = start_http(); !r) return r;
+    if (auto r = start_health(); !r) return r;
+    if (auto r = start_gossip(); !r) return r;
+    if (auto r = register_config_services(); !r) return r;
     start_signals();
     log::info("agent.ready", {{"node", config_.node_name}, {"pid", getpid()}});
     return {};
 }
 
-Result<void> Agent::prepare_data_dir()
-{
+Result<void> Agent::prepare_data_dir() {
     std::error_code ec;
     std::filesystem::create_directories(config_.data_dir, ec);
-    if (ec)
-        return fail("data_dir {}: {}", config_.data_dir, ec.message());
+    if (ec) return fail("data_dir {}: {}", config_.data_dir, ec.message());
     // Opening the state database writes to it: a data_dir that cannot be
     // written stops the start here, before anything could be acknowledged.
     auto store = StateStore::open(loop_, config_.data_dir, to_sync_mode(config_.storage.sync));
-    if (!store)
-        return std::unexpected(store.error());
+    if (!store) return std::unexpected(store.error());
     state_store_ = std::move(*store);
     log::info("data_dir.ready", {{"path", config_.data_dir},
                                  {"state", state_store_->path()},
@@ -229,25 +209,23 @@ Result<void> Agent::prepare_data_dir()
     return {};
 }
 
-Result<void> Agent::start_registry()
-{
+Result<void> Agent::start_registry() {
     address_ = choose_address(config_);
     registry_ = std::make_unique<registry::Registry>(config_.node_name);
-    registry_->set_node({config_.node_name, config_.datacenter, address_, {{"version", CAIRN_VERSION}}, true});
+    registry_->set_node(
+        {config_.node_name, config_.datacenter, address_, {{"version", CAIRN_VERSION}}, true});
     publisher_ = std::make_unique<SnapshotPublisher>(loop_, *registry_, snapshots_);
     publisher_->start();
-    log::info("registry.ready", {{"node", config_.node_name}, {"address", cairn::to_string(address_)}});
+    log::info("registry.ready",
+              {{"node", config_.node_name}, {"address", cairn::to_string(address_)}});
     return {};
 }
 
-Result<void> Agent::start_dns()
-{
+Result<void> Agent::start_dns() {
     auto zones = dns::load_zones(config_.dns.zones_dir);
-    if (!zones)
-        return std::unexpected(zones.error());
+    if (!zones) return std::unexpected(zones.error());
     auto settings = dns_settings(config_);
-    if (auto valid = dns::Catalog::validate_settings(settings); !valid)
-        return valid;
+    if (auto valid = dns::Catalog::validate_settings(settings); !valid) return valid;
     catalog_ = std::make_unique<dns::Catalog>(snapshots_);
     catalog_->set_zones(*zones);
     catalog_->set_settings(std::move(settings));
@@ -262,33 +240,30 @@ Result<void> Agent::start_dns()
     options.tcp_max_connections = config_.dns.tcp_max_connections;
     options.tcp_idle_timeout = config_.dns.tcp_idle_timeout;
     dns_server_ = std::make_unique<dns::Server>(std::move(options), catalog_->responder_factory());
-    if (auto started = dns_server_->start(); !started)
-        return started;
+    if (auto started = dns_server_->start(); !started) return started;
     log::info("dns.listen", {{"addresses", addresses(dns_server_->bound_addresses())},
                              {"workers", dns_server_->worker_count()},
                              {"domain", config_.domain}});
     return {};
 }
 
-Result<void> Agent::start_http()
-{
+Result<void> Agent::start_http() {
     // API registrations from the last run are back before the API opens,
     // exactly as they were stored (versions included).
     auto started = std::chrono::steady_clock::now();
     std::clock_t started_cpu = std::clock(); // CPU time says more than wall time on a busy machine
     auto loaded = state_store_->load(http::RegistrationDefaults{address_});
-    if (!loaded)
-        return fail("data_dir {}: {}", config_.data_dir, loaded.error().message);
+    if (!loaded) return fail("data_dir {}: {}", config_.data_dir, loaded.error().message);
     registry_->observe_version(loaded->counter);
-    for (registry::Instance& instance : loaded->instances)
-        registry_->apply(std::move(instance));
+    for (registry::Instance& instance : loaded->instances) registry_->apply(std::move(instance));
     for (registry::Tombstone& tombstone : loaded->tombstones)
         registry_->apply(std::move(tombstone));
     auto took = std::chrono::steady_clock::now() - started;
-    log::info("state.restored", {{"instances", loaded->instances.size()},
-                                 {"tombstones", loaded->tombstones.size()},
-                                 {"version_counter", registry_->version_counter()},
-                                 {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(took).count()},
+    log::info("state.restored",
+              {{"instances", loaded->instances.size()},
+               {"tombstones", loaded->tombstones.size()},
+               {"version_counter", registry_->version_counter()},
+               {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(took).count()},
                {"cpu_ms", (std::clock() - started_cpu) * 1000 / CLOCKS_PER_SEC}});
     state_store_->start();
 
@@ -308,26 +283,26 @@ Result<void> Agent::start_http()
                               {"service_ttl", format_duration(Duration{options.default_ttl_ms})}};
     http::ApiHooks hooks;
     hooks.on_change = [this](const std::string& instance_id) {
-        if (prober_)
-            prober_->sync_instance(instance_id); // start, change or stop its checks
+        if (prober_) prober_->sync_instance(instance_id); // start, change or stop its checks
     };
     hooks.persist = [this](http::DurableWrite write, std::function<void(Result<void>)> done) {
-        state_store_->write({std::move(write.instance), std::move(write.tombstone)}, std::move(done), write.applied);
+        state_store_->write({std::move(write.instance), std::move(write.tombstone)},
+                            std::move(done), write.applied);
     };
     hooks.storage_fault = [this] { return state_store_->fault(); };
     hooks.ttl_report = [this](const std::string& check_id, registry::Health status,
                               const std::string& note) -> Result<void> {
-        if (!prober_)
-            return fail("health checks are not running yet");
+        if (!prober_) return fail("health checks are not running yet");
         return prober_->update_ttl(check_id, status, note);
     };
     hooks.now_ms = [] { return wall_clock_ms(); };
-    hooks.members = [this] { return membership_ ? membership_->members_json() : nlohmann::json::array(); };
+    hooks.members = [this] {
+        return membership_ ? membership_->members_json() : nlohmann::json::array();
+    };
     // The DNS threads' counters, summed when /metrics is read.
     hooks.extra_metrics = [this] {
         std::string out = dns_server_ ? dns::format_metrics(dns_server_->stats()) : std::string();
-        if (membership_)
-            out += membership_->metrics();
+        if (membership_) out += membership_->metrics();
         return out + format_storage_metrics(state_store_->stats(), state_store_->faulted());
     };
     api_ = std::make_unique<http::Api>(*registry_, std::move(options), std::move(hooks));
@@ -338,33 +313,37 @@ Result<void> Agent::start_http()
     server_options.idle_timeout = config_.http.idle_timeout;
     server_options.limits = {config_.http.max_header_bytes, config_.http.max_body_bytes};
     http_server_ = std::make_unique<http::Server>(
-        loop_, std::move(server_options), http::DeferringHandler([this](const http::Request& r, http::Reply reply) {
+        loop_, std::move(server_options),
+        http::DeferringHandler([this](const http::Request& r, http::Reply reply) {
             api_->handle(r, std::move(reply));
         }),
         [this](const http::Request& head) { return api_->refuse_before_body(head); });
-    api_->set_server_metrics(
-        [this] { return http::format_metrics(http_server_->stats(), http_server_->connection_count()); });
+    api_->set_server_metrics([this] {
+        return http::format_metrics(http_server_->stats(), http_server_->connection_count());
+    });
     return http_server_->start();
 }
 
-Result<void> Agent::start_health()
-{
+Result<void> Agent::start_health() {
     prober_ = std::make_unique<health::Prober>(loop_, *registry_);
     // deregister_critical_after removes API registrations: persist that too
     // (nobody waits for it; a failure is retried, see StateStore::write).
     prober_->on_deregister([this](const std::vector<std::string>& ids) {
-        std::unordered_set<std::string_view> from_config(config_service_ids_.begin(), config_service_ids_.end());
+        std::unordered_set<std::string_view> from_config(config_service_ids_.begin(),
+                                                         config_service_ids_.end());
         for (const std::string& id : ids)
-            if (const registry::Tombstone* t = registry_->find_local_tombstone(id); t && !from_config.contains(id))
+            if (const registry::Tombstone* t = registry_->find_local_tombstone(id);
+                t && !from_config.contains(id))
                 state_store_->write({std::nullopt, *t}, {}, true);
     });
     return {};
 }
 
-Result<void> Agent::register_config_services() { return sync_config_services(config_); }
+Result<void> Agent::register_config_services() {
+    return sync_config_services(config_);
+}
 
-Result<void> Agent::start_gossip()
-{
+Result<void> Agent::start_gossip() {
     // The registry rides on membership: replica_ holds the replication rules,
     // registry_delegate_ plugs them into gossip (docs/replication.md).
     replica_ = std::make_unique<registry::replication::Replica>(*registry_, [] {
@@ -373,15 +352,19 @@ Result<void> Agent::start_gossip()
             .count();
     });
     cluster::RegistryDelegate::Options options;
-    options.seed = static_cast<std::uint64_t>(wall_clock_ms()) ^ static_cast<std::uint64_t>(getpid());
+    options.seed =
+        static_cast<std::uint64_t>(wall_clock_ms()) ^ static_cast<std::uint64_t>(getpid());
     registry_delegate_ = std::make_unique<cluster::RegistryDelegate>(
         *replica_,
-        [this] { return membership_ ? static_cast<int>(membership_->host().memberlist().num_members()) : 1; },
-        options, cluster::RegistryDelegate::Meta{}, [](const gossip::Node& n) {
+        [this] {
+            return membership_ ? static_cast<int>(membership_->host().memberlist().num_members())
+                               : 1;
+        },
+        options, cluster::RegistryDelegate::Meta{},
+        [](const gossip::Node& n) {
             registry::Node node = cluster::registry_node(n);
             for (auto& [k, v] : decode_meta(n.meta)) {
-                if (k == "dc")
-                    node.datacenter = v;
+                if (k == "dc") node.datacenter = v;
                 node.meta.emplace_back(std::move(k), std::move(v));
             }
             return node;
@@ -390,9 +373,9 @@ Result<void> Agent::start_gossip()
                           [this](gossip::Memberlist& ml, gossip::TimePoint now) {
                               registry_delegate_->flush(ml, now);
                           }};
-    membership_ = std::make_unique<Membership>(loop_, config_, address_, options_.join, std::move(user));
-    if (auto r = membership_->start(); !r)
-        return r;
+    membership_ =
+        std::make_unique<Membership>(loop_, config_, address_, options_.join, std::move(user));
+    if (auto r = membership_->start(); !r) return r;
     // Every write to this agent's records (API, config, health checks) makes
     // the registry dirty and reaches the publisher: announce it from there.
     publisher_->before_publish = [this] {
@@ -406,8 +389,7 @@ Result<void> Agent::start_gossip()
     return {};
 }
 
-void Agent::start_signals()
-{
+void Agent::start_signals() {
     auto on = [this](int signum, auto handler) {
         auto s = std::make_unique<Signal>(loop_);
         s->start(signum, std::move(handler));
@@ -424,8 +406,7 @@ void Agent::start_signals()
     on(SIGHUP, [this] { reload(); });
 }
 
-Result<void> Agent::sync_config_services(const config::Config& config)
-{
+Result<void> Agent::sync_config_services(const config::Config& config) {
     std::vector<registry::Instance> wanted;
     // Validated when the config was loaded; the registry checks again.
     for (const registry::Instance& service : config.services)
@@ -445,33 +426,37 @@ Result<void> Agent::sync_config_services(const config::Config& config)
         registered.push_back(std::move(id));
     }
     config_service_ids_ = std::move(registered);
-    if (prober_)
-        prober_->sync(); // checks of added, changed and removed instances
-    log::info("services.synced", {{"registered", config_service_ids_.size()}, {"removed", removed}});
+    if (prober_) prober_->sync(); // checks of added, changed and removed instances
+    log::info("services.synced",
+              {{"registered", config_service_ids_.size()}, {"removed", removed}});
     return {};
 }
 
-void Agent::reload()
-{
-    log::info("reload.start", {{"config", fmt::format("{}", fmt::join(options_.config_paths, ","))}});
+void Agent::reload() {
+    log::info("reload.start",
+              {{"config", fmt::format("{}", fmt::join(options_.config_paths, ","))}});
     auto next = load();
     if (!next) {
-        log::error("reload.failed", {{"error", next.error().message}, {"keeping", "running configuration"}});
+        log::error("reload.failed",
+                   {{"error", next.error().message}, {"keeping", "running configuration"}});
         return;
     }
     auto zones = dns::load_zones(next->dns.zones_dir);
     if (!zones) {
-        log::error("reload.failed", {{"error", zones.error().message}, {"keeping", "running configuration"}});
+        log::error("reload.failed",
+                   {{"error", zones.error().message}, {"keeping", "running configuration"}});
         return;
     }
     keep_restart_only(config_, *next);
     auto settings = dns_settings(*next);
     if (auto valid = dns::Catalog::validate_settings(settings); !valid) {
-        log::error("reload.failed", {{"error", valid.error().message}, {"keeping", "running configuration"}});
+        log::error("reload.failed",
+                   {{"error", valid.error().message}, {"keeping", "running configuration"}});
         return;
     }
     if (auto synced = sync_config_services(*next); !synced) {
-        log::error("reload.failed", {{"error", synced.error().message}, {"keeping", "running configuration"}});
+        log::error("reload.failed",
+                   {{"error", synced.error().message}, {"keeping", "running configuration"}});
         return;
     }
     apply_logging(*next);
@@ -486,47 +471,39 @@ void Agent::reload()
                               {"log_level", config_.log.level}});
 }
 
-void Agent::leave_and_shutdown()
-{
-    if (stopping_ || leaving_)
-        return;
+void Agent::leave_and_shutdown() {
+    if (stopping_ || leaving_) return;
     leaving_ = true;
-    if (!membership_)
-        return shutdown();
+    if (!membership_) return shutdown();
     // The others learn of the leave at once instead of suspecting us; DNS and
     // HTTP keep serving meanwhile (a bounded wait, HostLimits::leave_timeout).
     membership_->leave([this] { shutdown(); });
 }
 
-void Agent::shutdown()
-{
-    if (stopping_)
-        return;
+void Agent::shutdown() {
+    if (stopping_) return;
     stopping_ = true;
     http_server_.reset();
     if (state_store_) {
         // Queued commits finish; what the registry holds and the disk
         // missed is written now, or the stop says it was not.
         if (auto stored = state_store_->close(); !stored) {
-            log::error("state.stop_failed", {{"path", state_store_->path()}, {"error", stored.error().message}});
+            log::error("state.stop_failed",
+                       {{"path", state_store_->path()}, {"error", stored.error().message}});
             exit_code_ = 1;
         }
     }
-    if (dns_server_)
-        dns_server_->stop();
-    if (publisher_)
-        publisher_->stop();
+    if (dns_server_) dns_server_->stop();
+    if (publisher_) publisher_->stop();
     prober_.reset(); // stops every check; running scripts are killed
-    if (publisher_)
-        publisher_->before_publish = nullptr;
+    if (publisher_) publisher_->before_publish = nullptr;
     replication_timer_.reset();
     membership_.reset();
     signals_.clear();
     loop_.stop();
 }
 
-dns::Settings Agent::dns_settings(const config::Config& config) const
-{
+dns::Settings Agent::dns_settings(const config::Config& config) const {
     dns::Settings s;
     s.domain = config.domain;
     s.datacenter = config.datacenter;
@@ -541,11 +518,9 @@ dns::Settings Agent::dns_settings(const config::Config& config) const
     return s;
 }
 
-registry::Address Agent::choose_address(const config::Config& config) const
-{
+registry::Address Agent::choose_address(const config::Config& config) const {
     if (!config.advertise_address.empty()) {
-        if (auto a = parse_ip_address(config.advertise_address))
-            return *a;
+        if (auto a = parse_ip_address(config.advertise_address)) return *a;
     }
     // The first private IPv4 address, as memberlist picks its advertise
     // address; else any non-loopback IPv4; else loopback.
@@ -556,12 +531,12 @@ registry::Address Agent::choose_address(const config::Config& config) const
     if (uv_interface_addresses(&list, &count) == 0) {
         for (int i = 0; i < count && !private_found; ++i) {
             const auto& entry = list[i];
-            if (entry.is_internal || entry.address.address4.sin_family != AF_INET)
-                continue;
+            if (entry.is_internal || entry.address.address4.sin_family != AF_INET) continue;
             registry::Address a;
             a.family = 4;
             std::memcpy(a.bytes.data(), &entry.address.address4.sin_addr, 4);
-            bool is_private = a.bytes[0] == 10 || (a.bytes[0] == 172 && (a.bytes[1] & 0xf0) == 16) ||
+            bool is_private = a.bytes[0] == 10 ||
+                              (a.bytes[0] == 172 && (a.bytes[1] & 0xf0) == 16) ||
                               (a.bytes[0] == 192 && a.bytes[1] == 168);
             if (is_private || !any_found) {
                 chosen = a;

@@ -111,11 +111,11 @@ private:
     std::unique_ptr<http::Api> api_;
     std::unique_ptr<http::Server> http_server_;
     std::unique_ptr<dns::Catalog> catalog_;
-    std::unique_ptr<dns::Server> dns_server_; // after catalog_: its workers use the catalog
+    std::unique_ptr<dns::Server> dns_server_;     // after catalog_: its workers use the catalog
     std::vector<std::string> config_service_ids_; // registered from config, in the registry now
-    std::unique_ptr<registry::replication::Replica> replica_;    // the registry's replication
+    std::unique_ptr<registry::replication::Replica> replica_;      // the registry's replication
     std::unique_ptr<cluster::RegistryDelegate> registry_delegate_; // ... plugged into gossip
-    std::unique_ptr<Timer> replication_timer_;                   // reaped members, tombstones
+    std::unique_ptr<Timer> replication_timer_;                     // reaped members, tombstones
     std::unique_ptr<Membership> membership_; // gossip; destroyed before the two above
     std::vector<std::unique_ptr<Signal>> signals_;
     bool stopping_ = false;

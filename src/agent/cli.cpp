@@ -7,25 +7,27 @@
 
 namespace cairn::agent {
 
-std::string_view usage()
-{
+std::string_view usage() {
     return "usage: cairn <command> [options]\n"
            "\n"
            "commands:\n"
-           "  agent --config FILE|DIR ...  run the agent (--config repeats; a directory loads its *.toml)\n"
-           "  agent --dev                  run one self-contained node on 127.0.0.1 (DNS :8600, HTTP :8500)\n"
+           "  agent --config FILE|DIR ...  run the agent (--config repeats; a directory loads its "
+           "*.toml)\n"
+           "  agent --dev                  run one self-contained node on 127.0.0.1 (DNS :8600, "
+           "HTTP :8500)\n"
            "  agent ... --join ADDR        also join the cluster at gossip address ADDR (repeats)\n"
            "  validate FILE|DIR ...        check configuration files and the zones they point at\n"
            "  register, deregister, services, members, check pass|warn|fail, keygen\n"
-           "                               talk to a running agent's HTTP API (see docs/http-api.md)\n"
+           "                               talk to a running agent's HTTP API (see "
+           "docs/http-api.md)\n"
            "  version                      print the version\n"
            "  help, --help                 this text\n"
            "\n"
-           "signals to a running agent: SIGHUP reloads configuration and zones, SIGINT/SIGTERM stop it.\n";
+           "signals to a running agent: SIGHUP reloads configuration and zones, SIGINT/SIGTERM "
+           "stop it.\n";
 }
 
-Result<AgentOptions> parse_agent_args(std::span<char* const> args)
-{
+Result<AgentOptions> parse_agent_args(std::span<char* const> args) {
     AgentOptions options;
     for (std::size_t i = 0; i < args.size(); ++i) {
         std::string_view arg = args[i];
@@ -34,19 +36,16 @@ Result<AgentOptions> parse_agent_args(std::span<char* const> args)
         } else if (arg == "--help" || arg == "-h") {
             options.help = true;
         } else if (arg == "--config" || arg == "-config" || arg == "-c") {
-            if (i + 1 == args.size())
-                return fail("{} needs a file or directory", arg);
+            if (i + 1 == args.size()) return fail("{} needs a file or directory", arg);
             options.config_paths.emplace_back(args[++i]);
         } else if (arg == "--join" || arg == "-join") {
-            if (i + 1 == args.size())
-                return fail("{} needs a gossip address (host:port)", arg);
+            if (i + 1 == args.size()) return fail("{} needs a gossip address (host:port)", arg);
             options.join.emplace_back(args[++i]);
         } else if (arg.starts_with("--join=")) {
             options.join.emplace_back(arg.substr(std::string_view("--join=").size()));
         } else if (arg.starts_with("--config=")) {
             auto value = arg.substr(std::string_view("--config=").size());
-            if (value.empty())
-                return fail("--config= needs a file or directory");
+            if (value.empty()) return fail("--config= needs a file or directory");
             options.config_paths.emplace_back(value);
         } else {
             return fail("unknown option '{}' for `cairn agent`", arg);
@@ -57,8 +56,7 @@ Result<AgentOptions> parse_agent_args(std::span<char* const> args)
     return options;
 }
 
-int run_validate(std::span<char* const> args)
-{
+int run_validate(std::span<char* const> args) {
     std::vector<std::string> paths(args.begin(), args.end());
     if (paths.empty()) {
         std::fprintf(stderr, "usage: cairn validate FILE|DIR ...\n");
@@ -74,8 +72,9 @@ int run_validate(std::span<char* const> args)
         std::fprintf(stderr, "%s\n", zones.error().message.c_str());
         return 1;
     }
-    std::printf("configuration is valid (node %s, %zu service%s, %zu zone%s from %s)\n", config->node_name.c_str(),
-                config->services.size(), config->services.size() == 1 ? "" : "s", (*zones)->info().size(),
+    std::printf("configuration is valid (node %s, %zu service%s, %zu zone%s from %s)\n",
+                config->node_name.c_str(), config->services.size(),
+                config->services.size() == 1 ? "" : "s", (*zones)->info().size(),
                 (*zones)->info().size() == 1 ? "" : "s", config->dns.zones_dir.c_str());
     return 0;
 }

@@ -51,19 +51,17 @@ struct SlistDeleter {
     void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
 
-std::size_t append_body(char* data, std::size_t size, std::size_t n, void* out)
-{
+std::size_t append_body(char* data, std::size_t size, std::size_t n, void* out) {
     static_cast<std::string*>(out)->append(data, size * n);
     return size * n;
 }
 
 // One request to the agent. Errors are transport failures; HTTP errors come
 // back as a Reply with their status.
-Result<Reply> request(const ClientArgs& args, const char* method, const std::string& path, const std::string* body)
-{
+Result<Reply> request(const ClientArgs& args, const char* method, const std::string& path,
+                      const std::string* body) {
     std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
-    if (!curl)
-        return fail("cannot initialise libcurl");
+    if (!curl) return fail("cannot initialise libcurl");
     std::string url = base_url(args.http_addr) + path;
     curl_slist* raw_headers = nullptr;
     raw_headers = curl_slist_append(raw_headers, "Content-Type: application/json");
@@ -90,13 +88,13 @@ Result<Reply> request(const ClientArgs& args, const char* method, const std::str
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body->size()));
     }
     if (CURLcode rc = curl_easy_perform(c); rc != CURLE_OK)
-        return fail("cannot reach the agent at {}: {}", base_url(args.http_addr), curl_easy_strerror(rc));
+        return fail("cannot reach the agent at {}: {}", base_url(args.http_addr),
+                    curl_easy_strerror(rc));
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply.status);
     return reply;
 }
 
-std::string escape_path(std::string_view segment)
-{
+std::string escape_path(std::string_view segment) {
     std::string out;
     for (unsigned char ch : segment) {
         if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~' || ch == ':')
@@ -108,15 +106,16 @@ std::string escape_path(std::string_view segment)
 }
 
 // Prints the reply (table or JSON) and returns the exit code.
-int finish(const ClientArgs& args, const Result<Reply>& reply, const std::function<std::string(const json&)>& table)
-{
+int finish(const ClientArgs& args, const Result<Reply>& reply,
+           const std::function<std::string(const json&)>& table) {
     if (!reply) {
         std::fprintf(stderr, "cairn: %s\n", reply.error().message.c_str());
         return 1;
     }
     auto parsed = http::parse_json_body(reply->body, 64);
     if (reply->status < 200 || reply->status > 299) {
-        std::string message = parsed && parsed->is_object() && parsed->contains("error") && (*parsed)["error"].is_string()
+        std::string message = parsed && parsed->is_object() && parsed->contains("error") &&
+                                      (*parsed)["error"].is_string()
                                   ? (*parsed)["error"].get<std::string>()
                                   : reply->body;
         std::fprintf(stderr, "cairn: the agent answered %ld: %s\n", reply->status, message.c_str());
@@ -131,13 +130,11 @@ int finish(const ClientArgs& args, const Result<Reply>& reply, const std::functi
     return 0;
 }
 
-std::string table(const std::vector<std::vector<std::string>>& rows)
-{
+std::string table(const std::vector<std::vector<std::string>>& rows) {
     std::vector<std::size_t> width;
     for (const auto& row : rows)
         for (std::size_t i = 0; i < row.size(); ++i) {
-            if (width.size() <= i)
-                width.push_back(0);
+            if (width.size() <= i) width.push_back(0);
             width[i] = std::max(width[i], row[i].size());
         }
     std::string out;
@@ -145,51 +142,43 @@ std::string table(const std::vector<std::vector<std::string>>& rows)
         std::string line;
         for (std::size_t i = 0; i < row.size(); ++i)
             line += i + 1 == row.size() ? row[i] : fmt::format("{:<{}}  ", row[i], width[i]);
-        while (!line.empty() && line.back() == ' ')
-            line.pop_back();
+        while (!line.empty() && line.back() == ' ') line.pop_back();
         out += line + "\n";
     }
     return out;
 }
 
-std::string str(const json& j, std::string_view key)
-{
+std::string str(const json& j, std::string_view key) {
     auto it = j.find(key);
-    if (it == j.end() || it->is_null())
-        return "";
-    if (it->is_string())
-        return it->get<std::string>();
+    if (it == j.end() || it->is_null()) return "";
+    if (it->is_string()) return it->get<std::string>();
     return it->dump();
 }
 
-std::string joined(const json& j, std::string_view key, std::string_view sep)
-{
+std::string joined(const json& j, std::string_view key, std::string_view sep) {
     std::string out;
     auto it = j.find(key);
-    if (it == j.end())
-        return out;
+    if (it == j.end()) return out;
     if (it->is_array()) {
         for (const auto& v : *it)
-            out += (out.empty() ? "" : std::string(sep)) + (v.is_string() ? v.get<std::string>() : v.dump());
+            out += (out.empty() ? "" : std::string(sep)) +
+                   (v.is_string() ? v.get<std::string>() : v.dump());
     } else if (it->is_object()) {
         for (const auto& [k, v] : it->items())
-            out += (out.empty() ? "" : std::string(sep)) + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+            out += (out.empty() ? "" : std::string(sep)) + k + "=" +
+                   (v.is_string() ? v.get<std::string>() : v.dump());
     }
     return out;
 }
 
-Result<std::string> read_file(const std::string& path)
-{
-    if (path == "-")
-        return std::string(std::istreambuf_iterator<char>(std::cin), {});
+Result<std::string> read_file(const std::string& path) {
+    if (path == "-") return std::string(std::istreambuf_iterator<char>(std::cin), {});
     std::ifstream in(path, std::ios::binary);
-    if (!in)
-        return fail("cannot read {}", path);
+    if (!in) return fail("cannot read {}", path);
     return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-Result<std::uint64_t> number(std::string_view flag, const std::string& text)
-{
+Result<std::uint64_t> number(std::string_view flag, const std::string& text) {
     std::uint64_t n = 0;
     auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
     if (ec != std::errc{} || p != text.data() + text.size())
@@ -197,55 +186,49 @@ Result<std::uint64_t> number(std::string_view flag, const std::string& text)
     return n;
 }
 
-std::optional<std::string> one(const ClientArgs& a, const std::string& flag)
-{
+std::optional<std::string> one(const ClientArgs& a, const std::string& flag) {
     auto it = a.flags.find(flag);
-    if (it == a.flags.end())
-        return std::nullopt;
+    if (it == a.flags.end()) return std::nullopt;
     return it->second;
 }
 
-int usage_error(std::string_view message)
-{
+int usage_error(std::string_view message) {
     std::fprintf(stderr, "cairn: %.*s\n\n%.*s", static_cast<int>(message.size()), message.data(),
                  static_cast<int>(client_usage.size()), client_usage.data());
     return 2;
 }
 
-const char* getenv_wrapper(const char* name) { return std::getenv(name); }
+const char* getenv_wrapper(const char* name) {
+    return std::getenv(name);
+}
 
 } // namespace
 
-bool is_client_command(std::string_view command)
-{
+bool is_client_command(std::string_view command) {
     for (std::string_view c : {"register", "deregister", "services", "members", "check", "keygen"})
-        if (command == c)
-            return true;
+        if (command == c) return true;
     return false;
 }
 
-std::string base_url(std::string_view http_addr)
-{
+std::string base_url(std::string_view http_addr) {
     std::string url(http_addr);
-    if (!url.starts_with("http://") && !url.starts_with("https://"))
-        url = "http://" + url;
-    while (url.ends_with('/'))
-        url.pop_back();
+    if (!url.starts_with("http://") && !url.starts_with("https://")) url = "http://" + url;
+    while (url.ends_with('/')) url.pop_back();
     return url;
 }
 
-Result<ClientArgs> parse_client_args(std::span<const std::string> args, std::span<const std::string_view> value_flags,
-                                     const std::function<const char*(const char*)>& env)
-{
+Result<ClientArgs> parse_client_args(std::span<const std::string> args,
+                                     std::span<const std::string_view> value_flags,
+                                     const std::function<const char*(const char*)>& env) {
     ClientArgs out;
     if (const char* a = env("CAIRN_HTTP_ADDR"); a && *a)
         out.http_addr = a;
     else
         out.http_addr = default_http_addr;
-    if (const char* t = env("CAIRN_HTTP_TOKEN"))
-        out.token = t;
+    if (const char* t = env("CAIRN_HTTP_TOKEN")) out.token = t;
     auto takes_value = [&](std::string_view flag) {
-        return flag == "--http-addr" || flag == "--token" || std::ranges::find(value_flags, flag) != value_flags.end();
+        return flag == "--http-addr" || flag == "--token" ||
+               std::ranges::find(value_flags, flag) != value_flags.end();
     };
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
@@ -260,8 +243,7 @@ Result<ClientArgs> parse_client_args(std::span<const std::string> args, std::spa
             value = a.substr(eq + 1);
         }
         if (!takes_value(flag)) {
-            if (value)
-                return fail("{} takes no value", flag);
+            if (value) return fail("{} takes no value", flag);
             if (flag == "--json")
                 out.json = true;
             else
@@ -269,8 +251,7 @@ Result<ClientArgs> parse_client_args(std::span<const std::string> args, std::spa
             continue;
         }
         if (!value) {
-            if (i + 1 >= args.size())
-                return fail("{} needs a value", flag);
+            if (i + 1 >= args.size()) return fail("{} needs a value", flag);
             value = args[++i];
         }
         if (flag == "--http-addr")
@@ -283,23 +264,22 @@ Result<ClientArgs> parse_client_args(std::span<const std::string> args, std::spa
     return out;
 }
 
-Result<json> registration_from_flags(const ClientArgs& a)
-{
+Result<json> registration_from_flags(const ClientArgs& a) {
     json j = json::object();
-    for (auto [flag, key] : {std::pair{"--name", "name"}, {"--id", "id"}, {"--address", "address"},
-                             {"--policy", "policy"}, {"--ttl", "ttl"}})
-        if (auto v = one(a, flag))
-            j[key] = *v;
+    for (auto [flag, key] : {std::pair{"--name", "name"},
+                             {"--id", "id"},
+                             {"--address", "address"},
+                             {"--policy", "policy"},
+                             {"--ttl", "ttl"}})
+        if (auto v = one(a, flag)) j[key] = *v;
     for (auto [flag, key] : {std::pair{"--port", "port"}, {"--weight", "weight"}})
         if (auto v = one(a, flag)) {
             auto n = number(flag, *v);
-            if (!n)
-                return std::unexpected(n.error());
+            if (!n) return std::unexpected(n.error());
             j[key] = *n;
         }
     auto [tb, te] = a.flags.equal_range("--tag");
-    for (auto it = tb; it != te; ++it)
-        j["tags"].push_back(it->second);
+    for (auto it = tb; it != te; ++it) j["tags"].push_back(it->second);
     auto [mb, me] = a.flags.equal_range("--meta");
     for (auto it = mb; it != me; ++it) {
         auto eq = it->second.find('=');
@@ -308,91 +288,88 @@ Result<json> registration_from_flags(const ClientArgs& a)
         j["meta"][it->second.substr(0, eq)] = it->second.substr(eq + 1);
     }
     json check = json::object();
-    for (auto [flag, key] : {std::pair{"--check-http", "http"}, {"--check-tcp", "tcp"}, {"--check-ttl", "ttl"},
-                             {"--check-interval", "interval"}, {"--check-timeout", "timeout"}})
-        if (auto v = one(a, flag))
-            check[key] = *v;
-    if (!check.empty())
-        j["checks"] = json::array({check});
-    if (!j.contains("name"))
-        return fail("--name is required (or give a JSON file)");
+    for (auto [flag, key] : {std::pair{"--check-http", "http"},
+                             {"--check-tcp", "tcp"},
+                             {"--check-ttl", "ttl"},
+                             {"--check-interval", "interval"},
+                             {"--check-timeout", "timeout"}})
+        if (auto v = one(a, flag)) check[key] = *v;
+    if (!check.empty()) j["checks"] = json::array({check});
+    if (!j.contains("name")) return fail("--name is required (or give a JSON file)");
     return j;
 }
 
-std::string format_services(const json& services)
-{
-    std::vector<std::vector<std::string>> rows{{"NAME", "INSTANCES", "PASSING", "WARNING", "CRITICAL", "MAINTENANCE"}};
+std::string format_services(const json& services) {
+    std::vector<std::vector<std::string>> rows{
+        {"NAME", "INSTANCES", "PASSING", "WARNING", "CRITICAL", "MAINTENANCE"}};
     if (services.is_array())
         for (const auto& s : services)
-            rows.push_back({str(s, "name"), str(s, "instances"), str(s, "passing"), str(s, "warning"),
-                            str(s, "critical"), str(s, "maintenance")});
+            rows.push_back({str(s, "name"), str(s, "instances"), str(s, "passing"),
+                            str(s, "warning"), str(s, "critical"), str(s, "maintenance")});
     return table(rows);
 }
 
-std::string format_instances(const json& instances)
-{
-    std::vector<std::vector<std::string>> rows{{"ID", "NODE", "ADDRESS", "PORT", "WEIGHT", "HEALTH", "TAGS"}};
+std::string format_instances(const json& instances) {
+    std::vector<std::vector<std::string>> rows{
+        {"ID", "NODE", "ADDRESS", "PORT", "WEIGHT", "HEALTH", "TAGS"}};
     std::string checks;
     if (instances.is_array())
         for (const auto& i : instances)
-            rows.push_back({str(i, "id"), str(i, "node"), str(i, "address"), str(i, "port"), str(i, "weight"),
-                            str(i, "health"), joined(i, "tags", ",")});
+            rows.push_back({str(i, "id"), str(i, "node"), str(i, "address"), str(i, "port"),
+                            str(i, "weight"), str(i, "health"), joined(i, "tags", ",")});
     std::string out = table(rows);
-    std::vector<std::vector<std::string>> check_rows{{"CHECK", "INSTANCE", "STATUS", "LATENCY", "OUTPUT"}};
+    std::vector<std::vector<std::string>> check_rows{
+        {"CHECK", "INSTANCE", "STATUS", "LATENCY", "OUTPUT"}};
     if (instances.is_array())
         for (const auto& i : instances) {
             auto it = i.find("checks");
-            if (it == i.end() || !it->is_array())
-                continue;
+            if (it == i.end() || !it->is_array()) continue;
             for (const auto& c : *it) {
                 std::string output = str(c, "output");
                 std::ranges::replace(output, '\n', ' ');
-                if (output.size() > 60)
-                    output = output.substr(0, 57) + "...";
+                if (output.size() > 60) output = output.substr(0, 57) + "...";
                 std::string latency = c.contains("latency_ms") && c["latency_ms"].is_number()
                                           ? fmt::format("{:.1f}ms", c["latency_ms"].get<double>())
                                           : "";
-                check_rows.push_back({str(c, "id"), str(i, "id"), str(c, "status"), latency, output});
+                check_rows.push_back(
+                    {str(c, "id"), str(i, "id"), str(c, "status"), latency, output});
             }
         }
-    if (check_rows.size() > 1)
-        out += "\n" + table(check_rows);
+    if (check_rows.size() > 1) out += "\n" + table(check_rows);
     return out;
 }
 
-std::string format_members(const json& members)
-{
-    std::vector<std::vector<std::string>> rows{{"NAME", "ADDRESS", "STATE", "INCARNATION", "DATACENTER", "META"}};
+std::string format_members(const json& members) {
+    std::vector<std::vector<std::string>> rows{
+        {"NAME", "ADDRESS", "STATE", "INCARNATION", "DATACENTER", "META"}};
     if (members.is_array())
         for (const auto& m : members)
-            rows.push_back({str(m, "name"), str(m, "address"), str(m, "state"), str(m, "incarnation"),
-                            str(m, "datacenter"), joined(m, "meta", ",")});
+            rows.push_back({str(m, "name"), str(m, "address"), str(m, "state"),
+                            str(m, "incarnation"), str(m, "datacenter"), joined(m, "meta", ",")});
     return table(rows);
 }
 
-std::string make_key()
-{
+std::string make_key() {
     auto key = gossip::generate_key(32);
     return key ? gossip::format_key(*key) : std::string();
 }
 
-int run_client(std::string_view command, std::span<char* const> raw)
-{
+int run_client(std::string_view command, std::span<char* const> raw) {
     std::vector<std::string> argv(raw.begin(), raw.end());
     static constexpr std::string_view value_flags[] = {
-        "--name", "--id", "--address", "--port", "--tag", "--meta", "--weight", "--policy", "--ttl",
-        "--check-http", "--check-tcp", "--check-ttl", "--check-interval", "--check-timeout", "--note", "--file"};
+        "--name",      "--id",        "--address",        "--port",          "--tag",
+        "--meta",      "--weight",    "--policy",         "--ttl",           "--check-http",
+        "--check-tcp", "--check-ttl", "--check-interval", "--check-timeout", "--note",
+        "--file"};
     auto parsed = parse_client_args(argv, value_flags, getenv_wrapper);
-    if (!parsed)
-        return usage_error(parsed.error().message);
+    if (!parsed) return usage_error(parsed.error().message);
     const ClientArgs& a = *parsed;
     if (std::ranges::find(a.switches, "--help") != a.switches.end()) {
         std::fwrite(client_usage.data(), 1, client_usage.size(), stdout);
         return 0;
     }
     for (const std::string& s : a.switches)
-        if (s != "--passing")
-            return usage_error(fmt::format("unknown option {}", s));
+        if (s != "--passing") return usage_error(fmt::format("unknown option {}", s));
 
     if (command == "keygen") {
         std::string key = make_key();
@@ -406,27 +383,26 @@ int run_client(std::string_view command, std::span<char* const> raw)
     if (command == "members")
         return finish(a, request(a, "GET", "/v1/members", nullptr), format_members);
     if (command == "services") {
-        if (a.positional.size() > 1)
-            return usage_error("services takes at most one NAME");
+        if (a.positional.size() > 1) return usage_error("services takes at most one NAME");
         if (a.positional.empty())
             return finish(a, request(a, "GET", "/v1/services", nullptr), format_services);
         bool passing = std::ranges::find(a.switches, "--passing") != a.switches.end();
-        std::string path = "/v1/services/" + escape_path(a.positional[0]) + (passing ? "?passing" : "");
+        std::string path =
+            "/v1/services/" + escape_path(a.positional[0]) + (passing ? "?passing" : "");
         return finish(a, request(a, "GET", path, nullptr), format_instances);
     }
     if (command == "deregister") {
-        if (a.positional.size() != 1)
-            return usage_error("deregister needs exactly one ID");
-        return finish(a, request(a, "DELETE", "/v1/services/" + escape_path(a.positional[0]), nullptr),
-                      [](const json& j) { return fmt::format("deregistered {}\n", str(j, "deregistered")); });
+        if (a.positional.size() != 1) return usage_error("deregister needs exactly one ID");
+        return finish(
+            a, request(a, "DELETE", "/v1/services/" + escape_path(a.positional[0]), nullptr),
+            [](const json& j) { return fmt::format("deregistered {}\n", str(j, "deregistered")); });
     }
     if (command == "check") {
-        if (a.positional.size() != 2 || (a.positional[0] != "pass" && a.positional[0] != "warn" &&
-                                         a.positional[0] != "fail"))
+        if (a.positional.size() != 2 ||
+            (a.positional[0] != "pass" && a.positional[0] != "warn" && a.positional[0] != "fail"))
             return usage_error("check needs pass, warn or fail and a CHECK_ID");
         std::string body;
-        if (auto note = one(a, "--note"))
-            body = json{{"note", *note}}.dump();
+        if (auto note = one(a, "--note")) body = json{{"note", *note}}.dump();
         std::string path = "/v1/checks/" + escape_path(a.positional[1]) + "/" + a.positional[0];
         return finish(a, request(a, "PUT", path, &body), [](const json& j) {
             return fmt::format("check {} is {}\n", str(j, "check"), str(j, "status"));
@@ -441,18 +417,16 @@ int run_client(std::string_view command, std::span<char* const> raw)
             return usage_error("register takes flags or one JSON FILE");
         if (file) {
             auto text = read_file(*file);
-            if (!text)
-                return usage_error(text.error().message);
+            if (!text) return usage_error(text.error().message);
             body = std::move(*text);
         } else {
             auto j = registration_from_flags(a);
-            if (!j)
-                return usage_error(j.error().message);
+            if (!j) return usage_error(j.error().message);
             body = j->dump();
         }
         return finish(a, request(a, "PUT", "/v1/services", &body), [](const json& j) {
-            return fmt::format("registered {} ({} {}:{}), health {}\n", str(j, "id"), str(j, "name"),
-                               str(j, "address"), str(j, "port"), str(j, "health"));
+            return fmt::format("registered {} ({} {}:{}), health {}\n", str(j, "id"),
+                               str(j, "name"), str(j, "address"), str(j, "port"), str(j, "health"));
         });
     }
     return usage_error(fmt::format("unknown command {}", command));

@@ -28,8 +28,8 @@ namespace cairn::agent {
 int run_client(std::string_view command, std::span<char* const> args);
 
 struct ClientArgs {
-    std::string http_addr;                // from --http-addr, CAIRN_HTTP_ADDR, or the default
-    std::string token;                    // from --token or CAIRN_HTTP_TOKEN
+    std::string http_addr; // from --http-addr, CAIRN_HTTP_ADDR, or the default
+    std::string token;     // from --token or CAIRN_HTTP_TOKEN
     bool json = false;
     std::vector<std::string> positional;
     std::multimap<std::string, std::string> flags; // "--name" -> "web" (repeatable)
@@ -39,9 +39,9 @@ struct ClientArgs {
 // Splits the arguments after the command. `value_flags` take a value
 // ("--port 80" or "--port=80"); any other "--x" is a switch. `env` looks up
 // an environment variable (injected for tests).
-[[nodiscard]] Result<ClientArgs> parse_client_args(std::span<const std::string> args,
-                                                   std::span<const std::string_view> value_flags,
-                                                   const std::function<const char*(const char*)>& env);
+[[nodiscard]] Result<ClientArgs>
+parse_client_args(std::span<const std::string> args, std::span<const std::string_view> value_flags,
+                  const std::function<const char*(const char*)>& env);
 
 // `cairn register` flags to a registration body (docs/http-api.md).
 [[nodiscard]] Result<nlohmann::json> registration_from_flags(const ClientArgs& args);

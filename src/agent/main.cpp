@@ -13,8 +13,7 @@
 
 namespace {
 
-int run_agent(std::span<char* const> args)
-{
+int run_agent(std::span<char* const> args) {
     auto options = cairn::agent::parse_agent_args(args);
     if (!options) {
         std::fprintf(stderr, "cairn agent: %s\n\n%.*s", options.error().message.c_str(),
@@ -33,16 +32,12 @@ int run_agent(std::span<char* const> args)
 
 } // namespace
 
-int main(int argc, char** argv)
-{
+int main(int argc, char** argv) {
     std::string_view command = argc > 1 ? argv[1] : "";
     std::span<char* const> args(argv + std::min(argc, 2), argv + argc);
-    if (command == "agent")
-        return run_agent(args);
-    if (cairn::agent::is_client_command(command))
-        return cairn::agent::run_client(command, args);
-    if (command == "validate")
-        return cairn::agent::run_validate(args);
+    if (command == "agent") return run_agent(args);
+    if (cairn::agent::is_client_command(command)) return cairn::agent::run_client(command, args);
+    if (command == "validate") return cairn::agent::run_validate(args);
     if (command == "version" || command == "--version") {
         std::printf("cairn %s\n", CAIRN_VERSION);
         return 0;

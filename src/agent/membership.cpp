@@ -14,29 +14,24 @@ namespace {
 
 constexpr std::uint16_t default_gossip_port = 8301;
 
-std::string address_text(const gossip::Node& n)
-{
+std::string address_text(const gossip::Node& n) {
     auto a = gossip::socket_address(n.address());
     return a ? a->to_string() : std::string("?");
 }
 
-std::string vsn_text(const gossip::Node& n)
-{
+std::string vsn_text(const gossip::Node& n) {
     return fmt::format("{},{},{},{},{},{}", n.pmin, n.pmax, n.pcur, n.dmin, n.dmax, n.dcur);
 }
 
 } // namespace
 
-gossip::Bytes encode_meta(const std::vector<std::pair<std::string, std::string>>& pairs)
-{
+gossip::Bytes encode_meta(const std::vector<std::pair<std::string, std::string>>& pairs) {
     std::string text;
-    for (const auto& [k, v] : pairs)
-        text += k + "=" + v + "\n";
+    for (const auto& [k, v] : pairs) text += k + "=" + v + "\n";
     return gossip::Bytes(text.begin(), text.end());
 }
 
-std::vector<std::pair<std::string, std::string>> decode_meta(std::span<const std::uint8_t> meta)
-{
+std::vector<std::pair<std::string, std::string>> decode_meta(std::span<const std::uint8_t> meta) {
     std::vector<std::pair<std::string, std::string>> out;
     std::string_view text(reinterpret_cast<const char*>(meta.data()), meta.size());
     while (!text.empty()) {
@@ -44,8 +39,7 @@ std::vector<std::pair<std::string, std::string>> decode_meta(std::span<const std
         auto line = text.substr(0, end);
         if (auto eq = line.find('='); eq != std::string_view::npos)
             out.emplace_back(std::string(line.substr(0, eq)), std::string(line.substr(eq + 1)));
-        if (end == std::string_view::npos)
-            break;
+        if (end == std::string_view::npos) break;
         text.remove_prefix(end + 1);
     }
     return out;
@@ -57,30 +51,21 @@ class Membership::MetaDelegate final : public gossip::Delegate {
 public:
     MetaDelegate(gossip::Bytes meta, gossip::Delegate* user)
         : meta_(std::move(meta))
-        , user_(user)
-    {
-    }
-    gossip::Bytes node_meta(std::size_t limit) override
-    {
+        , user_(user) {}
+    gossip::Bytes node_meta(std::size_t limit) override {
         return meta_.size() <= limit ? meta_ : gossip::Bytes();
     }
-    void notify_msg(std::span<const std::uint8_t> msg) override
-    {
-        if (user_)
-            user_->notify_msg(msg);
+    void notify_msg(std::span<const std::uint8_t> msg) override {
+        if (user_) user_->notify_msg(msg);
     }
-    std::vector<gossip::Bytes> get_broadcasts(std::size_t overhead, std::size_t limit) override
-    {
+    std::vector<gossip::Bytes> get_broadcasts(std::size_t overhead, std::size_t limit) override {
         return user_ ? user_->get_broadcasts(overhead, limit) : std::vector<gossip::Bytes>{};
     }
-    gossip::Bytes local_state(bool join) override
-    {
+    gossip::Bytes local_state(bool join) override {
         return user_ ? user_->local_state(join) : gossip::Bytes();
     }
-    void merge_remote_state(std::span<const std::uint8_t> state, bool join) override
-    {
-        if (user_)
-            user_->merge_remote_state(state, join);
+    void merge_remote_state(std::span<const std::uint8_t> state, bool join) override {
+        if (user_) user_->merge_remote_state(state, join);
     }
 
 private:
@@ -96,27 +81,23 @@ Membership::Membership(Loop& loop, const config::Config& config, registry::Addre
     , join_(config.gossip.join)
     , user_(std::move(user))
     , meta_(std::make_unique<MetaDelegate>(
-          encode_meta({{"dc", config.datacenter}, {"version", CAIRN_VERSION}}), user_.delegate))
-{
+          encode_meta({{"dc", config.datacenter}, {"version", CAIRN_VERSION}}), user_.delegate)) {
     join_.insert(join_.end(), extra_join.begin(), extra_join.end());
 }
 
 Membership::~Membership() = default;
 
-Result<void> Membership::start()
-{
+Result<void> Membership::start() {
     const auto& g = config_.gossip;
     auto c = gossip::profile_config(g.profile);
-    if (!c)
-        return fail("gossip.profile: \"{}\" is not a profile", g.profile);
+    if (!c) return fail("gossip.profile: \"{}\" is not a profile", g.profile);
     c->name = config_.node_name;
     // Advertise: [gossip].advertise, else the bind address when it is a
     // specific one, else the agent's own address, on the bind port.
     SocketAddress advertise = g.bind;
     if (!g.advertise.empty()) {
         auto a = parse_socket_address(g.advertise, g.bind.port());
-        if (!a)
-            return fail("gossip.advertise: {}", a.error().message);
+        if (!a) return fail("gossip.advertise: {}", a.error().message);
         advertise = *a;
     } else if (g.bind.host() == "0.0.0.0" || g.bind.host() == "::") {
         advertise = SocketAddress::from(address_, g.bind.port());
@@ -125,8 +106,7 @@ Result<void> Membership::start()
     c->advertise_port = advertise.port();
     if (!g.encrypt.empty()) {
         auto key = gossip::parse_key(g.encrypt);
-        if (!key)
-            return fail("gossip.encrypt: {}", key.error().message);
+        if (!key) return fail("gossip.encrypt: {}", key.error().message);
         if (auto r = keyring_.add_key(*key); !r)
             return fail("gossip.encrypt: {}", r.error().message);
         c->security.keyring = &keyring_;
@@ -138,45 +118,37 @@ Result<void> Membership::start()
     delegates.events = this;
     delegates.conflict = this;
     host_ = std::make_unique<gossip::Host>(loop_, std::move(*c), g.bind, delegates);
-    if (user_.after_call)
-        host_->set_after_call(user_.after_call);
-    if (auto r = host_->start(); !r)
-        return r;
+    if (user_.after_call) host_->set_after_call(user_.after_call);
+    if (auto r = host_->start(); !r) return r;
     log::info("gossip.listen", {{"bind", host_->local_address().to_string()},
                                 {"profile", g.profile},
                                 {"encrypted", g.encrypt.empty() ? "no" : "yes"}});
     std::vector<SocketAddress> seeds;
     for (const auto& j : join_) {
         auto a = parse_socket_address(j, default_gossip_port);
-        if (!a)
-            return fail("gossip.join: {}", a.error().message);
+        if (!a) return fail("gossip.join: {}", a.error().message);
         seeds.push_back(*a);
     }
     host_->join(std::move(seeds));
     return {};
 }
 
-void Membership::leave(std::function<void()> done)
-{
-    if (!host_)
-        return done();
+void Membership::leave(std::function<void()> done) {
+    if (!host_) return done();
     log::info("gossip.leave", {{"node", config_.node_name}});
     host_->leave(std::move(done));
 }
 
-nlohmann::json Membership::members_json() const
-{
+nlohmann::json Membership::members_json() const {
     auto out = nlohmann::json::array();
-    if (!host_)
-        return out;
+    if (!host_) return out;
     for (const auto& r : host_->memberlist().all_nodes()) {
         const auto& n = r.node;
         nlohmann::json meta = nlohmann::json::object();
         std::string datacenter;
         for (const auto& [k, v] : decode_meta(n.meta)) {
             meta[k] = v;
-            if (k == "dc")
-                datacenter = v;
+            if (k == "dc") datacenter = v;
         }
         auto a = gossip::socket_address(n.address());
         out.push_back({{"name", n.name},
@@ -192,14 +164,11 @@ nlohmann::json Membership::members_json() const
     return out;
 }
 
-std::string Membership::metrics() const
-{
-    if (!host_)
-        return {};
+std::string Membership::metrics() const {
+    if (!host_) return {};
     const auto& ml = host_->memberlist();
     std::size_t by_state[4] = {};
-    for (const auto& r : ml.all_nodes())
-        by_state[static_cast<std::size_t>(r.node.state) & 3]++;
+    for (const auto& r : ml.all_nodes()) by_state[static_cast<std::size_t>(r.node.state) & 3]++;
     const auto& s = ml.stats();
     const auto& h = host_->stats();
     std::string out;
@@ -214,12 +183,14 @@ std::string Membership::metrics() const
     };
     counter("cairn_gossip_packets_received_total", "Gossip datagrams received.", h.packets_in);
     counter("cairn_gossip_packets_sent_total", "Gossip datagrams sent.", h.packets_out);
-    counter("cairn_gossip_received_bytes_total", "Gossip bytes received (UDP and TCP).", h.bytes_in);
+    counter("cairn_gossip_received_bytes_total", "Gossip bytes received (UDP and TCP).",
+            h.bytes_in);
     counter("cairn_gossip_sent_bytes_total", "Gossip bytes sent (UDP and TCP).", h.bytes_out);
     counter("cairn_gossip_packets_dropped_total",
             "Gossip datagrams dropped: undecodable, wrongly sealed, bad CRC.", s.packets_dropped);
     counter("cairn_gossip_probes_total", "Probes of other members.", s.probes);
-    counter("cairn_gossip_probe_failures_total", "Probes that ended in suspicion.", s.probes_failed);
+    counter("cairn_gossip_probe_failures_total", "Probes that ended in suspicion.",
+            s.probes_failed);
     counter("cairn_gossip_refutations_total", "Suspicions of this agent it refuted.", s.refutes);
     counter("cairn_gossip_push_pulls_total", "Completed push-pull state exchanges.", s.push_pulls);
     out += fmt::format("# HELP cairn_gossip_health_score Lifeguard awareness score (0 = healthy).\n"
@@ -228,31 +199,24 @@ std::string Membership::metrics() const
     return out;
 }
 
-void Membership::notify_join(const gossip::Node& node)
-{
-    log::info("gossip.member_join", {{"member", node.name}, {"address", address_text(node)},
-                                     {"vsn", vsn_text(node)}});
-    if (user_.events)
-        user_.events->notify_join(node);
+void Membership::notify_join(const gossip::Node& node) {
+    log::info("gossip.member_join",
+              {{"member", node.name}, {"address", address_text(node)}, {"vsn", vsn_text(node)}});
+    if (user_.events) user_.events->notify_join(node);
 }
 
-void Membership::notify_leave(const gossip::Node& node)
-{
+void Membership::notify_leave(const gossip::Node& node) {
     log::info(node.state == gossip::NodeState::left ? "gossip.member_left" : "gossip.member_dead",
               {{"member", node.name}, {"address", address_text(node)}});
-    if (user_.events)
-        user_.events->notify_leave(node);
+    if (user_.events) user_.events->notify_leave(node);
 }
 
-void Membership::notify_update(const gossip::Node& node)
-{
+void Membership::notify_update(const gossip::Node& node) {
     log::info("gossip.member_update", {{"member", node.name}, {"address", address_text(node)}});
-    if (user_.events)
-        user_.events->notify_update(node);
+    if (user_.events) user_.events->notify_update(node);
 }
 
-void Membership::notify_conflict(const gossip::Node& existing, const gossip::Node& other)
-{
+void Membership::notify_conflict(const gossip::Node& existing, const gossip::Node& other) {
     log::warn("gossip.name_conflict", {{"member", existing.name},
                                        {"address", address_text(existing)},
                                        {"other_address", address_text(other)}});

@@ -33,7 +33,8 @@ namespace cairn::agent {
 
 // What rides in a member's metadata (at most 512 bytes): "key=value" pairs,
 // one per line, like Serf's tags.
-[[nodiscard]] gossip::Bytes encode_meta(const std::vector<std::pair<std::string, std::string>>& pairs);
+[[nodiscard]] gossip::Bytes
+encode_meta(const std::vector<std::pair<std::string, std::string>>& pairs);
 [[nodiscard]] std::vector<std::pair<std::string, std::string>>
 decode_meta(std::span<const std::uint8_t> meta);
 

@@ -12,11 +12,11 @@
 
 namespace cairn::agent {
 
-
 // A config-defined instance (validated when the config was loaded) as
 // owned by `node`; one without an address gets `default_address`.
-[[nodiscard]] registry::Instance to_instance(const registry::Instance& service, std::string_view node,
-                                           const registry::Address& default_address);
+[[nodiscard]] registry::Instance to_instance(const registry::Instance& service,
+                                             std::string_view node,
+                                             const registry::Address& default_address);
 
 // What a reload must do so that the config-defined instances are exactly
 // `wanted`: upsert each of them (the registry keeps an identical one as it

@@ -16,8 +16,8 @@
 #include "config/reader.hpp"
 #include "config/service.hpp"
 #include "config/toml_guard.hpp"
-#include "core/log.hpp"
 #include "config/values.hpp"
+#include "core/log.hpp"
 #include "core/text.hpp"
 #include "registry/validate.hpp"
 
@@ -29,8 +29,7 @@ using namespace std::chrono_literals;
 constexpr Duration max_ttl = 7 * 24h;
 constexpr Duration max_timeout = 1h;
 
-void read_dns(TableReader& r, DnsConfig& d)
-{
+void read_dns(TableReader& r, DnsConfig& d) {
     r.address_list("listen", d.listen, 8600);
     r.integer("workers", d.workers, 0, 256);
     r.duration("service_ttl", d.service_ttl, 0ms, max_ttl);
@@ -39,23 +38,18 @@ void read_dns(TableReader& r, DnsConfig& d)
     r.integer("answer_limit", d.answer_limit, 0, 65535);
     std::string policy;
     r.string("policy", policy, [](std::string_view t) -> Result<void> {
-        if (auto v = registry::parse_policy(t); !v)
-            return std::unexpected(v.error());
+        if (auto v = registry::parse_policy(t); !v) return std::unexpected(v.error());
         return {};
     });
-    if (!policy.empty())
-        d.policy = *registry::parse_policy(policy);
+    if (!policy.empty()) d.policy = *registry::parse_policy(policy);
     std::string serve_warning;
     r.string("serve_warning", serve_warning, [](std::string_view t) -> Result<void> {
-        if (auto v = registry::parse_serve_warning(t); !v)
-            return std::unexpected(v.error());
+        if (auto v = registry::parse_serve_warning(t); !v) return std::unexpected(v.error());
         return {};
     });
-    if (!serve_warning.empty())
-        d.serve_warning = *registry::parse_serve_warning(serve_warning);
+    if (!serve_warning.empty()) d.serve_warning = *registry::parse_serve_warning(serve_warning);
     r.string("zones_dir", d.zones_dir, [](std::string_view t) -> Result<void> {
-        if (t.empty())
-            return fail("must not be empty");
+        if (t.empty()) return fail("must not be empty");
         return {};
     });
     r.integer("tcp_max_connections", d.tcp_max_connections, 1, 1'000'000);
@@ -63,8 +57,7 @@ void read_dns(TableReader& r, DnsConfig& d)
     if (const toml::table* t = r.table("forward")) {
         TableReader fr(*t, r.path_of("forward"), r.errors());
         fr.string_list("upstreams", d.forward.upstreams, [](std::string_view u) -> Result<void> {
-            if (auto a = parse_socket_address(u, 53); !a)
-                return std::unexpected(a.error());
+            if (auto a = parse_socket_address(u, 53); !a) return std::unexpected(a.error());
             return {};
         });
         fr.string_list("allow", d.forward.allow, check_cidr);
@@ -73,8 +66,7 @@ void read_dns(TableReader& r, DnsConfig& d)
     r.finish();
 }
 
-void read_http(TableReader& r, HttpConfig& h)
-{
+void read_http(TableReader& r, HttpConfig& h) {
     r.address("listen", h.listen, 8500);
     r.string("token", h.token);
     r.integer("max_connections", h.max_connections, 1, 1'000'000);
@@ -84,31 +76,25 @@ void read_http(TableReader& r, HttpConfig& h)
     r.finish();
 }
 
-void read_gossip(TableReader& r, GossipConfig& g)
-{
+void read_gossip(TableReader& r, GossipConfig& g) {
     r.address("bind", g.bind, 8301);
     r.string("advertise", g.advertise, [](std::string_view t) -> Result<void> {
-        if (t.empty())
-            return {};
-        if (auto a = parse_socket_address(t, 8301); !a)
-            return std::unexpected(a.error());
+        if (t.empty()) return {};
+        if (auto a = parse_socket_address(t, 8301); !a) return std::unexpected(a.error());
         return {};
     });
     r.string_list("join", g.join, [](std::string_view t) -> Result<void> {
-        if (t.empty())
-            return fail("a join address must not be empty");
+        if (t.empty()) return fail("a join address must not be empty");
         return {};
     });
     r.string("encrypt", g.encrypt, [](std::string_view t) -> Result<void> {
-        if (t.empty())
-            return {};
+        if (t.empty()) return {};
         // AES-128, -192 or -256, as memberlist's keyring takes them.
         static constexpr std::size_t sizes[] = {16, 24, 32};
         return check_base64_key(t, sizes);
     });
     r.string("profile", g.profile, [](std::string_view t) -> Result<void> {
-        if (t == "lan" || t == "wan" || t == "local")
-            return {};
+        if (t == "lan" || t == "wan" || t == "local") return {};
         return fail("\"{}\" is not a profile (expected lan, wan or local)", t);
     });
     r.boolean("encrypt_verify_incoming", g.verify_incoming);
@@ -116,58 +102,45 @@ void read_gossip(TableReader& r, GossipConfig& g)
     r.finish();
 }
 
-std::optional<StorageSync> parse_storage_sync(std::string_view t)
-{
-    if (t == "none")
-        return StorageSync::none;
-    if (t == "normal")
-        return StorageSync::normal;
-    if (t == "fsync")
-        return StorageSync::fsync;
+std::optional<StorageSync> parse_storage_sync(std::string_view t) {
+    if (t == "none") return StorageSync::none;
+    if (t == "normal") return StorageSync::normal;
+    if (t == "fsync") return StorageSync::fsync;
     return std::nullopt;
 }
 
-void read_storage(TableReader& r, StorageConfig& st)
-{
+void read_storage(TableReader& r, StorageConfig& st) {
     std::string sync;
     r.string("sync", sync, [](std::string_view t) -> Result<void> {
-        if (!parse_storage_sync(t))
-            return fail("\"{}\" is not one of none, normal, fsync", t);
+        if (!parse_storage_sync(t)) return fail("\"{}\" is not one of none, normal, fsync", t);
         return {};
     });
-    if (auto v = parse_storage_sync(sync))
-        st.sync = *v;
+    if (auto v = parse_storage_sync(sync)) st.sync = *v;
     r.finish();
 }
 
-void read_log(TableReader& r, LogConfig& l)
-{
+void read_log(TableReader& r, LogConfig& l) {
     r.string("level", l.level, [](std::string_view t) -> Result<void> {
-        if (auto v = cairn::log::parse_level(t); !v)
-            return std::unexpected(v.error());
+        if (auto v = cairn::log::parse_level(t); !v) return std::unexpected(v.error());
         return {};
     });
     r.boolean("json", l.json);
     r.finish();
 }
 
-void read_sections(TableReader& top, Config& c, std::vector<ServiceSite>& sites)
-{
+void read_sections(TableReader& top, Config& c, std::vector<ServiceSite>& sites) {
     top.string("node_name", c.node_name, registry::check_label);
     top.string("datacenter", c.datacenter, registry::check_label);
     top.string("domain", c.domain, [](std::string_view t) -> Result<void> {
-        if (auto d = normalize_domain(t); !d)
-            return std::unexpected(d.error());
+        if (auto d = normalize_domain(t); !d) return std::unexpected(d.error());
         return {};
     });
     top.string("data_dir", c.data_dir, [](std::string_view t) -> Result<void> {
-        if (t.empty())
-            return fail("must not be empty");
+        if (t.empty()) return fail("must not be empty");
         return {};
     });
     top.string("advertise_address", c.advertise_address, [](std::string_view t) -> Result<void> {
-        if (t.empty())
-            return {};
+        if (t.empty()) return {};
         return check_ip_address(t);
     });
     if (const toml::table* t = top.table("dns")) {
@@ -196,11 +169,13 @@ void read_sections(TableReader& top, Config& c, std::vector<ServiceSite>& sites)
             std::string path = fmt::format("service[{}]", i);
             const toml::table* t = item.as_table();
             if (!t) {
-                top.errors().add(item.source().begin.line, path, fmt::format("expected a table, got {}", describe(item)));
+                top.errors().add(item.source().begin.line, path,
+                                 fmt::format("expected a table, got {}", describe(item)));
                 continue;
             }
             TableReader r(*t, path, top.errors());
-            ServiceSite& site = sites.emplace_back(top.errors().origin(), t->source().begin.line, path);
+            ServiceSite& site =
+                sites.emplace_back(top.errors().origin(), t->source().begin.line, path);
             read_service(r, c.services.emplace_back(), site);
         }
     }
@@ -209,10 +184,8 @@ void read_sections(TableReader& top, Config& c, std::vector<ServiceSite>& sites)
 
 // Reads one document over `config`: keys present override, services append.
 Result<void> apply_document(std::string_view text, std::string_view origin, Config& config,
-                            std::vector<ServiceSite>& sites)
-{
-    if (auto clean = prescan_toml(text, origin); !clean)
-        return clean;
+                            std::vector<ServiceSite>& sites) {
+    if (auto clean = prescan_toml(text, origin); !clean) return clean;
     toml::table doc;
     try {
         doc = toml::parse(text, origin);
@@ -222,41 +195,32 @@ Result<void> apply_document(std::string_view text, std::string_view origin, Conf
     Errors errors{std::string(origin)};
     TableReader top(doc, "", errors);
     read_sections(top, config, sites);
-    if (!errors.empty())
-        return fail("{}", errors.text());
+    if (!errors.empty()) return fail("{}", errors.text());
     return {};
 }
 
-std::string default_node_name()
-{
+std::string default_node_name() {
     char host[256] = {};
-    if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
-        return "cairn";
+    if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "cairn";
     std::string name(host, strnlen(host, sizeof host));
     name = name.substr(0, name.find('.'));
     for (char& ch : name) {
         auto u = static_cast<unsigned char>(ch);
-        if (!std::isalnum(u) && ch != '-')
-            ch = '-';
+        if (!std::isalnum(u) && ch != '-') ch = '-';
     }
-    if (name.size() > 63)
-        name.resize(63);
-    if (!registry::check_label(name))
-        return "cairn";
+    if (name.size() > 63) name.resize(63);
+    if (!registry::check_label(name)) return "cairn";
     return name;
 }
 
 // Defaults that depend on other keys, the rulebook on each service, and the
 // rules that span services.
-Result<void> finish_config(Config& c, const std::vector<ServiceSite>& sites)
-{
-    if (c.node_name.empty())
-        c.node_name = default_node_name();
+Result<void> finish_config(Config& c, const std::vector<ServiceSite>& sites) {
+    if (c.node_name.empty()) c.node_name = default_node_name();
     c.domain = *normalize_domain(c.domain);
     std::string errors;
     auto add = [&](std::string text) {
-        if (!errors.empty())
-            errors += '\n';
+        if (!errors.empty()) errors += '\n';
         errors += text;
     };
     std::map<std::string, std::size_t, std::less<>> ids;
@@ -271,29 +235,28 @@ Result<void> finish_config(Config& c, const std::vector<ServiceSite>& sites)
         }
         if (auto [it, fresh] = ids.emplace(s.id, i); !fresh) {
             const ServiceSite& first = sites.at(it->second);
-            add(site.locate(fmt::format("id: {} is already used by the service at {}:{} (give each its own id)",
-                                        quote(s.id), first.origin(), first.line())));
+            add(site.locate(
+                fmt::format("id: {} is already used by the service at {}:{} (give each its own id)",
+                            quote(s.id), first.origin(), first.line())));
         }
         for (std::size_t k = 0; k < s.checks.size(); ++k) {
             const std::string& check_id = s.checks[k].definition.id;
             if (auto [it, fresh] = check_ids.emplace(check_id, i); !fresh)
-                add(site.locate(fmt::format("checks[{}].id: {} is already used (check ids must be unique)", k,
-                                            quote(check_id))));
+                add(site.locate(
+                    fmt::format("checks[{}].id: {} is already used (check ids must be unique)", k,
+                                quote(check_id))));
         }
     }
-    if (!errors.empty())
-        return std::unexpected(Error{errors});
+    if (!errors.empty()) return std::unexpected(Error{errors});
     return {};
 }
 
-Result<std::vector<std::string>> expand_paths(const std::vector<std::string>& paths)
-{
+Result<std::vector<std::string>> expand_paths(const std::vector<std::string>& paths) {
     std::vector<std::string> files;
     for (const std::string& path : paths) {
         std::error_code ec;
         auto status = std::filesystem::status(path, ec);
-        if (ec)
-            return fail("{}: {}", path, ec.message());
+        if (ec) return fail("{}: {}", path, ec.message());
         if (!std::filesystem::is_directory(status)) {
             files.push_back(path);
             continue;
@@ -303,30 +266,25 @@ Result<std::vector<std::string>> expand_paths(const std::vector<std::string>& pa
             if (entry.path().extension() == ".toml" && !entry.is_directory())
                 found.push_back(entry.path().string());
         }
-        if (ec)
-            return fail("{}: {}", path, ec.message());
+        if (ec) return fail("{}: {}", path, ec.message());
         std::sort(found.begin(), found.end());
         files.insert(files.end(), found.begin(), found.end());
     }
     return files;
 }
 
-Result<std::string> read_file(const std::string& path)
-{
+Result<std::string> read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in)
-        return fail("{}: cannot read: {}", path, std::strerror(errno));
+    if (!in) return fail("{}: cannot read: {}", path, std::strerror(errno));
     std::ostringstream text;
     text << in.rdbuf();
-    if (in.bad())
-        return fail("{}: cannot read: {}", path, std::strerror(errno));
+    if (in.bad()) return fail("{}: cannot read: {}", path, std::strerror(errno));
     return text.str();
 }
 
 // The repository's zones/ seen from the binary: next to it, or one level up
 // (build/cairn -> zones/); else ./zones.
-std::string dev_zones_dir()
-{
+std::string dev_zones_dir() {
     std::error_code ec;
     auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
     if (!ec) {
@@ -341,57 +299,49 @@ std::string dev_zones_dir()
 
 } // namespace
 
-std::string_view to_string(StorageSync s)
-{
+std::string_view to_string(StorageSync s) {
     switch (s) {
-    case StorageSync::none: return "none";
-    case StorageSync::normal: return "normal";
-    case StorageSync::fsync: return "fsync";
+    case StorageSync::none:
+        return "none";
+    case StorageSync::normal:
+        return "normal";
+    case StorageSync::fsync:
+        return "fsync";
     }
     return "fsync";
 }
 
-Result<Config> parse_config(std::string_view toml_text, std::string_view origin)
-{
+Result<Config> parse_config(std::string_view toml_text, std::string_view origin) {
     Config config;
     std::vector<ServiceSite> sites;
     if (auto r = apply_document(toml_text, origin, config, sites); !r)
         return std::unexpected(r.error());
-    if (auto r = finish_config(config, sites); !r)
-        return std::unexpected(r.error());
+    if (auto r = finish_config(config, sites); !r) return std::unexpected(r.error());
     return config;
 }
 
-Result<Config> load_config(const std::vector<std::string>& paths, Config base)
-{
+Result<Config> load_config(const std::vector<std::string>& paths, Config base) {
     auto files = expand_paths(paths);
-    if (!files)
-        return std::unexpected(files.error());
-    if (files->empty())
-        return fail("no configuration files found in {}", fmt::join(paths, ", "));
+    if (!files) return std::unexpected(files.error());
+    if (files->empty()) return fail("no configuration files found in {}", fmt::join(paths, ", "));
     std::vector<ServiceSite> sites(base.services.size(), ServiceSite{"(built in)", 0, "service"});
     std::string errors;
     for (const std::string& file : *files) {
         auto text = read_file(file);
-        if (!text)
-            return std::unexpected(text.error());
+        if (!text) return std::unexpected(text.error());
         if (auto r = apply_document(*text, file, base, sites); !r)
             errors += (errors.empty() ? "" : "\n") + r.error().message;
     }
-    if (!errors.empty())
-        return std::unexpected(Error{errors});
-    if (auto r = finish_config(base, sites); !r)
-        return std::unexpected(r.error());
+    if (!errors.empty()) return std::unexpected(Error{errors});
+    if (auto r = finish_config(base, sites); !r) return std::unexpected(r.error());
     return base;
 }
 
-Result<Config> load_config(const std::vector<std::string>& paths)
-{
+Result<Config> load_config(const std::vector<std::string>& paths) {
     return load_config(paths, Config{});
 }
 
-Config dev_config()
-{
+Config dev_config() {
     Config c;
     c.node_name = default_node_name();
     c.dns.listen = {literal_address("127.0.0.1:8600")};
@@ -405,15 +355,15 @@ Config dev_config()
     if (mkdtemp(pattern.data()) != nullptr)
         c.data_dir = pattern;
     else
-        c.data_dir = (std::filesystem::temp_directory_path() / fmt::format("cairn-dev-{}", getpid())).string();
+        c.data_dir =
+            (std::filesystem::temp_directory_path() / fmt::format("cairn-dev-{}", getpid()))
+                .string();
     return c;
 }
 
-SocketAddress literal_address(std::string_view text)
-{
+SocketAddress literal_address(std::string_view text) {
     auto a = parse_socket_address(text);
-    if (!a)
-        std::abort(); // only ever called with literals written in this file
+    if (!a) std::abort(); // only ever called with literals written in this file
     return *a;
 }
 

@@ -31,11 +31,11 @@ struct ForwardConfig {
 
 struct DnsConfig {
     std::vector<SocketAddress> listen{literal_address("127.0.0.1:8600")};
-    unsigned workers = 0;              // 0 = one per core
+    unsigned workers = 0; // 0 = one per core
     Duration service_ttl{5'000};
     Duration node_ttl{30'000};
     Duration negative_ttl{5'000};
-    unsigned answer_limit = 0;         // 0 = as many as fit
+    unsigned answer_limit = 0; // 0 = as many as fit
     registry::Policy policy = registry::Policy::random;
     registry::ServeWarning serve_warning = registry::ServeWarning::fallback;
     std::string zones_dir = "zones";
@@ -46,7 +46,7 @@ struct DnsConfig {
 
 struct HttpConfig {
     SocketAddress listen = literal_address("127.0.0.1:8500");
-    std::string token;                 // bearer token for writes; empty = open
+    std::string token; // bearer token for writes; empty = open
     unsigned max_connections = 512;
     Duration idle_timeout{30'000};
     std::size_t max_body_bytes = 1 << 20;
@@ -58,7 +58,7 @@ struct GossipConfig {
     std::string advertise;
     std::vector<std::string> join;
     std::string encrypt;
-    std::string profile = "lan";       // lan | wan | local
+    std::string profile = "lan"; // lan | wan | local
     // memberlist's GossipVerifyIncoming / GossipVerifyOutgoing, for turning
     // encryption on in a running cluster.
     bool verify_incoming = true;
@@ -86,11 +86,11 @@ struct LogConfig {
 };
 
 struct Config {
-    std::string node_name;             // default: hostname
+    std::string node_name; // default: hostname
     std::string datacenter = "dc1";
-    std::string domain = "cairn.";     // always lower case, with the final dot
+    std::string domain = "cairn."; // always lower case, with the final dot
     std::string data_dir = "/var/lib/cairn";
-    std::string advertise_address;     // the agent's own address for services without one
+    std::string advertise_address; // the agent's own address for services without one
     DnsConfig dns;
     HttpConfig http;
     GossipConfig gossip;

@@ -22,7 +22,8 @@ namespace cairn::config {
 
 class Errors {
 public:
-    explicit Errors(std::string origin) : origin_(std::move(origin)) {}
+    explicit Errors(std::string origin)
+        : origin_(std::move(origin)) {}
     void add(std::uint32_t line, std::string_view path, std::string_view message);
     [[nodiscard]] bool empty() const { return entries_.empty(); }
     // All errors, sorted by line, one per line of text.
@@ -51,8 +52,7 @@ public:
     void boolean(std::string_view key, bool& out);
     void integer(std::string_view key, std::int64_t& out, std::int64_t min, std::int64_t max);
     template <class Int>
-    void integer(std::string_view key, Int& out, std::int64_t min, std::int64_t max)
-    {
+    void integer(std::string_view key, Int& out, std::int64_t min, std::int64_t max) {
         std::int64_t v = static_cast<std::int64_t>(out);
         integer(key, v, min, max);
         out = static_cast<Int>(v);
@@ -69,7 +69,8 @@ public:
     void string_map(std::string_view key, std::map<std::string, std::string>& out);
     void address(std::string_view key, SocketAddress& out, std::uint16_t default_port);
     // A string or an array of strings; must not be empty.
-    void address_list(std::string_view key, std::vector<SocketAddress>& out, std::uint16_t default_port);
+    void address_list(std::string_view key, std::vector<SocketAddress>& out,
+                      std::uint16_t default_port);
 
     // A sub-table (nullptr if absent or not a table; the latter is an error).
     [[nodiscard]] const toml::table* table(std::string_view key);

@@ -6,8 +6,8 @@
 // the key path and line).
 
 #include <cstdint>
-#include <string>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "config/config.hpp"
@@ -24,6 +24,7 @@ namespace cairn::config {
 // "10.0.0.0/8", "::1/128"; a bare address means a full-length prefix.
 [[nodiscard]] Result<void> check_cidr(std::string_view text);
 // Standard base64 (with padding) that decodes to exactly `bytes` bytes.
-[[nodiscard]] Result<void> check_base64_key(std::string_view text, std::span<const std::size_t> sizes);
+[[nodiscard]] Result<void> check_base64_key(std::string_view text,
+                                            std::span<const std::size_t> sizes);
 
 } // namespace cairn::config

@@ -19,9 +19,9 @@ enum class Level { debug = 0, info = 1, warn = 2, error = 3 };
 
 struct Field {
     template <class T>
-    Field(std::string_view k, const T& v) : key(k), value(fmt::format("{}", v))
-    {
-    }
+    Field(std::string_view k, const T& v)
+        : key(k)
+        , value(fmt::format("{}", v)) {}
     std::string_view key;
     std::string value;
 };
@@ -33,25 +33,17 @@ void set_json(bool json);
 
 void write(Level level, std::string_view msg, std::initializer_list<Field> fields);
 
-inline void debug(std::string_view msg, std::initializer_list<Field> fields = {})
-{
-    if (enabled(Level::debug))
-        write(Level::debug, msg, fields);
+inline void debug(std::string_view msg, std::initializer_list<Field> fields = {}) {
+    if (enabled(Level::debug)) write(Level::debug, msg, fields);
 }
-inline void info(std::string_view msg, std::initializer_list<Field> fields = {})
-{
-    if (enabled(Level::info))
-        write(Level::info, msg, fields);
+inline void info(std::string_view msg, std::initializer_list<Field> fields = {}) {
+    if (enabled(Level::info)) write(Level::info, msg, fields);
 }
-inline void warn(std::string_view msg, std::initializer_list<Field> fields = {})
-{
-    if (enabled(Level::warn))
-        write(Level::warn, msg, fields);
+inline void warn(std::string_view msg, std::initializer_list<Field> fields = {}) {
+    if (enabled(Level::warn)) write(Level::warn, msg, fields);
 }
-inline void error(std::string_view msg, std::initializer_list<Field> fields = {})
-{
-    if (enabled(Level::error))
-        write(Level::error, msg, fields);
+inline void error(std::string_view msg, std::initializer_list<Field> fields = {}) {
+    if (enabled(Level::error)) write(Level::error, msg, fields);
 }
 
 // The text of one line, without the trailing newline; exposed for tests.

@@ -85,8 +85,7 @@ private:
 
 // Closes any handle that was allocated with `new T` and whose data is unused.
 template <class T>
-void close_and_delete(T* handle)
-{
+void close_and_delete(T* handle) {
     uv_close(reinterpret_cast<uv_handle_t*>(handle),
              [](uv_handle_t* h) { delete reinterpret_cast<T*>(h); });
 }

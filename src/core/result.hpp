@@ -19,8 +19,7 @@ template <class T = void>
 using Result = std::expected<T, Error>;
 
 template <class... Args>
-[[nodiscard]] std::unexpected<Error> fail(fmt::format_string<Args...> format, Args&&... args)
-{
+[[nodiscard]] std::unexpected<Error> fail(fmt::format_string<Args...> format, Args&&... args) {
     return std::unexpected(Error{fmt::format(format, std::forward<Args>(args)...)});
 }
 

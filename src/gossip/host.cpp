@@ -17,8 +17,7 @@ namespace cairn::gossip {
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
-Bytes address_bytes(const SocketAddress& address)
-{
+Bytes address_bytes(const SocketAddress& address) {
     if (address.family() == AF_INET6) {
         const auto* in6 = reinterpret_cast<const sockaddr_in6*>(address.sa());
         return Bytes(in6->sin6_addr.s6_addr, in6->sin6_addr.s6_addr + 16);
@@ -28,8 +27,7 @@ Bytes address_bytes(const SocketAddress& address)
     return Bytes(b, b + 4);
 }
 
-Result<SocketAddress> socket_address(const Address& address)
-{
+Result<SocketAddress> socket_address(const Address& address) {
     IpAddress ip;
     if (address.addr.size() == 4)
         ip.family = 4;
@@ -43,13 +41,14 @@ Result<SocketAddress> socket_address(const Address& address)
 
 namespace {
 
-milliseconds until(TimePoint deadline)
-{
+milliseconds until(TimePoint deadline) {
     auto left = duration_cast<milliseconds>(deadline - Clock::now());
     return std::max(left, milliseconds(0));
 }
 
-Address from_socket(const SocketAddress& a) { return Address{address_bytes(a), a.port(), {}}; }
+Address from_socket(const SocketAddress& a) {
+    return Address{address_bytes(a), a.port(), {}};
+}
 
 // A growing receive buffer with a hard cap.
 struct StreamBuffer {
@@ -57,8 +56,7 @@ struct StreamBuffer {
     std::size_t used = 0;
 
     // Empty at the cap.
-    std::span<char> space(std::size_t cap)
-    {
+    std::span<char> space(std::size_t cap) {
         if (bytes.size() - used < 4096 && bytes.size() < cap)
             bytes.resize(std::min(cap, std::max<std::size_t>(16 << 10, bytes.size() * 2)));
         return {reinterpret_cast<char*>(bytes.data()) + used, bytes.size() - used};
@@ -110,31 +108,28 @@ public:
         , udp(h.loop_)
         , listener(h.loop_, h.limits_.max_inbound_streams, [this] { accept(); })
         , inbound_timeout(duration_cast<milliseconds>(tcp_timeout))
-        , timeouts(h.loop_)
-    {
-        timeouts.add(inbound_timeout, [this](TimeoutEntry& e) {
-            drop(*static_cast<Inbound*>(e.item));
-        });
+        , timeouts(h.loop_) {
+        timeouts.add(inbound_timeout,
+                     [this](TimeoutEntry& e) { drop(*static_cast<Inbound*>(e.item)); });
     }
 
-    Result<void> start(const SocketAddress& bind)
-    {
+    Result<void> start(const SocketAddress& bind) {
         if (auto r = udp.bind(bind); !r)
             return fail("gossip: cannot bind UDP {}: {}", bind.to_string(), r.error().message);
         // The TCP listener takes the port UDP got (bind to port 0 in tests).
         SocketAddress tcp = SocketAddress::from(udp.local_address().sa());
         if (auto r = listener.listen(tcp); !r)
             return fail("gossip: cannot listen on TCP {}: {}", tcp.to_string(), r.error().message);
-        return udp.receive_start([this](std::span<const std::uint8_t> data, const SocketAddress& from) {
-            host.stats_.packets_in++;
-            host.stats_.bytes_in += data.size();
-            host.memberlist_->on_packet(from_socket(from), data, Host::now());
-            host.rearm();
-        });
+        return udp.receive_start(
+            [this](std::span<const std::uint8_t> data, const SocketAddress& from) {
+                host.stats_.packets_in++;
+                host.stats_.bytes_in += data.size();
+                host.memberlist_->on_packet(from_socket(from), data, Host::now());
+                host.rearm();
+            });
     }
 
-    void send_packet(const Address& to, Bytes packet) override
-    {
+    void send_packet(const Address& to, Bytes packet) override {
         auto address = socket_address(to);
         if (!address || !udp.send(packet, *address)) {
             host.stats_.send_errors++;
@@ -144,18 +139,15 @@ public:
         host.stats_.bytes_out += packet.size();
     }
 
-    void open_stream(StreamId id, const Address& to, Bytes request, TimePoint deadline) override
-    {
+    void open_stream(StreamId id, const Address& to, Bytes request, TimePoint deadline) override {
         connect(std::optional<StreamId>(id), to, std::move(request), deadline);
     }
 
-    void send_stream(const Address& to, Bytes message, TimePoint deadline) override
-    {
+    void send_stream(const Address& to, Bytes message, TimePoint deadline) override {
         connect(std::nullopt, to, std::move(message), deadline);
     }
 
-    void connect(std::optional<StreamId> id, const Address& to, Bytes request, TimePoint deadline)
-    {
+    void connect(std::optional<StreamId> id, const Address& to, Bytes request, TimePoint deadline) {
         auto key = next_key++;
         auto& o = *outbound.emplace(key, std::make_unique<Outbound>(*this, key, id)).first->second;
         o.request = std::move(request);
@@ -168,24 +160,21 @@ public:
         auto left = until(deadline);
         o.timer.start(left, milliseconds(0), [this, &o] { failed(o); });
         o.stream.connect(*address, left, [this, &o](int status) {
-            if (status != 0)
-                return failed(o);
+            if (status != 0) return failed(o);
             host.stats_.bytes_out += o.request.size();
-            if (o.stream.write(std::span<const char>(reinterpret_cast<const char*>(o.request.data()),
-                                                     o.request.size())) != 0)
+            if (o.stream.write(std::span<const char>(
+                    reinterpret_cast<const char*>(o.request.data()), o.request.size())) != 0)
                 return failed(o);
             o.request = {};
             if (!o.id) {
-                if (o.stream.finish() != 0)
-                    return done(o);
+                if (o.stream.finish() != 0) return done(o);
                 return;
             }
             o.stream.read_start();
         });
     }
 
-    void accept()
-    {
+    void accept() {
         if (listener.at_cap()) {
             host.stats_.streams_refused++;
             listener.refuse();
@@ -204,8 +193,7 @@ public:
 
     // The engine has the answer, or the peer closed: close quietly.
     void done(Outbound& o) { outbound.erase(o.key); }
-    void failed(Outbound& o)
-    {
+    void failed(Outbound& o) {
         auto id = o.id;
         outbound.erase(o.key);
         if (id) {
@@ -228,24 +216,18 @@ public:
 Host::Inbound::Inbound(Net& n, std::uint64_t k)
     : net(n)
     , key(k)
-    , stream(n.host.loop_, *this)
-{
-}
+    , stream(n.host.loop_, *this) {}
 
-std::span<char> Host::Inbound::read_buffer()
-{
+std::span<char> Host::Inbound::read_buffer() {
     auto space = buffer.space(net.host.limits_.max_stream_bytes);
-    if (!space.empty())
-        return space;
+    if (!space.empty()) return space;
     // At the cap and still no whole request: read into scratch and give up.
     static char scratch[512];
     return {scratch, sizeof scratch};
 }
 
-void Host::Inbound::on_read(std::size_t n)
-{
-    if (answered)
-        return;
+void Host::Inbound::on_read(std::size_t n) {
+    if (answered) return;
     if (buffer.used + n > buffer.bytes.size()) {
         log::warn("gossip.stream_too_large", {{"peer", stream.peer().to_string()}});
         return net.drop(*this);
@@ -253,10 +235,10 @@ void Host::Inbound::on_read(std::size_t n)
     buffer.used += n;
     auto& host = net.host;
     host.stats_.bytes_in += n;
-    auto reply = host.memberlist_->on_stream(from_socket(stream.peer()), buffer.data(), Host::now());
+    auto reply =
+        host.memberlist_->on_stream(from_socket(stream.peer()), buffer.data(), Host::now());
     host.rearm();
-    if (reply.status == StreamReply::Status::incomplete)
-        return;
+    if (reply.status == StreamReply::Status::incomplete) return;
     answered = true;
     stream.read_stop();
     if (!reply.reply.empty()) {
@@ -265,43 +247,39 @@ void Host::Inbound::on_read(std::size_t n)
                                                reply.reply.size())) != 0)
             return net.drop(*this);
     }
-    if (stream.finish() != 0)
-        return net.drop(*this);
+    if (stream.finish() != 0) return net.drop(*this);
 }
 
 // The peer closed: after our answer, or before a whole request (nothing to
 // answer then).
-void Host::Inbound::on_end() { net.drop(*this); }
+void Host::Inbound::on_end() {
+    net.drop(*this);
+}
 
-void Host::Inbound::on_error(int) { net.drop(*this); }
+void Host::Inbound::on_error(int) {
+    net.drop(*this);
+}
 
 Host::Outbound::Outbound(Net& n, std::uint64_t k, std::optional<StreamId> i)
     : net(n)
     , key(k)
     , id(i)
     , stream(n.host.loop_, *this)
-    , timer(n.host.loop_)
-{
-}
+    , timer(n.host.loop_) {}
 
-std::span<char> Host::Outbound::read_buffer()
-{
+std::span<char> Host::Outbound::read_buffer() {
     auto space = buffer.space(net.host.limits_.max_stream_bytes);
-    if (!space.empty())
-        return space;
+    if (!space.empty()) return space;
     static char scratch[512];
     return {scratch, sizeof scratch};
 }
 
-void Host::Outbound::on_read(std::size_t n)
-{
-    if (buffer.used + n > buffer.bytes.size())
-        return net.failed(*this);
+void Host::Outbound::on_read(std::size_t n) {
+    if (buffer.used + n > buffer.bytes.size()) return net.failed(*this);
     buffer.used += n;
     auto& host = net.host;
     host.stats_.bytes_in += n;
-    if (!id)
-        return;
+    if (!id) return;
     if (host.memberlist_->on_stream_response(*id, buffer.data(), Host::now())) {
         host.rearm();
         return net.done(*this);
@@ -309,15 +287,15 @@ void Host::Outbound::on_read(std::size_t n)
     host.rearm();
 }
 
-void Host::Outbound::on_end()
-{
-    if (!id)
-        return net.done(*this);
+void Host::Outbound::on_end() {
+    if (!id) return net.done(*this);
     // Closed before the engine had a whole answer.
     net.failed(*this);
 }
 
-void Host::Outbound::on_error(int) { net.failed(*this); }
+void Host::Outbound::on_error(int) {
+    net.failed(*this);
+}
 
 Host::Host(Loop& loop, Config config, SocketAddress bind, Delegates delegates, HostLimits limits)
     : loop_(loop)
@@ -326,43 +304,37 @@ Host::Host(Loop& loop, Config config, SocketAddress bind, Delegates delegates, H
     , net_(std::make_unique<Net>(*this, config.tcp_timeout))
     , tick_timer_(std::make_unique<Timer>(loop))
     , join_timer_(std::make_unique<Timer>(loop))
-    , leave_timer_(std::make_unique<Timer>(loop))
-{
+    , leave_timer_(std::make_unique<Timer>(loop)) {
     std::uint64_t seed = static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()) ^
                          std::hash<std::string>{}(config.name);
     memberlist_ = std::make_unique<Memberlist>(std::move(config), *net_, delegates, seed, now());
 }
 
-Host::~Host()
-{
+Host::~Host() {
     // Streams and sockets go before the engine they call.
     net_.reset();
 }
 
-Result<void> Host::start()
-{
-    if (auto r = net_->start(bind_); !r)
-        return r;
+Result<void> Host::start() {
+    if (auto r = net_->start(bind_); !r) return r;
     rearm();
     return {};
 }
 
-SocketAddress Host::local_address() const { return net_->udp.local_address(); }
+SocketAddress Host::local_address() const {
+    return net_->udp.local_address();
+}
 
-void Host::rearm()
-{
-    if (memberlist_->has_left() && leave_done_ == nullptr)
-        return;
-    if (after_call_)
-        after_call_(*memberlist_, now());
+void Host::rearm() {
+    if (memberlist_->has_left() && leave_done_ == nullptr) return;
+    if (after_call_) after_call_(*memberlist_, now());
     auto delay = until(memberlist_->next_deadline());
     // Within a millisecond of due: run now, so that the timer's 1 ms grain
     // never makes a tick run early and find nothing due.
     tick_timer_->start(std::max(delay, milliseconds(1)), milliseconds(0), [this] { on_tick(); });
 }
 
-void Host::on_tick()
-{
+void Host::on_tick() {
     memberlist_->tick(now());
     if (leave_done_ && memberlist_->leave_broadcast_done()) {
         auto done = std::move(leave_done_);
@@ -376,24 +348,19 @@ void Host::on_tick()
     rearm();
 }
 
-void Host::join(std::vector<SocketAddress> seeds)
-{
+void Host::join(std::vector<SocketAddress> seeds) {
     seeds_ = std::move(seeds);
-    if (seeds_.empty())
-        return;
+    if (seeds_.empty()) return;
     join_delay_ = limits_.join_retry_min;
     join_successes_before_ = memberlist_->join_successes();
     try_join();
 }
 
-void Host::try_join()
-{
-    if (memberlist_->join_successes() > join_successes_before_ || memberlist_->has_left())
-        return;
+void Host::try_join() {
+    if (memberlist_->join_successes() > join_successes_before_ || memberlist_->has_left()) return;
     if (memberlist_->pending_joins() == 0) {
         std::vector<Address> addresses;
-        for (const auto& s : seeds_)
-            addresses.push_back(from_socket(s));
+        for (const auto& s : seeds_) addresses.push_back(from_socket(s));
         log::info("gossip.join", {{"seeds", seeds_.size()}, {"retry_in_ms", join_delay_.count()}});
         memberlist_->join(addresses, now());
         rearm();
@@ -402,8 +369,7 @@ void Host::try_join()
     join_delay_ = std::min(join_delay_ * 2, limits_.join_retry_max);
 }
 
-void Host::leave(std::function<void()> done)
-{
+void Host::leave(std::function<void()> done) {
     join_timer_->stop();
     leave_done_ = std::move(done);
     memberlist_->leave(now());
@@ -413,25 +379,21 @@ void Host::leave(std::function<void()> done)
         leave_done_ = nullptr;
         memberlist_->shutdown();
         tick_timer_->stop();
-        if (d)
-            d();
+        if (d) d();
     });
     on_tick();
 }
 
-void Host::update_node()
-{
+void Host::update_node() {
     memberlist_->update_node(now());
     rearm();
 }
 
-void Host::send_best_effort(const Node& to, std::span<const std::uint8_t> msg)
-{
+void Host::send_best_effort(const Node& to, std::span<const std::uint8_t> msg) {
     memberlist_->send_best_effort(to, msg);
 }
 
-void Host::send_reliable(const Node& to, std::span<const std::uint8_t> msg)
-{
+void Host::send_reliable(const Node& to, std::span<const std::uint8_t> msg) {
     memberlist_->send_reliable(to, msg, now());
     rearm();
 }

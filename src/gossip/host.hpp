@@ -87,8 +87,7 @@ public:
     // Runs after every call into the engine (a packet, a stream, a tick, a
     // join), outside it: a delegate that must call the engine back (send a
     // stream, say) does it here.
-    void set_after_call(std::function<void(Memberlist&, TimePoint)> after_call)
-    {
+    void set_after_call(std::function<void(Memberlist&, TimePoint)> after_call) {
         after_call_ = std::move(after_call);
     }
 

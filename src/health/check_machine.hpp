@@ -46,7 +46,7 @@ struct ProbeResult {
 inline constexpr std::size_t max_output_bytes = 4096;
 
 class CheckMachine {
-  public:
+public:
     // `initial` is the status the check starts with (critical unless the
     // registration said otherwise, or restored); `now` is when it starts.
     CheckMachine(const registry::CheckDefinition& definition, registry::CheckState initial,
@@ -61,8 +61,9 @@ class CheckMachine {
     // True once the check has been critical for deregister_critical_after.
     [[nodiscard]] bool should_deregister(std::int64_t mono_ms) const;
 
-  private:
-    [[nodiscard]] registry::Health next_status(registry::Health observed, std::int64_t mono_ms) const;
+private:
+    [[nodiscard]] registry::Health next_status(registry::Health observed,
+                                               std::int64_t mono_ms) const;
     void update_latency(std::uint32_t sample_us);
 
     std::uint32_t success_before_passing_;

@@ -15,29 +15,29 @@ using std::chrono::milliseconds;
 
 namespace {
 
-std::int64_t cadence_ms(const registry::CheckDefinition& d)
-{
+std::int64_t cadence_ms(const registry::CheckDefinition& d) {
     std::uint32_t ms = d.kind == CheckKind::ttl ? d.ttl_ms : d.interval_ms;
     return std::max<std::int64_t>(ms, 1);
 }
 
 } // namespace
 
-CheckRunner::CheckRunner(RunnerEnv& env, std::string instance_id, registry::CheckDefinition definition,
-                         registry::CheckState initial, Report report)
-    : env_(env), instance_id_(std::move(instance_id)), definition_(std::move(definition)),
-      machine_(definition_, std::move(initial), EjectionPolicy::for_interval(cadence_ms(definition_)),
-               env.now()),
-      report_(std::move(report)), timer_(env.loop)
-{
-    if (definition_.kind == CheckKind::http)
-        http_ = std::make_unique<HttpRequest>(definition_);
+CheckRunner::CheckRunner(RunnerEnv& env, std::string instance_id,
+                         registry::CheckDefinition definition, registry::CheckState initial,
+                         Report report)
+    : env_(env)
+    , instance_id_(std::move(instance_id))
+    , definition_(std::move(definition))
+    , machine_(definition_, std::move(initial),
+               EjectionPolicy::for_interval(cadence_ms(definition_)), env.now())
+    , report_(std::move(report))
+    , timer_(env.loop) {
+    if (definition_.kind == CheckKind::http) http_ = std::make_unique<HttpRequest>(definition_);
 }
 
 CheckRunner::~CheckRunner() = default;
 
-void CheckRunner::start()
-{
+void CheckRunner::start() {
     if (definition_.kind == CheckKind::ttl) {
         if (definition_.ttl_ms > 0)
             timer_.start(milliseconds(definition_.ttl_ms), milliseconds(definition_.ttl_ms),
@@ -48,8 +48,7 @@ void CheckRunner::start()
     schedule(milliseconds(first(env_.random)));
 }
 
-void CheckRunner::schedule(milliseconds delay)
-{
+void CheckRunner::schedule(milliseconds delay) {
     // Due times are rounded up to a 50 ms grid of the loop's clock, so the
     // checks due in the same 50 ms start in one loop wakeup (and their
     // answers tend to arrive together) instead of one wakeup each: at 1,000
@@ -60,31 +59,34 @@ void CheckRunner::schedule(milliseconds delay)
     timer_.start(milliseconds(due - now), milliseconds(0), [this] { run(); });
 }
 
-milliseconds CheckRunner::jittered_interval()
-{
+milliseconds CheckRunner::jittered_interval() {
     std::int64_t interval = cadence_ms(definition_);
     std::int64_t spread = interval / 20;
     std::uniform_int_distribution<std::int64_t> jitter(-spread, spread);
     return milliseconds(interval + jitter(env_.random));
 }
 
-void CheckRunner::run()
-{
-    if (probe_)
-        return; // still running: never overlap (cannot happen with one timer, but cheap)
+void CheckRunner::run() {
+    if (probe_) return; // still running: never overlap (cannot happen with one timer, but cheap)
     ++runs_;
     last_start_ms_ = env_.now().mono_ms;
     auto done = [this](ProbeResult r) { on_result(std::move(r)); };
     switch (definition_.kind) {
-    case CheckKind::http: probe_ = start_http_probe(env_.curl, env_.loop, *http_, done); break;
-    case CheckKind::tcp: probe_ = start_tcp_probe(env_.loop, definition_, done); break;
-    case CheckKind::script: probe_ = start_script_probe(env_.loop, definition_, done); break;
-    case CheckKind::ttl: break;
+    case CheckKind::http:
+        probe_ = start_http_probe(env_.curl, env_.loop, *http_, done);
+        break;
+    case CheckKind::tcp:
+        probe_ = start_tcp_probe(env_.loop, definition_, done);
+        break;
+    case CheckKind::script:
+        probe_ = start_script_probe(env_.loop, definition_, done);
+        break;
+    case CheckKind::ttl:
+        break;
     }
 }
 
-void CheckRunner::on_result(ProbeResult result)
-{
+void CheckRunner::on_result(ProbeResult result) {
     probe_.reset(); // already finished: this only drops the handle
     Now now = env_.now();
     // Keep the cadence from start to start; a probe slower than the interval
@@ -95,22 +97,19 @@ void CheckRunner::on_result(ProbeResult result)
     report_(*this, changed); // last: the owner may destroy us here
 }
 
-void CheckRunner::expire_ttl()
-{
+void CheckRunner::expire_ttl() {
     ++runs_;
-    bool changed = machine_.observe({Health::critical,
-                                     fmt::format("TTL expired: no update within {} ms", definition_.ttl_ms),
-                                     std::nullopt},
-                                    env_.now());
+    bool changed = machine_.observe(
+        {Health::critical, fmt::format("TTL expired: no update within {} ms", definition_.ttl_ms),
+         std::nullopt},
+        env_.now());
     report_(*this, changed); // last: the owner may destroy us here
 }
 
-Result<> CheckRunner::report_ttl(Health status, std::string note)
-{
+Result<> CheckRunner::report_ttl(Health status, std::string note) {
     if (definition_.kind != CheckKind::ttl)
         return fail("check {} is not a TTL check", definition_.id);
-    if (status == Health::maintenance)
-        return fail("a TTL update is pass, warn or fail");
+    if (status == Health::maintenance) return fail("a TTL update is pass, warn or fail");
     if (definition_.ttl_ms > 0)
         timer_.start(milliseconds(definition_.ttl_ms), milliseconds(definition_.ttl_ms),
                      [this] { expire_ttl(); });

@@ -34,7 +34,7 @@ struct RunnerEnv {
 };
 
 class CheckRunner {
-  public:
+public:
     // Called after every result with whether the status changed.
     using Report = std::function<void(CheckRunner& runner, bool status_changed)>;
 
@@ -56,7 +56,7 @@ class CheckRunner {
     [[nodiscard]] std::uint64_t runs() const { return runs_; }
     [[nodiscard]] bool probing() const { return probe_ != nullptr; }
 
-  private:
+private:
     void run();
     void on_result(ProbeResult result);
     void expire_ttl();

@@ -33,45 +33,39 @@ struct CurlMulti::State {
     // EPOLL_CTL_DEL; the others are taken out once curl returns (unwatch()).
     std::vector<curl_socket_t> removed;
 
-    explicit State(Loop& l) : loop(l), timer(l) {}
+    explicit State(Loop& l)
+        : loop(l)
+        , timer(l) {}
 
-    void socket_action(curl_socket_t fd, int events)
-    {
+    void socket_action(curl_socket_t fd, int events) {
         int still_running = 0;
         CURLMcode rc = curl_multi_socket_action(multi, fd, events, &still_running);
-        if (rc != CURLM_OK)
-            log::warn("health.curl", {{"error", curl_multi_strerror(rc)}});
+        if (rc != CURLM_OK) log::warn("health.curl", {{"error", curl_multi_strerror(rc)}});
         finish_transfers();
         unwatch();
     }
 
-    void unwatch()
-    {
-        for (curl_socket_t fd : removed)
-            epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
+    void unwatch() {
+        for (curl_socket_t fd : removed) epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
         removed.clear();
     }
 
     // CURLOPT_CLOSESOCKETFUNCTION: curl closes a socket it has removed.
-    static int on_close(void* userp, curl_socket_t fd) noexcept
-    {
+    static int on_close(void* userp, curl_socket_t fd) noexcept {
         auto* self = static_cast<State*>(userp);
         std::erase(self->removed, fd);
         return ::close(fd);
     }
 
-    void finish_transfers()
-    {
+    void finish_transfers() {
         int pending = 0;
         while (CURLMsg* msg = curl_multi_info_read(multi, &pending)) {
-            if (msg->msg != CURLMSG_DONE)
-                continue;
+            if (msg->msg != CURLMSG_DONE) continue;
             CURL* easy = msg->easy_handle;
             CURLcode result = msg->data.result;
             curl_multi_remove_handle(multi, easy);
             auto it = transfers.find(easy);
-            if (it == transfers.end())
-                continue;
+            if (it == transfers.end()) continue;
             Done done = std::move(it->second);
             transfers.erase(it);
             // May add or remove other transfers: allowed here, outside curl's
@@ -84,8 +78,7 @@ struct CurlMulti::State {
     // for a socket that an earlier one in the batch closed is harmless: curl
     // ignores sockets it does not know, and a reused number only makes it
     // try a read or write that would block.
-    void drain()
-    {
+    void drain() {
         constexpr int batch = 64;
         std::array<epoll_event, batch> events{};
         for (int round = 0; round < 8; ++round) {
@@ -93,23 +86,18 @@ struct CurlMulti::State {
             for (int i = 0; i < n; ++i) {
                 std::uint32_t e = events[static_cast<std::size_t>(i)].events;
                 int flags = 0;
-                if ((e & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) != 0)
-                    flags |= CURL_CSELECT_IN;
-                if ((e & EPOLLOUT) != 0)
-                    flags |= CURL_CSELECT_OUT;
-                if ((e & EPOLLERR) != 0)
-                    flags |= CURL_CSELECT_ERR;
+                if ((e & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) != 0) flags |= CURL_CSELECT_IN;
+                if ((e & EPOLLOUT) != 0) flags |= CURL_CSELECT_OUT;
+                if ((e & EPOLLERR) != 0) flags |= CURL_CSELECT_ERR;
                 socket_action(events[static_cast<std::size_t>(i)].data.fd, flags);
             }
-            if (n < batch)
-                return;
+            if (n < batch) return;
         }
     }
 
     // CURLMOPT_SOCKETFUNCTION: watch `fd` for what curl wants, or stop.
     // socketp is non-null once fd is in the epoll set.
-    static int on_socket(CURL*, curl_socket_t fd, int what, void* userp, void* socketp) noexcept
-    {
+    static int on_socket(CURL*, curl_socket_t fd, int what, void* userp, void* socketp) noexcept {
         auto* self = static_cast<State*>(userp);
         if (what == CURL_POLL_REMOVE) {
             if (socketp != nullptr) {
@@ -120,10 +108,8 @@ struct CurlMulti::State {
         }
         epoll_event event{};
         event.data.fd = fd;
-        if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
-            event.events |= EPOLLIN;
-        if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
-            event.events |= EPOLLOUT;
+        if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) event.events |= EPOLLIN;
+        if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) event.events |= EPOLLOUT;
         // A socket curl removed and now watches again is still in the set.
         bool still_in_set = std::erase(self->removed, fd) != 0;
         int op = socketp == nullptr && !still_in_set ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
@@ -131,15 +117,13 @@ struct CurlMulti::State {
             log::warn("health.curl_epoll", {{"error", std::strerror(errno)}});
             return -1;
         }
-        if (socketp == nullptr)
-            curl_multi_assign(self->multi, fd, self); // any non-null marker
+        if (socketp == nullptr) curl_multi_assign(self->multi, fd, self); // any non-null marker
         return 0;
     }
 
     // CURLMOPT_TIMERFUNCTION: -1 stops the timer; 0 means "soon", which must
     // not be acted on from inside this callback, so it goes through the loop.
-    static int on_timer(CURLM*, long timeout_ms, void* userp) noexcept
-    {
+    static int on_timer(CURLM*, long timeout_ms, void* userp) noexcept {
         auto* self = static_cast<State*>(userp);
         if (timeout_ms < 0) {
             self->timer.stop();
@@ -147,16 +131,15 @@ struct CurlMulti::State {
         }
         // curl moves its deadline as transfers start and end, about twice
         // per probe; one already set for the same millisecond stays.
-        if (self->timer.active() && self->timer.due_in().count() == timeout_ms)
-            return 0;
+        if (self->timer.active() && self->timer.due_in().count() == timeout_ms) return 0;
         self->timer.start(std::chrono::milliseconds(timeout_ms), std::chrono::milliseconds(0),
                           [self] { self->socket_action(CURL_SOCKET_TIMEOUT, 0); });
         return 0;
     }
 };
 
-CurlMulti::CurlMulti(Loop& loop) : state_(std::make_unique<State>(loop))
-{
+CurlMulti::CurlMulti(Loop& loop)
+    : state_(std::make_unique<State>(loop)) {
     static std::once_flag global_init;
     std::call_once(global_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     // Without an epoll fd (EMFILE, say) every HTTP probe fails with "curl
@@ -178,33 +161,26 @@ CurlMulti::CurlMulti(Loop& loop) : state_(std::make_unique<State>(loop))
     curl_multi_setopt(state_->multi, CURLMOPT_TIMERDATA, state_.get());
 }
 
-CurlMulti::~CurlMulti()
-{
-    for (auto& [easy, done] : state_->transfers)
-        curl_multi_remove_handle(state_->multi, easy);
+CurlMulti::~CurlMulti() {
+    for (auto& [easy, done] : state_->transfers) curl_multi_remove_handle(state_->multi, easy);
     state_->transfers.clear();
     curl_multi_cleanup(state_->multi);
     if (state_->epoll_watch != nullptr) {
         close_and_delete(state_->epoll_watch);
         ::close(state_->epoll_fd);
     }
-    for (CURL* easy : state_->idle)
-        curl_easy_cleanup(easy);
+    for (CURL* easy : state_->idle) curl_easy_cleanup(easy);
 }
 
-CURL* CurlMulti::acquire()
-{
-    if (state_->idle.empty())
-        return curl_easy_init();
+CURL* CurlMulti::acquire() {
+    if (state_->idle.empty()) return curl_easy_init();
     CURL* easy = state_->idle.back();
     state_->idle.pop_back();
     return easy;
 }
 
-void CurlMulti::release(CURL* easy)
-{
-    if (easy == nullptr)
-        return;
+void CurlMulti::release(CURL* easy) {
+    if (easy == nullptr) return;
     remove(easy);
     // A URL handed over as a CURLU belongs to the caller and may be freed
     // before this handle is used again.
@@ -218,10 +194,8 @@ void CurlMulti::release(CURL* easy)
     state_->idle.push_back(easy);
 }
 
-bool CurlMulti::add(CURL* easy, Done done)
-{
-    if (state_->epoll_watch == nullptr)
-        return false;
+bool CurlMulti::add(CURL* easy, Done done) {
+    if (state_->epoll_watch == nullptr) return false;
     curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, &State::on_close);
     curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, state_.get());
     if (CURLMcode rc = curl_multi_add_handle(state_->multi, easy); rc != CURLM_OK) {
@@ -232,16 +206,14 @@ bool CurlMulti::add(CURL* easy, Done done)
     return true;
 }
 
-void CurlMulti::remove(CURL* easy)
-{
+void CurlMulti::remove(CURL* easy) {
     if (state_->transfers.erase(easy) != 0) {
         curl_multi_remove_handle(state_->multi, easy);
         state_->unwatch();
     }
 }
 
-std::size_t CurlMulti::running() const
-{
+std::size_t CurlMulti::running() const {
     return state_->transfers.size();
 }
 

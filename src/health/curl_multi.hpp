@@ -18,7 +18,7 @@
 namespace cairn::health {
 
 class CurlMulti {
-  public:
+public:
     // Called once per finished transfer, after it was removed from the multi
     // handle, so the callee may clean the easy handle up at once.
     using Done = std::function<void(CURL* easy, CURLcode result)>;
@@ -45,7 +45,7 @@ class CurlMulti {
     [[nodiscard]] CURL* acquire();
     void release(CURL* easy);
 
-  private:
+private:
     struct State;
     std::unique_ptr<State> state_;
 };

@@ -31,8 +31,9 @@ struct EjectionPolicy {
 };
 
 class Ejection {
-  public:
-    explicit Ejection(EjectionPolicy policy) : policy_(policy) {}
+public:
+    explicit Ejection(EjectionPolicy policy)
+        : policy_(policy) {}
 
     // The check became healthy (passing or warning) at `now_ms`.
     void admitted(std::int64_t now_ms);
@@ -55,7 +56,7 @@ class Ejection {
     [[nodiscard]] std::int64_t ejection_ms() const;
     [[nodiscard]] const EjectionPolicy& policy() const { return policy_; }
 
-  private:
+private:
     EjectionPolicy policy_;
     int level_ = 0;
     bool ejected_ = false;

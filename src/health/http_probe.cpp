@@ -31,40 +31,37 @@ struct HttpOp {
     bool truncated = false;
     char error[CURL_ERROR_SIZE] = {};
 
-    void cancel()
-    {
+    void cancel() {
         delete this; // releasing the easy handle removes an unfinished transfer
     }
 
-    void finish(ProbeResult result)
-    {
+    void finish(ProbeResult result) {
         ProbeDone cb = std::move(done);
-        if (owner != nullptr)
-            owner->detach();
+        if (owner != nullptr) owner->detach();
         delete this;
         cb(std::move(result));
     }
 
-    void report_early(std::string message)
-    {
+    void report_early(std::string message) {
         early_timer->start(std::chrono::milliseconds(0), std::chrono::milliseconds(0),
                            [this, message = std::move(message)] {
                                finish({Health::critical, message, std::nullopt});
                            });
     }
 
-    ProbeResult interpret(CURLcode code)
-    {
+    ProbeResult interpret(CURLcode code) {
         const std::string& method = request->method;
         const std::string& url = request->url;
         if (code == CURLE_OPERATION_TIMEDOUT)
-            return {Health::critical,
-                    fmt::format("HTTP {} {}: timed out after {} ms", method, url, request->timeout_ms), std::nullopt};
-        if (code != CURLE_OK && !(code == CURLE_WRITE_ERROR && truncated))
             return {
                 Health::critical,
-                fmt::format("HTTP {} {}: {}", method, url, error[0] != 0 ? error : curl_easy_strerror(code)),
+                fmt::format("HTTP {} {}: timed out after {} ms", method, url, request->timeout_ms),
                 std::nullopt};
+        if (code != CURLE_OK && !(code == CURLE_WRITE_ERROR && truncated))
+            return {Health::critical,
+                    fmt::format("HTTP {} {}: {}", method, url,
+                                error[0] != 0 ? error : curl_easy_strerror(code)),
+                    std::nullopt};
         long status = 0;
         curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &status);
         curl_off_t total_us = 0;
@@ -78,12 +75,12 @@ struct HttpOp {
             output += body;
         }
         truncate_output(output);
-        return {health, std::move(output), static_cast<std::uint32_t>(std::max<curl_off_t>(total_us, 0))};
+        return {health, std::move(output),
+                static_cast<std::uint32_t>(std::max<curl_off_t>(total_us, 0))};
     }
 };
 
-std::size_t on_body(char* data, std::size_t size, std::size_t count, void* userp) noexcept
-{
+std::size_t on_body(char* data, std::size_t size, std::size_t count, void* userp) noexcept {
     auto* op = static_cast<HttpOp*>(userp);
     std::size_t n = size * count;
     std::size_t room = max_output_bytes - std::min(op->body.size(), max_output_bytes);
@@ -96,8 +93,7 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* userp
     return n;
 }
 
-bool configure(HttpOp& op)
-{
+bool configure(HttpOp& op) {
     const HttpRequest& r = *op.request;
     CURL* e = op.easy.get();
     bool ok = r.parsed_url ? curl_easy_setopt(e, CURLOPT_CURLU, r.parsed_url.get()) == CURLE_OK
@@ -124,7 +120,8 @@ bool configure(HttpOp& op)
     // CurlMulti::acquire), so both are always set.
     bool head = r.method == "HEAD";
     curl_easy_setopt(e, CURLOPT_NOBODY, head ? 1L : 0L);
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, head || r.method == "GET" ? nullptr : r.method.c_str());
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
+                     head || r.method == "GET" ? nullptr : r.method.c_str());
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r.headers.get());
     return ok;
 }
@@ -132,9 +129,10 @@ bool configure(HttpOp& op)
 } // namespace
 
 HttpRequest::HttpRequest(const registry::CheckDefinition& d)
-    : method(d.method.empty() ? std::string("GET") : d.method), url(d.target), timeout_ms(d.timeout_ms),
-      tls_skip_verify(d.tls_skip_verify)
-{
+    : method(d.method.empty() ? std::string("GET") : d.method)
+    , url(d.target)
+    , timeout_ms(d.timeout_ms)
+    , tls_skip_verify(d.tls_skip_verify) {
     // The flags curl itself parses CURLOPT_URL with.
     parsed_url.reset(curl_url());
     if (parsed_url && curl_url_set(parsed_url.get(), CURLUPART_URL, url.c_str(),
@@ -153,14 +151,13 @@ HttpRequest::HttpRequest(const registry::CheckDefinition& d)
     // agent probing 1,000 times a second would otherwise hold some 60,000
     // sockets in TIME_WAIT and could run out of local ports towards one
     // address (as Consul's checks do, with Go's DisableKeepAlives).
-    if (!has_connection)
-        list = curl_slist_append(list, "Connection: close");
+    if (!has_connection) list = curl_slist_append(list, "Connection: close");
     list = curl_slist_append(list, "Accept: text/plain, text/*, */*");
     headers.reset(list);
 }
 
-ProbePtr start_http_probe(CurlMulti& multi, Loop& loop, const HttpRequest& request, ProbeDone done)
-{
+ProbePtr start_http_probe(CurlMulti& multi, Loop& loop, const HttpRequest& request,
+                          ProbeDone done) {
     auto* op = new HttpOp;
     op->request = &request;
     op->done = std::move(done);
@@ -173,7 +170,8 @@ ProbePtr start_http_probe(CurlMulti& multi, Loop& loop, const HttpRequest& reque
     else if (!configure(*op))
         problem = fmt::format("HTTP {}: not an http(s) URL curl accepts: {}", request.url,
                               op->error[0] != 0 ? op->error : "bad URL");
-    else if (!multi.add(op->easy.get(), [op](CURL*, CURLcode code) { op->finish(op->interpret(code)); }))
+    else if (!multi.add(op->easy.get(),
+                        [op](CURL*, CURLcode code) { op->finish(op->interpret(code)); }))
         problem = fmt::format("HTTP {} {}: curl refused the transfer", request.method, request.url);
     if (!problem.empty()) {
         op->early_timer = std::make_unique<Timer>(loop);

@@ -15,7 +15,7 @@ namespace cairn::health {
 using ProbeDone = std::function<void(ProbeResult)>;
 
 class Probe {
-  public:
+public:
     virtual ~Probe() = default;
 };
 
@@ -25,11 +25,14 @@ using ProbePtr = std::unique_ptr<Probe>;
 // libcurl is done with it. Whichever ends first unlinks the other: the op
 // calls detach() when it finishes, the handle calls op->cancel() when it is
 // destroyed first. Op needs a member `OpProbe<Op>* owner` and `cancel()`.
-template <class Op> class OpProbe final : public Probe {
-  public:
-    explicit OpProbe(Op* op) : op_(op) { op_->owner = this; }
-    ~OpProbe() override
-    {
+template <class Op>
+class OpProbe final : public Probe {
+public:
+    explicit OpProbe(Op* op)
+        : op_(op) {
+        op_->owner = this;
+    }
+    ~OpProbe() override {
         if (op_ != nullptr) {
             op_->owner = nullptr;
             op_->cancel();
@@ -40,7 +43,7 @@ template <class Op> class OpProbe final : public Probe {
 
     void detach() { op_ = nullptr; }
 
-  private:
+private:
     Op* op_;
 };
 

@@ -21,20 +21,16 @@ struct Running {
     std::int64_t reported_at_ms = 0;
 };
 
-std::uint64_t make_seed(std::uint64_t seed)
-{
-    if (seed != 0)
-        return seed;
+std::uint64_t make_seed(std::uint64_t seed) {
+    if (seed != 0) return seed;
     std::random_device device;
     return (static_cast<std::uint64_t>(device()) << 32) ^ device();
 }
 
 } // namespace
 
-bool worth_refreshing(const registry::CheckState& reported, const registry::CheckState& now)
-{
-    if (reported.output != now.output)
-        return true;
+bool worth_refreshing(const registry::CheckState& reported, const registry::CheckState& now) {
+    if (reported.output != now.output) return true;
     auto before = static_cast<std::int64_t>(reported.latency_us);
     auto after = static_cast<std::int64_t>(now.latency_us);
     constexpr std::int64_t noise_us = 1'000;
@@ -61,19 +57,20 @@ struct Prober::State {
     Timer reaper;
 
     State(Loop& l, registry::Registry& r, ProberOptions o)
-        : loop(l), registry(r), options(o), curl(l),
-          random(make_seed(o.seed)), env{l, curl, random, [&l] { return now(l); }}, reaper(l)
-    {
-    }
+        : loop(l)
+        , registry(r)
+        , options(o)
+        , curl(l)
+        , random(make_seed(o.seed))
+        , env{l, curl, random, [&l] { return now(l); }}
+        , reaper(l) {}
 
-    ~State()
-    {
+    ~State() {
         // Runners first: their probes still use `curl`.
         checks.clear();
     }
 
-    static Now now(Loop& l)
-    {
+    static Now now(Loop& l) {
         auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::system_clock::now().time_since_epoch());
         return {static_cast<std::int64_t>(l.now_ms()), wall.count()};
@@ -81,8 +78,7 @@ struct Prober::State {
 
     void stop_check(const std::string& check_id) { checks.erase(check_id); }
 
-    void sync_one(const std::string& instance_id)
-    {
+    void sync_one(const std::string& instance_id) {
         const registry::Instance* instance = registry.find_local(instance_id);
         std::vector<std::string> wanted;
         if (instance != nullptr) {
@@ -111,8 +107,7 @@ struct Prober::State {
             seen_version.erase(instance_id);
     }
 
-    void start_or_keep(const std::string& instance_id, const registry::Check& check)
-    {
+    void start_or_keep(const std::string& instance_id, const registry::Check& check) {
         const std::string& id = check.definition.id;
         auto it = checks.find(id);
         if (it != checks.end() && it->second.runner->instance_id() == instance_id &&
@@ -121,20 +116,20 @@ struct Prober::State {
         Running running;
         running.reported = check.state;
         running.reported_at_ms = static_cast<std::int64_t>(loop.now_ms());
-        running.runner = std::make_unique<CheckRunner>(
-            env, instance_id, check.definition, check.state,
-            [this](CheckRunner& runner, bool status_changed) { on_result(runner, status_changed); });
+        running.runner =
+            std::make_unique<CheckRunner>(env, instance_id, check.definition, check.state,
+                                          [this](CheckRunner& runner, bool status_changed) {
+                                              on_result(runner, status_changed);
+                                          });
         CheckRunner& runner = *running.runner;
         checks.insert_or_assign(id, std::move(running));
         runner.start();
     }
 
-    void on_result(CheckRunner& runner, bool status_changed)
-    {
+    void on_result(CheckRunner& runner, bool status_changed) {
         const std::string& id = runner.definition().id;
         auto it = checks.find(id);
-        if (it == checks.end())
-            return;
+        if (it == checks.end()) return;
         Running& running = it->second;
         const registry::CheckState& state = runner.machine().state();
         auto now_ms = static_cast<std::int64_t>(loop.now_ms());
@@ -150,44 +145,38 @@ struct Prober::State {
             running.reported_at_ms = now_ms;
             registry.update_check(id, state);
         }
-        if (runner.machine().should_deregister(now_ms))
-            schedule_deregister(runner.instance_id());
+        if (runner.machine().should_deregister(now_ms)) schedule_deregister(runner.instance_id());
     }
 
-    void schedule_deregister(const std::string& instance_id)
-    {
-        if (std::find(to_deregister.begin(), to_deregister.end(), instance_id) != to_deregister.end())
+    void schedule_deregister(const std::string& instance_id) {
+        if (std::find(to_deregister.begin(), to_deregister.end(), instance_id) !=
+            to_deregister.end())
             return;
         to_deregister.push_back(instance_id);
         reaper.start(std::chrono::milliseconds(0), std::chrono::milliseconds(0),
                      [this] { deregister_due(); });
     }
 
-    void deregister_due()
-    {
+    void deregister_due() {
         auto ids = std::move(to_deregister);
         to_deregister.clear();
         std::vector<std::string> removed;
         for (const auto& id : ids) {
-            log::info("health.deregister", {{"instance", id}, {"reason", "deregister_critical_after"}});
-            if (registry.deregister_local(id, now(loop).wall_ms))
-                removed.push_back(id);
+            log::info("health.deregister",
+                      {{"instance", id}, {"reason", "deregister_critical_after"}});
+            if (registry.deregister_local(id, now(loop).wall_ms)) removed.push_back(id);
             sync_one(id);
         }
-        if (!removed.empty() && deregistered)
-            deregistered(removed);
+        if (!removed.empty() && deregistered) deregistered(removed);
     }
 };
 
 Prober::Prober(Loop& loop, registry::Registry& registry, ProberOptions options)
-    : state_(std::make_unique<State>(loop, registry, options))
-{
-}
+    : state_(std::make_unique<State>(loop, registry, options)) {}
 
 Prober::~Prober() = default;
 
-void Prober::sync()
-{
+void Prober::sync() {
     State& s = *state_;
     std::vector<std::string> ids;
     std::unordered_map<std::string_view, bool> present;
@@ -198,37 +187,29 @@ void Prober::sync()
             ids.push_back(instance->id);
     }
     for (const auto& [id, version] : s.seen_version)
-        if (!present.contains(id))
-            ids.push_back(id); // deregistered: its checks stop
-    for (const auto& id : ids)
-        s.sync_one(id);
+        if (!present.contains(id)) ids.push_back(id); // deregistered: its checks stop
+    for (const auto& id : ids) s.sync_one(id);
 }
 
-void Prober::sync_instance(std::string_view instance_id)
-{
+void Prober::sync_instance(std::string_view instance_id) {
     state_->sync_one(std::string(instance_id));
 }
 
-Result<> Prober::update_ttl(std::string_view check_id, registry::Health status, std::string note)
-{
+Result<> Prober::update_ttl(std::string_view check_id, registry::Health status, std::string note) {
     auto it = state_->checks.find(std::string(check_id));
-    if (it == state_->checks.end())
-        return fail("no check with id {} on this agent", check_id);
+    if (it == state_->checks.end()) return fail("no check with id {} on this agent", check_id);
     return it->second.runner->report_ttl(status, std::move(note));
 }
 
-void Prober::on_deregister(std::function<void(const std::vector<std::string>& ids)> callback)
-{
+void Prober::on_deregister(std::function<void(const std::vector<std::string>& ids)> callback) {
     state_->deregistered = std::move(callback);
 }
 
-std::size_t Prober::check_count() const
-{
+std::size_t Prober::check_count() const {
     return state_->checks.size();
 }
 
-const CheckMachine* Prober::find(std::string_view check_id) const
-{
+const CheckMachine* Prober::find(std::string_view check_id) const {
     auto it = state_->checks.find(std::string(check_id));
     return it == state_->checks.end() ? nullptr : &it->second.runner->machine();
 }

@@ -44,10 +44,11 @@ struct ProberOptions {
 // Loopback latency (0.1 to 0.5 ms) jitters by more than half from probe to
 // probe; without the 1 ms floor, 10,000 local checks rewrote the registry
 // some 160 times a second.
-[[nodiscard]] bool worth_refreshing(const registry::CheckState& reported, const registry::CheckState& now);
+[[nodiscard]] bool worth_refreshing(const registry::CheckState& reported,
+                                    const registry::CheckState& now);
 
 class Prober {
-  public:
+public:
     Prober(Loop& loop, registry::Registry& registry, ProberOptions options = {});
     ~Prober();
     Prober(const Prober&) = delete;
@@ -72,7 +73,7 @@ class Prober {
     // and the HTTP API.
     [[nodiscard]] const CheckMachine* find(std::string_view check_id) const;
 
-  private:
+private:
     struct State;
     std::unique_ptr<State> state_;
 };

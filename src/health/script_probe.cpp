@@ -50,16 +50,13 @@ struct ScriptOp {
     void close_handles();
 };
 
-void ScriptOp::kill_group()
-{
+void ScriptOp::kill_group() {
     // With UV_PROCESS_DETACHED the child called setsid(), so its pid is its
     // process group id: -pid reaches every process it started.
-    if (spawned && process.pid > 0)
-        ::kill(-process.pid, SIGKILL);
+    if (spawned && process.pid > 0) ::kill(-process.pid, SIGKILL);
 }
 
-void ScriptOp::on_exit(std::int64_t status, int signal)
-{
+void ScriptOp::on_exit(std::int64_t status, int signal) {
     exited = true;
     exit_status = status;
     term_signal = signal;
@@ -73,8 +70,7 @@ void ScriptOp::on_exit(std::int64_t status, int signal)
         maybe_finish();
 }
 
-void ScriptOp::on_read(ssize_t nread)
-{
+void ScriptOp::on_read(ssize_t nread) {
     if (nread > 0) {
         std::size_t room = 4096 - std::min<std::size_t>(output.size(), 4096);
         output.append(buffer, std::min<std::size_t>(room, static_cast<std::size_t>(nread)));
@@ -83,15 +79,12 @@ void ScriptOp::on_read(ssize_t nread)
     if (nread < 0) { // UV_EOF or a read error: either way nothing more comes
         eof = true;
         uv_read_stop(reinterpret_cast<uv_stream_t*>(&pipe));
-        if (!finished)
-            maybe_finish();
+        if (!finished) maybe_finish();
     }
 }
 
-void ScriptOp::on_timeout()
-{
-    if (finished)
-        return;
+void ScriptOp::on_timeout() {
+    if (finished) return;
     if (!spawned) { // spawn failed; this was the deferred report
         report();
         return;
@@ -100,25 +93,21 @@ void ScriptOp::on_timeout()
     kill_group();
     // Exited, but something it started still holds the pipe: it was just
     // killed with the group; report without waiting for EOF.
-    if (exited)
-        report();
+    if (exited) report();
 }
 
-void ScriptOp::maybe_finish()
-{
-    if (exited && eof)
-        report();
+void ScriptOp::maybe_finish() {
+    if (exited && eof) report();
 }
 
-void ScriptOp::report()
-{
+void ScriptOp::report() {
     ProbeResult result;
     if (!spawned) {
         result = {Health::critical, early_error, std::nullopt};
     } else if (timed_out) {
         result.status = Health::critical;
-        result.output =
-            fmt::format("{}: timed out after {} ms, process group killed\n{}", command, timeout_ms, output);
+        result.output = fmt::format("{}: timed out after {} ms, process group killed\n{}", command,
+                                    timeout_ms, output);
     } else {
         result.status = term_signal != 0   ? Health::critical
                         : exit_status == 0 ? Health::passing
@@ -126,22 +115,20 @@ void ScriptOp::report()
                                            : Health::critical;
         result.output = output;
         if (result.output.empty())
-            result.output = term_signal != 0 ? fmt::format("{}: killed by signal {}", command, term_signal)
-                                             : fmt::format("{}: exit status {}", command, exit_status);
+            result.output = term_signal != 0
+                                ? fmt::format("{}: killed by signal {}", command, term_signal)
+                                : fmt::format("{}: exit status {}", command, exit_status);
     }
     ProbeDone cb = std::move(done);
     done = nullptr;
-    if (owner != nullptr)
-        owner->detach();
+    if (owner != nullptr) owner->detach();
     owner = nullptr;
     finished = true;
     close_handles();
-    if (cb)
-        cb(std::move(result));
+    if (cb) cb(std::move(result));
 }
 
-void ScriptOp::cancel()
-{
+void ScriptOp::cancel() {
     done = nullptr;
     finished = true;
     uv_timer_stop(&timer);
@@ -151,14 +138,12 @@ void ScriptOp::cancel()
         close_handles();
 }
 
-void ScriptOp::close_handles()
-{
+void ScriptOp::close_handles() {
     // The process handle must stay open until the exit callback: closing it
     // earlier would leave the child unreaped.
     auto on_close = [](uv_handle_t* h) {
         auto* self = static_cast<ScriptOp*>(h->data);
-        if (--self->open_handles == 0)
-            delete self;
+        if (--self->open_handles == 0) delete self;
     };
     uv_timer_stop(&timer);
     for (auto* h : {reinterpret_cast<uv_handle_t*>(&timer), reinterpret_cast<uv_handle_t*>(&pipe),
@@ -173,8 +158,8 @@ void ScriptOp::close_handles()
 
 } // namespace
 
-ProbePtr start_script_probe(Loop& loop, const registry::CheckDefinition& definition, ProbeDone done)
-{
+ProbePtr start_script_probe(Loop& loop, const registry::CheckDefinition& definition,
+                            ProbeDone done) {
     auto* op = new ScriptOp;
     op->done = std::move(done);
     op->timeout_ms = definition.timeout_ms;
@@ -201,8 +186,7 @@ ProbePtr start_script_probe(Loop& loop, const registry::CheckDefinition& definit
     uv_pipe_open(&op->pipe, fds[0]);
 
     std::vector<char*> argv;
-    for (const auto& a : definition.args)
-        argv.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& a : definition.args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     uv_stdio_container_t stdio[3];
     stdio[0].flags = UV_IGNORE;

@@ -33,14 +33,11 @@ struct TcpOp {
     void unref();
 };
 
-void TcpOp::unref()
-{
-    if (--outstanding == 0)
-        delete this;
+void TcpOp::unref() {
+    if (--outstanding == 0) delete this;
 }
 
-void TcpOp::release()
-{
+void TcpOp::release() {
     finished = true;
     uv_timer_stop(&timer);
     auto on_close = [](uv_handle_t* h) { static_cast<TcpOp*>(h->data)->unref(); };
@@ -48,31 +45,25 @@ void TcpOp::release()
     uv_close(reinterpret_cast<uv_handle_t*>(&timer), on_close);
 }
 
-void TcpOp::finish(ProbeResult result)
-{
+void TcpOp::finish(ProbeResult result) {
     ProbeDone cb = std::move(done);
     done = nullptr;
-    if (owner != nullptr)
-        owner->detach();
+    if (owner != nullptr) owner->detach();
     owner = nullptr;
     release();
-    if (cb)
-        cb(std::move(result));
+    if (cb) cb(std::move(result));
 }
 
-std::string resolve_localhost(std::string target)
-{
+std::string resolve_localhost(std::string target) {
     // Addresses only, no resolver on the probe path; "localhost" is common
     // enough in configs to be worth the one special case.
-    if (target.starts_with("localhost:"))
-        target.replace(0, 9, "127.0.0.1");
+    if (target.starts_with("localhost:")) target.replace(0, 9, "127.0.0.1");
     return target;
 }
 
 } // namespace
 
-ProbePtr start_tcp_probe(Loop& loop, const registry::CheckDefinition& definition, ProbeDone done)
-{
+ProbePtr start_tcp_probe(Loop& loop, const registry::CheckDefinition& definition, ProbeDone done) {
     auto* op = new TcpOp;
     op->done = std::move(done);
     op->target = definition.target;
@@ -87,9 +78,10 @@ ProbePtr start_tcp_probe(Loop& loop, const registry::CheckDefinition& definition
 
     auto on_timeout = [](uv_timer_t* t) {
         auto* self = static_cast<TcpOp*>(t->data);
-        self->finish({Health::critical,
-                      fmt::format("TCP connect {}: timed out after {} ms", self->target, self->timeout_ms),
-                      std::nullopt});
+        self->finish(
+            {Health::critical,
+             fmt::format("TCP connect {}: timed out after {} ms", self->target, self->timeout_ms),
+             std::nullopt});
     };
     auto report_early = [](uv_timer_t* t) {
         auto* self = static_cast<TcpOp*>(t->data);
@@ -100,28 +92,31 @@ ProbePtr start_tcp_probe(Loop& loop, const registry::CheckDefinition& definition
     int rc = 0;
     if (address) {
         op->connect.data = op;
-        rc = uv_tcp_connect(&op->connect, &op->tcp, address->sa(), [](uv_connect_t* req, int status) {
-            auto* self = static_cast<TcpOp*>(req->data);
-            if (!self->finished) {
-                auto elapsed_us = static_cast<std::uint32_t>((uv_hrtime() - self->started_ns) / 1000);
-                if (status == 0)
-                    self->finish(
-                        {Health::passing, fmt::format("TCP connect {}: success", self->target), elapsed_us});
-                else
-                    self->finish({Health::critical,
-                                  fmt::format("TCP connect {}: {}", self->target, uv_strerror(status)),
-                                  std::nullopt});
-            }
-            self->unref();
-        });
-        if (rc == 0)
-            ++op->outstanding;
+        rc = uv_tcp_connect(
+            &op->connect, &op->tcp, address->sa(), [](uv_connect_t* req, int status) {
+                auto* self = static_cast<TcpOp*>(req->data);
+                if (!self->finished) {
+                    auto elapsed_us =
+                        static_cast<std::uint32_t>((uv_hrtime() - self->started_ns) / 1000);
+                    if (status == 0)
+                        self->finish({Health::passing,
+                                      fmt::format("TCP connect {}: success", self->target),
+                                      elapsed_us});
+                    else
+                        self->finish(
+                            {Health::critical,
+                             fmt::format("TCP connect {}: {}", self->target, uv_strerror(status)),
+                             std::nullopt});
+                }
+                self->unref();
+            });
+        if (rc == 0) ++op->outstanding;
     }
     if (!address || rc != 0) {
         op->early.status = Health::critical;
-        op->early.output = address
-                               ? fmt::format("TCP connect {}: {}", definition.target, uv_strerror(rc))
-                               : fmt::format("TCP target {}: {}", definition.target, address.error().message);
+        op->early.output =
+            address ? fmt::format("TCP connect {}: {}", definition.target, uv_strerror(rc))
+                    : fmt::format("TCP target {}: {}", definition.target, address.error().message);
         uv_timer_start(&op->timer, report_early, 0, 0);
         return probe;
     }

@@ -20,7 +20,9 @@ namespace cairn::http {
 
 using nlohmann::json;
 
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"; }
+std::string dump(const json& j) {
+    return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
 
 namespace {
 
@@ -29,8 +31,7 @@ namespace {
 constexpr std::size_t stream_above_instances = 512;
 constexpr std::size_t stream_slice_instances = 128;
 
-std::vector<std::string_view> split_path(std::string_view path)
-{
+std::vector<std::string_view> split_path(std::string_view path) {
     std::vector<std::string_view> parts;
     while (!path.empty()) {
         if (path.front() == '/') {
@@ -44,18 +45,18 @@ std::vector<std::string_view> split_path(std::string_view path)
     return parts;
 }
 
-Response method_not_allowed(std::string_view allow)
-{
+Response method_not_allowed(std::string_view allow) {
     Response r = Response::error(405, fmt::format("method not allowed; use {}", allow));
     r.headers.emplace_back("Allow", std::string(allow));
     return r;
 }
 
-bool is_write(std::string_view method) { return method == "PUT" || method == "DELETE" || method == "POST"; }
+bool is_write(std::string_view method) {
+    return method == "PUT" || method == "DELETE" || method == "POST";
+}
 
 // Compares in time independent of where the strings differ.
-bool same_secret(std::string_view a, std::string_view b)
-{
+bool same_secret(std::string_view a, std::string_view b) {
     unsigned char diff = a.size() == b.size() ? 0 : 1;
     for (std::size_t i = 0; i < a.size(); ++i)
         diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
@@ -65,84 +66,72 @@ bool same_secret(std::string_view a, std::string_view b)
 } // namespace
 
 Api::Api(registry::Registry& registry, ApiOptions options, ApiHooks hooks)
-    : registry_(registry), options_(std::move(options)), hooks_(std::move(hooks))
-{
-}
+    : registry_(registry)
+    , options_(std::move(options))
+    , hooks_(std::move(hooks)) {}
 
-std::int64_t Api::now_ms() const
-{
-    if (hooks_.now_ms)
-        return hooks_.now_ms();
+std::int64_t Api::now_ms() const {
+    if (hooks_.now_ms) return hooks_.now_ms();
     using namespace std::chrono;
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-bool Api::exhausted() const
-{
+bool Api::exhausted() const {
     return registry_.version_counter() == std::numeric_limits<std::uint64_t>::max();
 }
 
-void Api::changed(const std::string& instance_id)
-{
-    if (hooks_.on_change)
-        hooks_.on_change(instance_id);
+void Api::changed(const std::string& instance_id) {
+    if (hooks_.on_change) hooks_.on_change(instance_id);
 }
 
-bool Api::authorized(const Request& r) const
-{
-    if (options_.token.empty())
-        return true;
+bool Api::authorized(const Request& r) const {
+    if (options_.token.empty()) return true;
     const std::string* h = r.header("authorization");
     constexpr std::string_view scheme = "Bearer ";
-    if (!h || h->size() < scheme.size() || !std::equal(scheme.begin(), scheme.end(), h->begin(), [](char a, char b) {
-            return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+    if (!h || h->size() < scheme.size() ||
+        !std::equal(scheme.begin(), scheme.end(), h->begin(), [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) ==
+                   std::tolower(static_cast<unsigned char>(b));
         }))
         return false;
     return same_secret(std::string_view(*h).substr(scheme.size()), options_.token);
 }
 
-std::optional<Response> Api::refuse_before_body(const Request& head) const
-{
-    if (!is_write(head.method) || authorized(head))
-        return std::nullopt;
-    Response resp = Response::error(401, "a valid bearer token is required for writes (Authorization: Bearer ...)");
+std::optional<Response> Api::refuse_before_body(const Request& head) const {
+    if (!is_write(head.method) || authorized(head)) return std::nullopt;
+    Response resp = Response::error(
+        401, "a valid bearer token is required for writes (Authorization: Bearer ...)");
     resp.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"cairn\"");
     return resp;
 }
 
-void Api::handle(const Request& r, Respond respond)
-{
+void Api::handle(const Request& r, Respond respond) {
     auto parts = split_path(r.path);
     const std::string& m = r.method;
 
-    if (auto refusal = refuse_before_body(r))
-        return respond(std::move(*refusal));
+    if (auto refusal = refuse_before_body(r)) return respond(std::move(*refusal));
 
     if (parts.size() == 1 && parts[0] == "health")
         return respond(m == "GET" ? health() : method_not_allowed("GET"));
     if (parts.size() == 1 && parts[0] == "metrics")
         return respond(m == "GET" ? metrics() : method_not_allowed("GET"));
     if (parts.empty() || parts[0] != "v1")
-        return respond(Response::error(404, fmt::format("no such endpoint: {}", quote(r.path, 200))));
+        return respond(
+            Response::error(404, fmt::format("no such endpoint: {}", quote(r.path, 200))));
 
     if (parts.size() == 2 && parts[1] == "services") {
-        if (m == "GET")
-            return respond(list_services());
-        if (m == "PUT" || m == "POST")
-            return register_instance(r, std::move(respond));
+        if (m == "GET") return respond(list_services());
+        if (m == "PUT" || m == "POST") return register_instance(r, std::move(respond));
         return respond(method_not_allowed("GET, PUT"));
     }
     if (parts.size() == 3 && parts[1] == "services") {
         std::string key(parts[2]);
-        if (m == "GET")
-            return respond(service(r, key));
-        if (m == "DELETE")
-            return deregister(key, std::move(respond));
+        if (m == "GET") return respond(service(r, key));
+        if (m == "DELETE") return deregister(key, std::move(respond));
         return respond(method_not_allowed("GET, DELETE"));
     }
     if (parts.size() == 4 && parts[1] == "services" && parts[3] == "maintenance") {
-        if (m != "PUT")
-            return respond(method_not_allowed("PUT"));
+        if (m != "PUT") return respond(method_not_allowed("PUT"));
         return maintenance(r, std::string(parts[2]), std::move(respond));
     }
     if (parts.size() == 4 && parts[1] == "checks") {
@@ -154,9 +143,10 @@ void Api::handle(const Request& r, Respond respond)
         else if (parts[3] == "fail")
             status = registry::Health::critical;
         if (!status)
-            return respond(Response::error(404, fmt::format("no such endpoint: {} (use pass, warn or fail)", quote(r.path, 200))));
-        if (m != "PUT")
-            return respond(method_not_allowed("PUT"));
+            return respond(
+                Response::error(404, fmt::format("no such endpoint: {} (use pass, warn or fail)",
+                                                 quote(r.path, 200))));
+        if (m != "PUT") return respond(method_not_allowed("PUT"));
         return check_report(r, std::string(parts[2]), *status, std::move(respond));
     }
     if (parts.size() == 2 && parts[1] == "members")
@@ -166,8 +156,7 @@ void Api::handle(const Request& r, Respond respond)
     return respond(Response::error(404, fmt::format("no such endpoint: {}", quote(r.path, 200))));
 }
 
-Response Api::handle(const Request& r)
-{
+Response Api::handle(const Request& r) {
     std::optional<Response> answer;
     handle(r, [&answer](Response resp) { answer = std::move(resp); });
     if (!answer)
@@ -175,19 +164,16 @@ Response Api::handle(const Request& r)
     return std::move(*answer);
 }
 
-Response Api::health()
-{
+Response Api::health() {
     if (hooks_.storage_fault)
         if (std::string fault = hooks_.storage_fault(); !fault.empty())
             return Response::text(503, fmt::format("storage fault: {}\n", fault));
     return Response::text(200, "ok\n");
 }
 
-void Api::durable(DurableWrite write, std::function<Response()> ok, Respond respond)
-{
+void Api::durable(DurableWrite write, std::function<Response()> ok, Respond respond) {
     auto apply = [this](const DurableWrite& w) {
-        if (w.applied)
-            return;
+        if (w.applied) return;
         if (w.instance)
             registry_.apply(*w.instance);
         else if (w.tombstone)
@@ -198,51 +184,47 @@ void Api::durable(DurableWrite write, std::function<Response()> ok, Respond resp
         return respond(ok());
     }
     auto stored = std::make_shared<DurableWrite>(write);
-    hooks_.persist(std::move(write), [stored, apply, ok = std::move(ok), respond = std::move(respond)](Result<void> r) {
+    hooks_.persist(std::move(write), [stored, apply, ok = std::move(ok),
+                                      respond = std::move(respond)](Result<void> r) {
         if (!r)
-            return respond(Response::error(503, fmt::format("not stored, so not applied: {}", r.error().message)));
+            return respond(Response::error(
+                503, fmt::format("not stored, so not applied: {}", r.error().message)));
         apply(*stored);
         respond(ok());
     });
 }
 
-json Api::display(const registry::Instance& instance) const
-{
+json Api::display(const registry::Instance& instance) const {
     json j = encode_instance(instance);
-    if (!j.contains("policy"))
-        j["policy"] = options_.default_policy;
-    if (!j.contains("ttl"))
-        j["ttl"] = format_duration(Duration{options_.default_ttl_ms});
+    if (!j.contains("policy")) j["policy"] = options_.default_policy;
+    if (!j.contains("ttl")) j["ttl"] = format_duration(Duration{options_.default_ttl_ms});
     return j;
 }
 
-void Api::register_instance(const Request& r, Respond respond)
-{
+void Api::register_instance(const Request& r, Respond respond) {
     auto body = parse_json_body(r.body);
-    if (!body)
-        return respond(Response::error(400, body.error().message));
+    if (!body) return respond(Response::error(400, body.error().message));
     auto instance = decode_registration_json(*body, RegistrationDefaults{options_.address});
-    if (!instance)
-        return respond(Response::error(400, instance.error().message));
+    if (!instance) return respond(Response::error(400, instance.error().message));
     // Maintenance is an operator's switch: re-registering does not undo it
     // unless the registration says so.
     if (!body->contains("maintenance"))
-        if (const registry::Instance* old = registry_.find_local(instance->id); old && old->maintenance) {
+        if (const registry::Instance* old = registry_.find_local(instance->id);
+            old && old->maintenance) {
             instance->maintenance = true;
             instance->maintenance_reason = old->maintenance_reason;
         }
     // The registry validates too, and changes nothing when it refuses.
     auto prepared = registry_.prepare_upsert(std::move(*instance), now_ms());
-    if (!prepared)
-        return respond(Response::error(exhausted() ? 503 : 400, prepared.error()));
+    if (!prepared) return respond(Response::error(exhausted() ? 503 : 400, prepared.error()));
     std::string id = prepared->instance.id;
-    if (!prepared->changed)
-        return respond(Response::json(200, dump(display(prepared->instance))));
+    if (!prepared->changed) return respond(Response::json(200, dump(display(prepared->instance))));
     durable(
         {std::move(prepared->instance), std::nullopt},
         [this, id] {
             if (const registry::Instance* stored = registry_.find_local(id))
-                log::info("http.register", {{"id", id}, {"service", stored->service}, {"version", stored->version}});
+                log::info("http.register",
+                          {{"id", id}, {"service", stored->service}, {"version", stored->version}});
             changed(id);
             const registry::Instance* now = registry_.find_local(id);
             return Response::json(200, dump(now ? display(*now) : json::object()));
@@ -250,14 +232,12 @@ void Api::register_instance(const Request& r, Respond respond)
         std::move(respond));
 }
 
-void Api::deregister(const std::string& id, Respond respond)
-{
+void Api::deregister(const std::string& id, Respond respond) {
     if (!registry_.find_local(id))
-        return respond(
-            Response::error(404, fmt::format("no instance with id {} is registered with this agent", quote(id))));
+        return respond(Response::error(
+            404, fmt::format("no instance with id {} is registered with this agent", quote(id))));
     auto tombstone = registry_.prepare_deregister(id, now_ms());
-    if (!tombstone)
-        return respond(Response::error(503, tombstone.error()));
+    if (!tombstone) return respond(Response::error(503, tombstone.error()));
     durable(
         {std::nullopt, std::move(*tombstone)},
         [this, id] {
@@ -268,8 +248,7 @@ void Api::deregister(const std::string& id, Respond respond)
         std::move(respond));
 }
 
-Response Api::list_services()
-{
+Response Api::list_services() {
     json out = json::array();
     for (const std::string& name : registry_.service_names()) {
         std::array<std::size_t, 4> counts{};
@@ -286,8 +265,7 @@ Response Api::list_services()
     return Response::json(200, dump(out));
 }
 
-Response Api::service(const Request& r, const std::string& name)
-{
+Response Api::service(const Request& r, const std::string& name) {
     auto instances = registry_.instances_of(name);
     if (instances.empty())
         return Response::error(404, fmt::format("no service named {}", quote(name)));
@@ -297,10 +275,8 @@ Response Api::service(const Request& r, const std::string& name)
         return streamed_service(name, instances, passing_only, std::move(tag));
     json out = json::array();
     for (const registry::Instance* i : instances) {
-        if (passing_only && i->health() != registry::Health::passing)
-            continue;
-        if (tag && std::ranges::find(i->tags, *tag) == i->tags.end())
-            continue;
+        if (passing_only && i->health() != registry::Health::passing) continue;
+        if (tag && std::ranges::find(i->tags, *tag) == i->tags.end()) continue;
         out.push_back(display(*i));
     }
     return Response::json(200, dump(out));
@@ -311,20 +287,21 @@ Response Api::service(const Request& r, const std::string& name)
 // held for more than one slice. Instances are looked up again per slice, so
 // one that is deregistered meanwhile is left out and one that changed is
 // shown as it is then.
-Response Api::streamed_service(const std::string& name, const std::vector<const registry::Instance*>& instances,
-                               bool passing_only, std::optional<std::string> tag)
-{
+Response Api::streamed_service(const std::string& name,
+                               const std::vector<const registry::Instance*>& instances,
+                               bool passing_only, std::optional<std::string> tag) {
     std::uint64_t version = registry_.version_counter();
     auto& cached = stream_keys_[name];
-    std::shared_ptr<const StreamKeys> keys = cached.first == version ? cached.second.lock() : nullptr;
+    std::shared_ptr<const StreamKeys> keys =
+        cached.first == version ? cached.second.lock() : nullptr;
     if (!keys) {
         auto fresh = std::make_shared<StreamKeys>();
         fresh->reserve(instances.size());
-        for (const registry::Instance* i : instances)
-            fresh->emplace_back(i->node, i->id);
+        for (const registry::Instance* i : instances) fresh->emplace_back(i->node, i->id);
         keys = fresh;
         cached = {version, keys};
-        std::erase_if(stream_keys_, [](const auto& entry) { return entry.second.second.expired(); });
+        std::erase_if(stream_keys_,
+                      [](const auto& entry) { return entry.second.second.expired(); });
     }
     Response r = Response::json(200, "");
     std::size_t next = 0;
@@ -337,57 +314,53 @@ Response Api::streamed_service(const std::string& name, const std::vector<const 
         std::size_t end = std::min(keys->size(), next + stream_slice_instances);
         for (; next < end; ++next) {
             const registry::Instance* i = registry_.find((*keys)[next].first, (*keys)[next].second);
-            if (!i || (passing_only && i->health() != registry::Health::passing))
-                continue;
-            if (tag && std::ranges::find(i->tags, *tag) == i->tags.end())
-                continue;
-            if (any)
-                out += ',';
+            if (!i || (passing_only && i->health() != registry::Health::passing)) continue;
+            if (tag && std::ranges::find(i->tags, *tag) == i->tags.end()) continue;
+            if (any) out += ',';
             any = true;
             out += display(*i).dump(-1, ' ', false, json::error_handler_t::replace);
         }
-        if (next < keys->size())
-            return true;
+        if (next < keys->size()) return true;
         out += "]\n";
         return false;
     };
     return r;
 }
 
-void Api::check_report(const Request& r, const std::string& check_id, registry::Health status, Respond respond)
-{
+void Api::check_report(const Request& r, const std::string& check_id, registry::Health status,
+                       Respond respond) {
     std::string note;
     if (!r.body.empty()) {
         auto j = parse_json_body(r.body);
-        if (!j)
-            return respond(Response::error(400, j.error().message));
+        if (!j) return respond(Response::error(400, j.error().message));
         if (!j->is_object())
-            return respond(Response::error(400, "body: expected a JSON object such as {\"note\": \"...\"}"));
+            return respond(
+                Response::error(400, "body: expected a JSON object such as {\"note\": \"...\"}"));
         for (const auto& [k, v] : j->items()) {
             if (k != "note")
                 return respond(Response::error(400, fmt::format("{}: unknown field", escaped(k))));
-            if (!v.is_string())
-                return respond(Response::error(400, "note: expected a string"));
+            if (!v.is_string()) return respond(Response::error(400, "note: expected a string"));
             note = v.get<std::string>();
         }
-        if (note.size() > 4096)
-            note.resize(4096);
+        if (note.size() > 4096) note.resize(4096);
     }
     const registry::Instance* owner = registry_.find_by_check(check_id);
     if (!owner)
-        return respond(Response::error(404, fmt::format("no check with id {} on this agent", quote(check_id))));
+        return respond(Response::error(
+            404, fmt::format("no check with id {} on this agent", quote(check_id))));
     const registry::Check* check = nullptr;
     for (const auto& c : owner->checks)
-        if (c.definition.id == check_id)
-            check = &c;
+        if (c.definition.id == check_id) check = &c;
     if (!check || check->definition.kind != registry::CheckKind::ttl)
         return respond(Response::error(
-            400, fmt::format("check {} is not a ttl check; only ttl checks take reports", quote(check_id))));
+            400, fmt::format("check {} is not a ttl check; only ttl checks take reports",
+                             quote(check_id))));
     // A report applies at once (the health engine owns the check), so a
     // storage that is known to fail refuses it before it changes anything.
     if (hooks_.persist && hooks_.storage_fault)
         if (std::string fault = hooks_.storage_fault(); !fault.empty())
-            return respond(Response::error(503, fmt::format("not stored, so not applied: {}", fault)));
+            return respond(
+                Response::error(503, fmt::format("not stored, so not applied: {}", fault)));
     std::string owner_id = owner->id; // the registry write below may move the instance
     registry::Health status_before = check->state.status;
     if (hooks_.ttl_report) {
@@ -395,55 +368,48 @@ void Api::check_report(const Request& r, const std::string& check_id, registry::
             return respond(Response::error(400, ok.error().message));
     } else {
         registry::CheckState state = check->state;
-        if (state.status != status)
-            state.last_change_ms = now_ms();
+        if (state.status != status) state.last_change_ms = now_ms();
         state.status = status;
         state.output = note;
         registry_.update_check(check_id, state);
     }
     changed(owner_id);
     auto answer = [check_id, status] {
-        return Response::json(200, dump(json{{"check", check_id}, {"status", registry::to_string(status)}}));
+        return Response::json(
+            200, dump(json{{"check", check_id}, {"status", registry::to_string(status)}}));
     };
     // Durable when it changed the check's status (and so, maybe, what DNS serves).
     const registry::Instance* now = registry_.find_local(owner_id);
     const registry::Check* after = nullptr;
     if (now)
         for (const auto& c : now->checks)
-            if (c.definition.id == check_id)
-                after = &c;
-    if (!hooks_.persist || !after || after->state.status == status_before)
-        return respond(answer());
+            if (c.definition.id == check_id) after = &c;
+    if (!hooks_.persist || !after || after->state.status == status_before) return respond(answer());
     durable({*now, std::nullopt, true}, answer, std::move(respond));
 }
 
-void Api::maintenance(const Request& r, const std::string& id, Respond respond)
-{
+void Api::maintenance(const Request& r, const std::string& id, Respond respond) {
     auto enable = r.query_param("enable");
     if (!enable || (*enable != "true" && *enable != "false"))
         return respond(Response::error(400, "enable: required, true or false"));
     std::string reason = r.query_param("reason").value_or("");
     if (!registry_.find_local(id))
-        return respond(
-            Response::error(404, fmt::format("no instance with id {} is registered with this agent", quote(id))));
+        return respond(Response::error(
+            404, fmt::format("no instance with id {} is registered with this agent", quote(id))));
     auto prepared = registry_.prepare_maintenance(id, *enable == "true", reason);
-    if (!prepared)
-        return respond(Response::error(503, prepared.error()));
+    if (!prepared) return respond(Response::error(503, prepared.error()));
     auto answer = [this, id, enable = *enable, reason] {
         log::info("http.maintenance", {{"id", id}, {"enable", enable}, {"reason", reason}});
         changed(id);
         const registry::Instance* now = registry_.find_local(id);
         return Response::json(200, dump(now ? display(*now) : json::object()));
     };
-    if (!prepared->changed)
-        return respond(answer());
+    if (!prepared->changed) return respond(answer());
     durable({std::move(prepared->instance), std::nullopt}, answer, std::move(respond));
 }
 
-Response Api::members()
-{
-    if (hooks_.members)
-        return Response::json(200, dump(hooks_.members()));
+Response Api::members() {
+    if (hooks_.members) return Response::json(200, dump(hooks_.members()));
     json self = {{"name", options_.node_name},
                  {"address", cairn::to_string(options_.address)},
                  {"datacenter", options_.datacenter},
@@ -453,8 +419,7 @@ Response Api::members()
     return Response::json(200, dump(json::array({self})));
 }
 
-Response Api::agent()
-{
+Response Api::agent() {
     json out = {{"name", options_.node_name},
                 {"datacenter", options_.datacenter},
                 {"version", options_.version},
@@ -463,8 +428,7 @@ Response Api::agent()
     return Response::json(200, dump(out));
 }
 
-Response Api::metrics()
-{
+Response Api::metrics() {
     std::array<std::size_t, 4> counts{};
     auto names = registry_.service_names();
     for (const std::string& name : names)
@@ -473,7 +437,8 @@ Response Api::metrics()
     std::string out;
     out += "# HELP cairn_services Services known to this agent.\n# TYPE cairn_services gauge\n";
     out += fmt::format("cairn_services {}\n", names.size());
-    out += "# HELP cairn_instances Instances known to this agent, by health.\n# TYPE cairn_instances gauge\n";
+    out += "# HELP cairn_instances Instances known to this agent, by health.\n# TYPE "
+           "cairn_instances gauge\n";
     for (std::size_t h = 0; h < counts.size(); ++h)
         out += fmt::format("cairn_instances{{health=\"{}\"}} {}\n",
                            registry::to_string(static_cast<registry::Health>(h)), counts[h]);
@@ -482,10 +447,8 @@ Response Api::metrics()
     out += fmt::format("cairn_local_instances {}\n", registry_.local_instances().size());
     out += "# HELP cairn_tombstones Deregistrations remembered.\n# TYPE cairn_tombstones gauge\n";
     out += fmt::format("cairn_tombstones {}\n", registry_.tombstones().size());
-    if (server_metrics_)
-        out += server_metrics_();
-    if (hooks_.extra_metrics)
-        out += hooks_.extra_metrics();
+    if (server_metrics_) out += server_metrics_();
+    if (hooks_.extra_metrics) out += hooks_.extra_metrics();
     Response resp = Response::text(200, std::move(out));
     resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return resp;

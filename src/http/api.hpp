@@ -97,7 +97,8 @@ private:
     void deregister(const std::string& id, Respond respond);
     Response list_services();
     Response service(const Request& r, const std::string& name);
-    void check_report(const Request& r, const std::string& check_id, registry::Health status, Respond respond);
+    void check_report(const Request& r, const std::string& check_id, registry::Health status,
+                      Respond respond);
     void maintenance(const Request& r, const std::string& id, Respond respond);
     Response health();
     // Stores `write`, then applies it and answers `ok()`; 503 if it fails.
@@ -123,7 +124,8 @@ private:
     // stream of it started at the same registry version: many clients asking
     // for one big service hold one copy.
     using StreamKeys = std::vector<std::pair<std::string, std::string>>;
-    std::unordered_map<std::string, std::pair<std::uint64_t, std::weak_ptr<const StreamKeys>>> stream_keys_;
+    std::unordered_map<std::string, std::pair<std::uint64_t, std::weak_ptr<const StreamKeys>>>
+        stream_keys_;
 };
 
 // JSON text for a response body; invalid UTF-8 (check output) is replaced, not thrown.

@@ -12,6 +12,7 @@
 
 namespace cairn::http {
 
-[[nodiscard]] Result<nlohmann::json> parse_json_body(std::string_view body, std::size_t max_depth = 32);
+[[nodiscard]] Result<nlohmann::json> parse_json_body(std::string_view body,
+                                                     std::size_t max_depth = 32);
 
 } // namespace cairn::http

@@ -27,14 +27,16 @@ constexpr std::array<std::string_view, 15> instance_fields = {
     "node", "version", "health"};
 
 constexpr std::array<std::string_view, 18> check_fields = {
-    "id", "http", "method", "headers", "tls_skip_verify", "tcp", "args", "ttl", "interval", "timeout",
-    "success_before_passing", "failures_before_warning", "failures_before_critical",
+    "id", "http", "method", "headers", "tls_skip_verify", "tcp", "args", "ttl", "interval",
+    "timeout", "success_before_passing", "failures_before_warning", "failures_before_critical",
     "deregister_critical_after",
     // read-only, ignored on input
     "status", "output", "last_change", "latency_ms"};
 
 // Every duration parse_duration accepts fits (max_duration is 30 days).
-std::uint32_t ms32(Duration d) { return static_cast<std::uint32_t>(d.count()); }
+std::uint32_t ms32(Duration d) {
+    return static_cast<std::uint32_t>(d.count());
+}
 
 // Stores a field that is present; passes a type error on.
 template <class T, class Store>
@@ -58,21 +60,25 @@ Result<void> take_number(const Fields& f, std::string_view key, Out& out, Rule&&
 
 Result<void> read_check_target(const Fields& f, CheckDefinition& c) {
     switch (c.kind) {
-    case CheckKind::http: return take(f.string("http"), [&](std::string v) { c.target = std::move(v); });
-    case CheckKind::tcp: return take(f.string("tcp"), [&](std::string v) { c.target = std::move(v); });
+    case CheckKind::http:
+        return take(f.string("http"), [&](std::string v) { c.target = std::move(v); });
+    case CheckKind::tcp:
+        return take(f.string("tcp"), [&](std::string v) { c.target = std::move(v); });
     case CheckKind::script: {
         auto args = f.strings("args", registry::max_args);
         if (!args) return std::unexpected(args.error());
         c.args = std::move(*args);
         return {};
     }
-    case CheckKind::ttl: return take(f.duration("ttl"), [&](Duration d) { c.ttl_ms = ms32(d); });
+    case CheckKind::ttl:
+        return take(f.duration("ttl"), [&](Duration d) { c.ttl_ms = ms32(d); });
     }
     return {};
 }
 
 Result<void> read_http_options(const Fields& f, CheckDefinition& c) {
-    if (auto r = take(f.string("method"), [&](std::string v) { c.method = std::move(v); }); !r) return r;
+    if (auto r = take(f.string("method"), [&](std::string v) { c.method = std::move(v); }); !r)
+        return r;
     auto headers = f.string_map("headers", registry::max_headers);
     if (!headers) return std::unexpected(headers.error());
     c.headers = std::move(*headers);
@@ -84,10 +90,10 @@ Result<void> read_check_timing(const Fields& f, CheckDefinition& c) {
                             {"timeout", &c.timeout_ms},
                             {"deregister_critical_after", &c.deregister_critical_after_ms}})
         if (auto r = take(f.duration(key), [out](Duration d) { *out = ms32(d); }); !r) return r;
-    for (auto [key, out] :
-         {std::pair<std::string_view, std::uint32_t*>{"success_before_passing", &c.success_before_passing},
-          {"failures_before_warning", &c.failures_before_warning},
-          {"failures_before_critical", &c.failures_before_critical}}) {
+    for (auto [key, out] : {std::pair<std::string_view, std::uint32_t*>{"success_before_passing",
+                                                                        &c.success_before_passing},
+                            {"failures_before_warning", &c.failures_before_warning},
+                            {"failures_before_critical", &c.failures_before_critical}}) {
         auto rule = [&](std::int64_t n) { return registry::counter_value(f.path(key), n); };
         if (auto r = take_number(f, key, *out, rule); !r) return r;
     }
@@ -102,7 +108,8 @@ Result<CheckDefinition> decode_check(const json& j, std::size_t index) {
     Fields f(j, at + ".");
     if (auto ok = f.only(check_fields); !ok) return std::unexpected(ok.error());
     CheckDefinition c;
-    auto kind = registry::check_kind(at, [&](std::string_view key) { return f.get(key) != nullptr; });
+    auto kind =
+        registry::check_kind(at, [&](std::string_view key) { return f.get(key) != nullptr; });
     if (!kind) return std::unexpected(kind.error());
     c.kind = *kind;
     if (auto r = take(f.string("id"), [&](std::string v) { c.id = std::move(v); }); !r)
@@ -113,7 +120,8 @@ Result<CheckDefinition> decode_check(const json& j, std::size_t index) {
     return c;
 }
 
-Result<void> decode_address(const Fields& f, registry::Instance& out, const RegistrationDefaults& defaults) {
+Result<void> decode_address(const Fields& f, registry::Instance& out,
+                            const RegistrationDefaults& defaults) {
     auto address = f.string("address");
     if (!address) return std::unexpected(address.error());
     if (!*address) {
@@ -128,8 +136,10 @@ Result<void> decode_address(const Fields& f, registry::Instance& out, const Regi
     return {};
 }
 
-Result<void> decode_identity(const Fields& f, registry::Instance& out, const RegistrationDefaults& defaults) {
-    if (auto r = take(f.string("name"), [&](std::string v) { out.service = std::move(v); }); !r) return r;
+Result<void> decode_identity(const Fields& f, registry::Instance& out,
+                             const RegistrationDefaults& defaults) {
+    if (auto r = take(f.string("name"), [&](std::string v) { out.service = std::move(v); }); !r)
+        return r;
     if (auto r = take(f.string("id"), [&](std::string v) { out.id = std::move(v); }); !r) return r;
     if (auto r = decode_address(f, out, defaults); !r) return r;
     return take_number(f, "port", out.port, registry::port_value);
@@ -152,7 +162,8 @@ Result<void> decode_dns_fields(const Fields& f, registry::Instance& out) {
     }
     if (auto r = take(f.duration("ttl"), [&](Duration d) { out.ttl_ms = ms32(d); }); !r) return r;
     if (auto r = take(f.boolean("maintenance"), [&](bool v) { out.maintenance = v; }); !r) return r;
-    return take(f.string("maintenance_reason"), [&](std::string v) { out.maintenance_reason = std::move(v); });
+    return take(f.string("maintenance_reason"),
+                [&](std::string v) { out.maintenance_reason = std::move(v); });
 }
 
 Result<void> decode_checks(const Fields& f, registry::Instance& out) {
@@ -171,13 +182,15 @@ Result<void> decode_checks(const Fields& f, registry::Instance& out) {
 
 } // namespace
 
-Result<registry::Instance> decode_registration(std::string_view body, const RegistrationDefaults& defaults) {
+Result<registry::Instance> decode_registration(std::string_view body,
+                                               const RegistrationDefaults& defaults) {
     auto j = parse_json_body(body);
     if (!j) return std::unexpected(j.error());
     return decode_registration_json(*j, defaults);
 }
 
-Result<registry::Instance> decode_registration_json(const json& j, const RegistrationDefaults& defaults) {
+Result<registry::Instance> decode_registration_json(const json& j,
+                                                    const RegistrationDefaults& defaults) {
     if (!j.is_object()) return fail("body: expected a JSON object, got {}", type_name(j));
     Fields f(j, "");
     if (auto ok = f.only(instance_fields); !ok) return std::unexpected(ok.error());
@@ -190,8 +203,7 @@ Result<registry::Instance> decode_registration_json(const json& j, const Registr
     return out;
 }
 
-json encode_instance(const registry::Instance& in)
-{
+json encode_instance(const registry::Instance& in) {
     json j = {{"id", in.id},
               {"name", in.service},
               {"node", in.node},
@@ -202,12 +214,9 @@ json encode_instance(const registry::Instance& in)
               {"meta", json::object()},
               {"weight", in.weight},
               {"health", registry::to_string(in.health())}};
-    for (const auto& [k, v] : in.meta)
-        j["meta"][k] = v;
-    if (in.policy != registry::Policy::unset)
-        j["policy"] = registry::to_string(in.policy);
-    if (in.ttl_ms != 0)
-        j["ttl"] = format_duration(Duration{in.ttl_ms});
+    for (const auto& [k, v] : in.meta) j["meta"][k] = v;
+    if (in.policy != registry::Policy::unset) j["policy"] = registry::to_string(in.policy);
+    if (in.ttl_ms != 0) j["ttl"] = format_duration(Duration{in.ttl_ms});
     if (in.maintenance) {
         j["maintenance"] = true;
         j["maintenance_reason"] = in.maintenance_reason;
@@ -222,24 +231,28 @@ json encode_instance(const registry::Instance& in)
             jc["method"] = d.method;
             if (!d.headers.empty()) {
                 jc["headers"] = json::object();
-                for (const auto& [k, v] : d.headers)
-                    jc["headers"][k] = v;
+                for (const auto& [k, v] : d.headers) jc["headers"][k] = v;
             }
-            if (d.tls_skip_verify)
-                jc["tls_skip_verify"] = true;
+            if (d.tls_skip_verify) jc["tls_skip_verify"] = true;
             break;
-        case CheckKind::tcp: jc["tcp"] = d.target; break;
-        case CheckKind::script: jc["args"] = d.args; break;
-        case CheckKind::ttl: jc["ttl"] = format_duration(Duration{d.ttl_ms}); break;
+        case CheckKind::tcp:
+            jc["tcp"] = d.target;
+            break;
+        case CheckKind::script:
+            jc["args"] = d.args;
+            break;
+        case CheckKind::ttl:
+            jc["ttl"] = format_duration(Duration{d.ttl_ms});
+            break;
         }
-        if (d.kind != CheckKind::ttl)
-            jc["interval"] = format_duration(Duration{d.interval_ms});
+        if (d.kind != CheckKind::ttl) jc["interval"] = format_duration(Duration{d.interval_ms});
         jc["timeout"] = format_duration(Duration{d.timeout_ms});
         jc["success_before_passing"] = d.success_before_passing;
         jc["failures_before_warning"] = d.failures_before_warning;
         jc["failures_before_critical"] = d.failures_before_critical;
         if (d.deregister_critical_after_ms != 0)
-            jc["deregister_critical_after"] = format_duration(Duration{d.deregister_critical_after_ms});
+            jc["deregister_critical_after"] =
+                format_duration(Duration{d.deregister_critical_after_ms});
         jc["status"] = registry::to_string(c.state.status);
         jc["output"] = c.state.output;
         jc["last_change"] = c.state.last_change_ms;

@@ -22,9 +22,9 @@ struct RegistrationDefaults {
 
 // Parses a request body. Errors name the field; nothing is thrown.
 [[nodiscard]] Result<registry::Instance> decode_registration(std::string_view body,
-                                                                  const RegistrationDefaults& defaults);
-[[nodiscard]] Result<registry::Instance> decode_registration_json(const nlohmann::json& j,
-                                                                  const RegistrationDefaults& defaults);
+                                                             const RegistrationDefaults& defaults);
+[[nodiscard]] Result<registry::Instance>
+decode_registration_json(const nlohmann::json& j, const RegistrationDefaults& defaults);
 
 // The instance as JSON: the registration fields (so the output can be sent
 // back as a registration) plus node, version, health and each check's state.

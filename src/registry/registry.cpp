@@ -301,7 +301,8 @@ bool Registry::set_maintenance(std::string_view id, bool enable, std::string rea
 
 bool Registry::merge(const Instance& remote) {
     State& s = *state_;
-    if (remote.node.empty() || remote.version == 0 || remote.address.family == 0 || !validate(remote))
+    if (remote.node.empty() || remote.version == 0 || remote.address.family == 0 ||
+        !validate(remote))
         return false;
     s.observe(remote.node, remote.version);
     if (remote.node == s.local_node) return false;

@@ -7,8 +7,7 @@
 
 namespace cairn::registry {
 
-std::uint64_t endpoint_identity(std::string_view node, std::string_view id)
-{
+std::uint64_t endpoint_identity(std::string_view node, std::string_view id) {
     std::uint64_t h = 0xcbf29ce484222325ULL;
     auto mix = [&h](std::string_view text) {
         for (char c : text) {
@@ -22,8 +21,7 @@ std::uint64_t endpoint_identity(std::string_view node, std::string_view id)
     return h;
 }
 
-Endpoint make_endpoint(const Instance& instance)
-{
+Endpoint make_endpoint(const Instance& instance) {
     Endpoint e;
     e.instance = &instance;
     e.address = instance.address;
@@ -36,15 +34,13 @@ Endpoint make_endpoint(const Instance& instance)
     return e;
 }
 
-std::shared_ptr<const ServiceEntry>
-build_service_entry(const std::string& lower_name, const std::vector<std::shared_ptr<const Instance>>& members,
-                    const std::function<bool(const std::string&)>& node_alive, const ServiceEntry* previous)
-{
+std::shared_ptr<const ServiceEntry> build_service_entry(
+    const std::string& lower_name, const std::vector<std::shared_ptr<const Instance>>& members,
+    const std::function<bool(const std::string&)>& node_alive, const ServiceEntry* previous) {
     auto entry = std::make_shared<ServiceEntry>();
     entry->name = lower_name;
     entry->total = members.size();
-    if (previous)
-        entry->rotation = previous->rotation;
+    if (previous) entry->rotation = previous->rotation;
 
     // Per tag: the positions of its passing and warning instances.
     std::map<std::string, std::pair<std::vector<std::uint32_t>, std::vector<std::uint32_t>>> tags;
@@ -52,8 +48,7 @@ build_service_entry(const std::string& lower_name, const std::vector<std::shared
     for (const auto& instance : members) {
         if (instance->policy != Policy::unset)
             ++policy_votes[static_cast<std::size_t>(instance->policy)];
-        if (!node_alive(instance->node))
-            continue;
+        if (!node_alive(instance->node)) continue;
         Health h = instance->health();
         std::vector<std::shared_ptr<const Instance>>* list = nullptr;
         if (h == Health::passing)
@@ -64,14 +59,14 @@ build_service_entry(const std::string& lower_name, const std::vector<std::shared
             continue; // critical and maintenance are never served
         auto position = static_cast<std::uint32_t>(list->size());
         list->push_back(instance);
-        (h == Health::passing ? entry->passing_endpoints : entry->warning_endpoints).push_back(make_endpoint(*instance));
+        (h == Health::passing ? entry->passing_endpoints : entry->warning_endpoints)
+            .push_back(make_endpoint(*instance));
         for (const std::string& tag : instance->tags) {
             std::string lower = to_lower(tag);
             auto& index = tags[lower];
             auto& positions = h == Health::passing ? index.first : index.second;
             // A tag given twice in different case must not list the instance twice.
-            if (positions.empty() || positions.back() != position)
-                positions.push_back(position);
+            if (positions.empty() || positions.back() != position) positions.push_back(position);
         }
     }
     for (auto& [tag, positions] : tags) {
@@ -85,8 +80,7 @@ build_service_entry(const std::string& lower_name, const std::vector<std::shared
     entry->warning_pools = build_group_pools(entry->warning_endpoints, nullptr);
     std::size_t best = 0;
     for (std::size_t p = 1; p < policy_votes.size(); ++p)
-        if (policy_votes[p] > policy_votes[best] || (best == 0 && policy_votes[p] > 0))
-            best = p;
+        if (policy_votes[p] > policy_votes[best] || (best == 0 && policy_votes[p] > 0)) best = p;
     entry->policy = static_cast<Policy>(best);
     return entry;
 }

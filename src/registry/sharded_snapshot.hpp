@@ -34,7 +34,7 @@ public:
         [[nodiscard]] std::size_t position(std::uint64_t hash, std::string_view name) const;
     };
     struct NodeTable {
-        std::vector<Node> nodes;             // sorted by lower-case name
+        std::vector<Node> nodes;              // sorted by lower-case name
         std::vector<std::string> lower_names; // parallel to nodes
     };
     using Shards = std::array<std::shared_ptr<const Shard>, shard_count>;
@@ -51,9 +51,12 @@ public:
     // For the next publish and for tests of sharing.
     [[nodiscard]] const Shards& shards() const { return shards_; }
     [[nodiscard]] const std::shared_ptr<const NodeTable>& node_table() const { return nodes_; }
-    [[nodiscard]] std::shared_ptr<const ServiceEntry> service_ptr(std::string_view lower_name) const;
+    [[nodiscard]] std::shared_ptr<const ServiceEntry>
+    service_ptr(std::string_view lower_name) const;
 
-    static std::uint64_t hash_of(std::string_view lower_name) { return std::hash<std::string_view>{}(lower_name); }
+    static std::uint64_t hash_of(std::string_view lower_name) {
+        return std::hash<std::string_view>{}(lower_name);
+    }
     static std::size_t shard_of(std::uint64_t hash) { return hash % shard_count; }
 
 private:

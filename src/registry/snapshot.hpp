@@ -22,9 +22,9 @@ struct RotationCounter {
     mutable std::atomic<std::uint32_t> value{0};
 
     RotationCounter() = default;
-    RotationCounter(const RotationCounter& other) : value(other.value.load(std::memory_order_relaxed)) {}
-    RotationCounter& operator=(const RotationCounter& other)
-    {
+    RotationCounter(const RotationCounter& other)
+        : value(other.value.load(std::memory_order_relaxed)) {}
+    RotationCounter& operator=(const RotationCounter& other) {
         value.store(other.value.load(std::memory_order_relaxed), std::memory_order_relaxed);
         return *this;
     }
@@ -35,7 +35,7 @@ struct RotationCounter {
 // The instances, in ServiceEntry::passing and ::warning, that carry one
 // tag, as pools to choose from (endpoint_pool.hpp).
 struct TagIndex {
-    std::string tag;                                    // lower case
+    std::string tag; // lower case
     GroupPools passing_pools;
     GroupPools warning_pools;
 };
@@ -50,8 +50,8 @@ struct Endpoint {
     std::uint32_t weight = 1;
     std::uint32_t ttl_ms = 0;
     std::uint32_t latency_us = 0;
-    std::uint64_t identity = 0;         // endpoint_identity(node, id), for affinity
-    std::vector<std::uint8_t> txt;      // TXT RDATA of the metadata; empty if none
+    std::uint64_t identity = 0;    // endpoint_identity(node, id), for affinity
+    std::vector<std::uint8_t> txt; // TXT RDATA of the metadata; empty if none
 };
 
 // A stable 64-bit hash of (node, id) (FNV-1a), the same in every process.
@@ -59,13 +59,13 @@ struct Endpoint {
 [[nodiscard]] Endpoint make_endpoint(const Instance& instance);
 
 struct ServiceEntry {
-    std::string name;                                   // lower case
+    std::string name; // lower case
     // Instances that may be served: on live agents, not in maintenance, split
     // by health. Critical instances are not here at all. Each list is sorted
     // by (node, id), so positions are stable while membership is.
     std::vector<std::shared_ptr<const Instance>> passing;
     std::vector<std::shared_ptr<const Instance>> warning;
-    std::size_t total = 0;                              // all instances, any health
+    std::size_t total = 0; // all instances, any health
     // Parallel to passing and warning: the same instances as Endpoints.
     std::vector<Endpoint> passing_endpoints;
     std::vector<Endpoint> warning_endpoints;
@@ -82,8 +82,7 @@ struct ServiceEntry {
     // rebuilt, so a change elsewhere in the service does not restart it.
     RotationCounter rotation;
 
-    [[nodiscard]] const TagIndex* find_tag(std::string_view lower_tag) const
-    {
+    [[nodiscard]] const TagIndex* find_tag(std::string_view lower_tag) const {
         auto it = std::lower_bound(tags.begin(), tags.end(), lower_tag,
                                    [](const TagIndex& t, std::string_view v) { return t.tag < v; });
         return it != tags.end() && it->tag == lower_tag ? &*it : nullptr;
@@ -106,13 +105,14 @@ public:
 // generation counter moved, so a query costs one relaxed atomic load.
 class SnapshotSlot {
 public:
-    void store(std::shared_ptr<const Snapshot> snapshot)
-    {
+    void store(std::shared_ptr<const Snapshot> snapshot) {
         std::uint64_t g = snapshot ? snapshot->generation() : 0;
         current_.store(std::move(snapshot));
         generation_.store(g, std::memory_order_release);
     }
-    [[nodiscard]] std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+    [[nodiscard]] std::uint64_t generation() const {
+        return generation_.load(std::memory_order_acquire);
+    }
     [[nodiscard]] std::shared_ptr<const Snapshot> load() const { return current_.load(); }
 
 private:

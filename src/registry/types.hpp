@@ -20,7 +20,14 @@ namespace cairn::registry {
 enum class Health : std::uint8_t { passing = 0, warning = 1, critical = 2, maintenance = 3 };
 
 // Wire values: append-only. `unset` means the agent's [dns].policy.
-enum class Policy : std::uint8_t { unset = 0, random = 1, round_robin = 2, weighted = 3, affinity = 4, fastest = 5 };
+enum class Policy : std::uint8_t {
+    unset = 0,
+    random = 1,
+    round_robin = 2,
+    weighted = 3,
+    affinity = 4,
+    fastest = 5
+};
 
 enum class CheckKind : std::uint8_t { http = 0, tcp = 1, script = 2, ttl = 3 };
 
@@ -37,11 +44,11 @@ using Metadata = std::vector<std::pair<std::string, std::string>>;
 struct CheckDefinition {
     std::string id;
     CheckKind kind = CheckKind::ttl;
-    std::string target;                // URL (http), host:port (tcp)
+    std::string target; // URL (http), host:port (tcp)
     std::string method = "GET";
     std::vector<std::pair<std::string, std::string>> headers;
     bool tls_skip_verify = false;
-    std::vector<std::string> args;     // script
+    std::vector<std::string> args; // script
     std::uint32_t ttl_ms = 0;
     std::uint32_t interval_ms = 10'000;
     std::uint32_t timeout_ms = 2'000;
@@ -55,9 +62,9 @@ struct CheckDefinition {
 
 struct CheckState {
     Health status = Health::critical;
-    std::string output;                // at most 4 KiB
-    std::int64_t last_change_ms = 0;   // wall clock, ms since the epoch
-    std::uint32_t latency_us = 0;      // moving average
+    std::string output;              // at most 4 KiB
+    std::int64_t last_change_ms = 0; // wall clock, ms since the epoch
+    std::uint32_t latency_us = 0;    // moving average
 
     friend bool operator==(const CheckState&, const CheckState&) = default;
 };
@@ -71,16 +78,16 @@ struct Check {
 
 struct Instance {
     std::string id;
-    std::string service;               // as registered; matched case-insensitively
-    std::string node;                  // owning agent
-    std::uint64_t version = 0;         // raised only by the owner
+    std::string service;       // as registered; matched case-insensitively
+    std::string node;          // owning agent
+    std::uint64_t version = 0; // raised only by the owner
     Address address;
     std::uint16_t port = 0;
     std::vector<std::string> tags;
     Metadata meta;
     std::uint32_t weight = 1;
     Policy policy = Policy::unset;
-    std::uint32_t ttl_ms = 0;          // 0 = [dns].service_ttl
+    std::uint32_t ttl_ms = 0; // 0 = [dns].service_ttl
     std::vector<Check> checks;
     bool maintenance = false;
     std::string maintenance_reason;

@@ -8,26 +8,22 @@ using namespace cairn::agent;
 
 namespace {
 
-cairn::Result<AgentOptions> parse(std::vector<const char*> args)
-{
+cairn::Result<AgentOptions> parse(std::vector<const char*> args) {
     std::vector<char*> argv;
-    for (const char* a : args)
-        argv.push_back(const_cast<char*>(a));
+    for (const char* a : args) argv.push_back(const_cast<char*>(a));
     return parse_agent_args(argv);
 }
 
 } // namespace
 
-TEST_CASE("cairn agent: --config repeats and keeps its order")
-{
+TEST_CASE("cairn agent: --config repeats and keeps its order") {
     auto o = parse({"--config", "a.toml", "--config=conf.d", "-c", "b.toml"});
     REQUIRE(o);
     CHECK(o->config_paths == std::vector<std::string>{"a.toml", "conf.d", "b.toml"});
     CHECK_FALSE(o->dev);
 }
 
-TEST_CASE("cairn agent: --dev alone, or with config files over it")
-{
+TEST_CASE("cairn agent: --dev alone, or with config files over it") {
     auto dev = parse({"--dev"});
     REQUIRE(dev);
     CHECK(dev->dev);
@@ -38,8 +34,7 @@ TEST_CASE("cairn agent: --dev alone, or with config files over it")
     CHECK(both->config_paths.size() == 1);
 }
 
-TEST_CASE("cairn agent: usage errors")
-{
+TEST_CASE("cairn agent: usage errors") {
     CHECK(parse({}).error().message.find("needs --config") != std::string::npos);
     CHECK(parse({"--config"}).error().message.find("needs a file") != std::string::npos);
     CHECK(parse({"--config="}).error().message.find("needs a file") != std::string::npos);
@@ -50,9 +45,8 @@ TEST_CASE("cairn agent: usage errors")
     CHECK(help->help);
 }
 
-TEST_CASE("usage names every command")
-{
-    for (const char* command : {"agent", "validate", "version", "register", "deregister", "services", "members",
-                                "check", "keygen", "--dev", "--config"})
+TEST_CASE("usage names every command") {
+    for (const char* command : {"agent", "validate", "version", "register", "deregister",
+                                "services", "members", "check", "keygen", "--dev", "--config"})
         CHECK(usage().find(command) != std::string_view::npos);
 }

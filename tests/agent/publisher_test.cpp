@@ -9,8 +9,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-registry::Instance instance(int n)
-{
+registry::Instance instance(int n) {
     registry::Instance i;
     i.id = "web-" + std::to_string(n);
     i.service = "web";
@@ -21,8 +20,7 @@ registry::Instance instance(int n)
 
 // Runs the loop until `done` holds (checked every millisecond) or 5 s pass.
 template <class Done>
-bool run_until(Loop& loop, Done done)
-{
+bool run_until(Loop& loop, Done done) {
     bool reached = false;
     Timer poll(loop), deadline(loop);
     poll.start(1ms, 1ms, [&] {
@@ -38,8 +36,7 @@ bool run_until(Loop& loop, Done done)
 
 } // namespace
 
-TEST_CASE("start publishes the first snapshot")
-{
+TEST_CASE("start publishes the first snapshot") {
     Loop loop;
     registry::Registry reg("n1");
     registry::SnapshotSlot slot;
@@ -50,8 +47,7 @@ TEST_CASE("start publishes the first snapshot")
     CHECK(publisher.published() == 1);
 }
 
-TEST_CASE("a burst of writes in one callback becomes one snapshot, soon")
-{
+TEST_CASE("a burst of writes in one callback becomes one snapshot, soon") {
     Loop loop;
     registry::Registry reg("n1");
     registry::SnapshotSlot slot;
@@ -61,8 +57,7 @@ TEST_CASE("a burst of writes in one callback becomes one snapshot, soon")
     Timer writer(loop);
     std::uint64_t written_at = 0;
     writer.start(5ms, 0ms, [&] {
-        for (int i = 0; i < 100; ++i)
-            REQUIRE(reg.upsert_local(instance(i), 0));
+        for (int i = 0; i < 100; ++i) REQUIRE(reg.upsert_local(instance(i), 0));
         written_at = loop.now_ms();
     });
     bool seen = run_until(loop, [&] {
@@ -76,8 +71,7 @@ TEST_CASE("a burst of writes in one callback becomes one snapshot, soon")
     CHECK_FALSE(reg.dirty());
 }
 
-TEST_CASE("writes closer together than the interval are coalesced, and none is lost")
-{
+TEST_CASE("writes closer together than the interval are coalesced, and none is lost") {
     Loop loop;
     registry::Registry reg("n1");
     registry::SnapshotSlot slot;
@@ -103,8 +97,7 @@ TEST_CASE("writes closer together than the interval are coalesced, and none is l
     CHECK(publisher.published() <= 4);
 }
 
-TEST_CASE("flush publishes at once; stop leaves the last snapshot in place")
-{
+TEST_CASE("flush publishes at once; stop leaves the last snapshot in place") {
     Loop loop;
     registry::Registry reg("n1");
     registry::SnapshotSlot slot;

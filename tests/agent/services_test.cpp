@@ -5,8 +5,7 @@
 using namespace cairn;
 using namespace cairn::agent;
 
-TEST_CASE("a config service becomes an instance owned by this node")
-{
+TEST_CASE("a config service becomes an instance owned by this node") {
     registry::Instance web;
     web.id = "web";
     web.service = "web";
@@ -21,8 +20,7 @@ TEST_CASE("a config service becomes an instance owned by this node")
     CHECK(to_instance(web, "node-1", fallback).address == web.address);
 }
 
-TEST_CASE("plan_sync removes what config no longer has, upserts the rest")
-{
+TEST_CASE("plan_sync removes what config no longer has, upserts the rest") {
     registry::Instance a, c;
     a.id = "a";
     c.id = "c";

@@ -15,29 +15,26 @@ using namespace std::chrono_literals;
 namespace {
 
 // The error text of a document that must be rejected.
-std::string error_of(std::string_view toml)
-{
+std::string error_of(std::string_view toml) {
     auto c = parse_config(toml, "agent.toml");
     REQUIRE_FALSE(c);
     return c.error().message;
 }
 
-bool contains(const std::string& text, std::string_view part)
-{
+bool contains(const std::string& text, std::string_view part) {
     return text.find(part) != std::string::npos;
 }
 
 struct TempDir {
     std::filesystem::path path;
-    TempDir()
-    {
-        std::string pattern = (std::filesystem::temp_directory_path() / "cairn-config-test-XXXXXX").string();
+    TempDir() {
+        std::string pattern =
+            (std::filesystem::temp_directory_path() / "cairn-config-test-XXXXXX").string();
         REQUIRE(mkdtemp(pattern.data()) != nullptr);
         path = pattern;
     }
     ~TempDir() { std::filesystem::remove_all(path); }
-    std::string write(const std::string& name, std::string_view text) const
-    {
+    std::string write(const std::string& name, std::string_view text) const {
         auto p = path / name;
         std::ofstream(p) << text;
         return p.string();
@@ -46,8 +43,7 @@ struct TempDir {
 
 } // namespace
 
-TEST_CASE("an empty document gives the documented defaults")
-{
+TEST_CASE("an empty document gives the documented defaults") {
     auto c = parse_config("", "agent.toml");
     REQUIRE(c);
     CHECK_FALSE(c->node_name.empty());
@@ -74,8 +70,7 @@ TEST_CASE("an empty document gives the documented defaults")
     CHECK(c->services.empty());
 }
 
-TEST_CASE("the full example configuration parses into the structs")
-{
+TEST_CASE("the full example configuration parses into the structs") {
     auto c = parse_config(R"(
 node_name  = "web-01"
 datacenter = "dc2"
@@ -201,95 +196,133 @@ checks = [
     CHECK(db.checks[2].definition.deregister_critical_after_ms == 3'600'000);
 }
 
-TEST_CASE("errors name the file, the line and the key path")
-{
+TEST_CASE("errors name the file, the line and the key path") {
     CHECK(error_of("node_name = \"a\"\n\n[dns]\nservice_ttl = \"5x\"\n") ==
-          "agent.toml:4: dns.service_ttl: \"5x\" is not a duration (each number needs a unit: h, m, s or ms)");
-    CHECK(contains(error_of("[dns]\nlisten = [\"127.0.0.1:8600\"]\nbogus = 1\n"), "agent.toml:3: dns.bogus: unknown key"));
+          "agent.toml:4: dns.service_ttl: \"5x\" is not a duration (each number needs a unit: h, "
+          "m, s or ms)");
+    CHECK(contains(error_of("[dns]\nlisten = [\"127.0.0.1:8600\"]\nbogus = 1\n"),
+                   "agent.toml:3: dns.bogus: unknown key"));
     CHECK(contains(error_of("nodename = \"x\"\n"), "agent.toml:1: nodename: unknown key"));
-    CHECK(contains(error_of("[dns.forward]\nupstream = []\n"), "agent.toml:2: dns.forward.upstream: unknown key"));
+    CHECK(contains(error_of("[dns.forward]\nupstream = []\n"),
+                   "agent.toml:2: dns.forward.upstream: unknown key"));
     CHECK(contains(error_of("[bogus]\nx = 1\n"), "agent.toml:1: bogus: unknown key"));
     CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 80\ncolour = \"red\"\n"),
                    "agent.toml:4: service[0].colour: unknown key"));
-    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 80\ncheck = { http = \"http://x/\", intervl = \"1s\" }\n"),
+    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 80\ncheck = { http = "
+                            "\"http://x/\", intervl = \"1s\" }\n"),
                    "agent.toml:4: service[0].check.intervl: unknown key"));
 }
 
-TEST_CASE("unknown keys close to a known one suggest it")
-{
+TEST_CASE("unknown keys close to a known one suggest it") {
     CHECK(contains(error_of("[dns]\nservice_tll = \"5s\"\n"),
                    "agent.toml:2: dns.service_tll: unknown key (did you mean \"service_ttl\"?)"));
-    CHECK(contains(error_of("nodename = \"x\"\n"), "nodename: unknown key (did you mean \"node_name\"?)"));
-    CHECK(error_of("[dns]\ncompletely_different = 1\n").ends_with("dns.completely_different: unknown key"));
+    CHECK(contains(error_of("nodename = \"x\"\n"),
+                   "nodename: unknown key (did you mean \"node_name\"?)"));
+    CHECK(error_of("[dns]\ncompletely_different = 1\n")
+              .ends_with("dns.completely_different: unknown key"));
 }
 
-TEST_CASE("wrong types")
-{
-    CHECK(contains(error_of("[dns]\nworkers = \"two\"\n"), "agent.toml:2: dns.workers: expected an integer, got \"two\""));
-    CHECK(contains(error_of("node_name = 5\n"), "agent.toml:1: node_name: expected a string, got 5"));
-    CHECK(contains(error_of("[log]\njson = \"yes\"\n"), "agent.toml:2: log.json: expected true or false"));
+TEST_CASE("wrong types") {
+    CHECK(contains(error_of("[dns]\nworkers = \"two\"\n"),
+                   "agent.toml:2: dns.workers: expected an integer, got \"two\""));
+    CHECK(
+        contains(error_of("node_name = 5\n"), "agent.toml:1: node_name: expected a string, got 5"));
+    CHECK(contains(error_of("[log]\njson = \"yes\"\n"),
+                   "agent.toml:2: log.json: expected true or false"));
     CHECK(contains(error_of("dns = 1\n"), "agent.toml:1: dns: expected a table, got 1"));
-    CHECK(contains(error_of("[dns]\nservice_ttl = 5\n"), "dns.service_ttl: 5 is not a duration (write it as a string"));
-    CHECK(contains(error_of("[dns]\nlisten = [\"127.0.0.1:1\", 7]\n"), "agent.toml:2: dns.listen[1]: expected an address"));
-    CHECK(contains(error_of("[[service]]\nname = \"a\"\nport = 1\ntags = [\"x\", 1]\n"), "service[0].tags[1]: expected a string"));
-    CHECK(contains(error_of("[[service]]\nname = \"a\"\nport = 1\nmeta = { a = 1 }\n"), "service[0].meta.a: expected a string"));
+    CHECK(contains(error_of("[dns]\nservice_ttl = 5\n"),
+                   "dns.service_ttl: 5 is not a duration (write it as a string"));
+    CHECK(contains(error_of("[dns]\nlisten = [\"127.0.0.1:1\", 7]\n"),
+                   "agent.toml:2: dns.listen[1]: expected an address"));
+    CHECK(contains(error_of("[[service]]\nname = \"a\"\nport = 1\ntags = [\"x\", 1]\n"),
+                   "service[0].tags[1]: expected a string"));
+    CHECK(contains(error_of("[[service]]\nname = \"a\"\nport = 1\nmeta = { a = 1 }\n"),
+                   "service[0].meta.a: expected a string"));
     CHECK(contains(error_of("service = 1\n"), "service: expected an array of tables"));
     CHECK(contains(error_of("service = [1]\n"), "service[0]: expected a table"));
 }
 
-TEST_CASE("bad values")
-{
-    CHECK(contains(error_of("[dns]\nlisten = [\"127.0.0.1:99999\"]\n"), "agent.toml:2: dns.listen[0]: \"127.0.0.1:99999\" is not an address"));
+TEST_CASE("bad values") {
+    CHECK(contains(error_of("[dns]\nlisten = [\"127.0.0.1:99999\"]\n"),
+                   "agent.toml:2: dns.listen[0]: \"127.0.0.1:99999\" is not an address"));
     CHECK(contains(error_of("[dns]\nlisten = [\"localhost:53\"]\n"), "dns.listen[0]:"));
     CHECK(contains(error_of("[dns]\nlisten = []\n"), "dns.listen: must list at least one address"));
     CHECK(contains(error_of("[http]\nlisten = \"nowhere\"\n"), "agent.toml:2: http.listen:"));
-    CHECK(contains(error_of("[dns]\nworkers = 100000\n"), "dns.workers: 100000 is out of range (0 to 256)"));
+    CHECK(contains(error_of("[dns]\nworkers = 100000\n"),
+                   "dns.workers: 100000 is out of range (0 to 256)"));
     CHECK(contains(error_of("[dns]\nanswer_limit = -1\n"), "dns.answer_limit: -1 is out of range"));
-    CHECK(contains(error_of("[dns]\npolicy = \"fair\"\n"), "agent.toml:2: dns.policy: \"fair\" is not a policy"));
-    CHECK(contains(error_of("[dns]\nserve_warning = \"sometimes\"\n"), "dns.serve_warning: \"sometimes\" is not a serve_warning value"));
-    CHECK(contains(error_of("[dns.forward]\nallow = [\"10.0.0.0/40\"]\n"), "dns.forward.allow[0]:"));
-    CHECK(contains(error_of("[dns]\ntcp_idle_timeout = \"1ms\"\n"), "dns.tcp_idle_timeout: \"1ms\" is out of range (100ms to 1h)"));
-    CHECK(contains(error_of("[gossip]\nprofile = \"fast\"\n"), "gossip.profile: \"fast\" is not a profile"));
+    CHECK(contains(error_of("[dns]\npolicy = \"fair\"\n"),
+                   "agent.toml:2: dns.policy: \"fair\" is not a policy"));
+    CHECK(contains(error_of("[dns]\nserve_warning = \"sometimes\"\n"),
+                   "dns.serve_warning: \"sometimes\" is not a serve_warning value"));
+    CHECK(
+        contains(error_of("[dns.forward]\nallow = [\"10.0.0.0/40\"]\n"), "dns.forward.allow[0]:"));
+    CHECK(contains(error_of("[dns]\ntcp_idle_timeout = \"1ms\"\n"),
+                   "dns.tcp_idle_timeout: \"1ms\" is out of range (100ms to 1h)"));
+    CHECK(contains(error_of("[gossip]\nprofile = \"fast\"\n"),
+                   "gossip.profile: \"fast\" is not a profile"));
     CHECK(contains(error_of("[gossip]\nencrypt = \"short\"\n"), "gossip.encrypt: is not base64"));
     CHECK(contains(error_of("[log]\nlevel = \"loud\"\n"), "log.level: unknown log level 'loud'"));
     CHECK(contains(error_of("domain = \"bad..domain\"\n"), "agent.toml:1: domain:"));
-    CHECK(contains(error_of("node_name = \"web 01\"\n"), "node_name: \"web 01\" is not a DNS label"));
-    CHECK(contains(error_of("advertise_address = \"10.0.0\"\n"), "advertise_address: \"10.0.0\" is not an IPv4 or IPv6 address"));
+    CHECK(
+        contains(error_of("node_name = \"web 01\"\n"), "node_name: \"web 01\" is not a DNS label"));
+    CHECK(contains(error_of("advertise_address = \"10.0.0\"\n"),
+                   "advertise_address: \"10.0.0\" is not an IPv4 or IPv6 address"));
 }
 
-TEST_CASE("service rules")
-{
-    CHECK(contains(error_of("\n[[service]]\nport = 80\n"), "agent.toml:2: service[0].name: missing"));
+TEST_CASE("service rules") {
+    CHECK(
+        contains(error_of("\n[[service]]\nport = 80\n"), "agent.toml:2: service[0].name: missing"));
     CHECK(contains(error_of("[[service]]\nname = \"web\"\n"), "service[0].port: missing"));
-    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 0\n"), "agent.toml:3: service[0].port: 0 is out of range (1 to 65535)"));
-    CHECK(contains(error_of("[[service]]\nname = \"w_b\"\nport = 1\n"), "service[0].name: \"w_b\" is not a DNS label"));
-    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\naddress = \"host\"\n"), "service[0].address:"));
-    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\nweight = 0\n"), "service[0].weight: 0 is out of range"));
-    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\npolicy = \"x\"\n"), "service[0].policy: \"x\" is not a policy"));
-    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\nid = \"a/b\"\n"), "service[0].id: \"a/b\" may contain only printable ASCII"));
-    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { interval = \"1s\" }\n"),
-                   "agent.toml:4: service[0].check: exactly one of http, tcp, args or ttl must be set (found 0)"));
-    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { http = \"http://x/\", tcp = \"127.0.0.1:1\" }\n"),
+    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 0\n"),
+                   "agent.toml:3: service[0].port: 0 is out of range (1 to 65535)"));
+    CHECK(contains(error_of("[[service]]\nname = \"w_b\"\nport = 1\n"),
+                   "service[0].name: \"w_b\" is not a DNS label"));
+    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\naddress = \"host\"\n"),
+                   "service[0].address:"));
+    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\nweight = 0\n"),
+                   "service[0].weight: 0 is out of range"));
+    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\npolicy = \"x\"\n"),
+                   "service[0].policy: \"x\" is not a policy"));
+    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\nid = \"a/b\"\n"),
+                   "service[0].id: \"a/b\" may contain only printable ASCII"));
+    CHECK(
+        contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { interval = \"1s\" }\n"),
+                 "agent.toml:4: service[0].check: exactly one of http, tcp, args or ttl must be "
+                 "set (found 0)"));
+    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { http = "
+                            "\"http://x/\", tcp = \"127.0.0.1:1\" }\n"),
                    "exactly one of http, tcp, args or ttl must be set (found 2)"));
-    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { http = \"ftp://x/\" }\n"), "is not an http:// or https:// URL"));
-    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { tcp = \"x\" }\n"), "agent.toml:4: service[0].check.tcp: \"x\" is not host:port"));
-    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { ttl = \"10s\", failures_before_warning = 3 }\n"),
-                   "service[0].check.failures_before_warning: 3 must not exceed failures_before_critical (1)"));
-    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { tcp = \"127.0.0.1:1\", interval = \"1ms\" }\n"),
+    CHECK(contains(
+        error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { http = \"ftp://x/\" }\n"),
+        "is not an http:// or https:// URL"));
+    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { tcp = \"x\" }\n"),
+                   "agent.toml:4: service[0].check.tcp: \"x\" is not host:port"));
+    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { ttl = \"10s\", "
+                            "failures_before_warning = 3 }\n"),
+                   "service[0].check.failures_before_warning: 3 must not exceed "
+                   "failures_before_critical (1)"));
+    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { tcp = "
+                            "\"127.0.0.1:1\", interval = \"1ms\" }\n"),
                    "agent.toml:4: service[0].check.interval: 1ms is out of range (100ms to 24h)"));
-    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { ttl = \"10s\", interval = \"1s\" }\n"),
+    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = { ttl = \"10s\", "
+                            "interval = \"1s\" }\n"),
                    "agent.toml:4: service[0].check.interval: not used by ttl checks"));
-    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = 5\n"), "service[0].check: expected a table"));
-    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\nchecks = [5]\n"), "service[0].checks[0]: expected a table"));
-    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\n[[service]]\nname = \"web\"\nport = 2\n"),
-                   "agent.toml:4: service[1].id: \"web\" is already used by the service at agent.toml:1"));
-    CHECK(contains(error_of("[[service]]\nid = \"a\"\nname = \"web\"\nport = 1\ncheck = { id = \"c\", ttl = \"1s\" }\n"
-                            "[[service]]\nid = \"b\"\nname = \"web\"\nport = 2\ncheck = { id = \"c\", ttl = \"1s\" }\n"),
+    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\ncheck = 5\n"),
+                   "service[0].check: expected a table"));
+    CHECK(contains(error_of("[[service]]\nname = \"web\"\nport = 1\nchecks = [5]\n"),
+                   "service[0].checks[0]: expected a table"));
+    CHECK(contains(
+        error_of("[[service]]\nname = \"web\"\nport = 1\n[[service]]\nname = \"web\"\nport = 2\n"),
+        "agent.toml:4: service[1].id: \"web\" is already used by the service at agent.toml:1"));
+    CHECK(contains(error_of("[[service]]\nid = \"a\"\nname = \"web\"\nport = 1\ncheck = { id = "
+                            "\"c\", ttl = \"1s\" }\n"
+                            "[[service]]\nid = \"b\"\nname = \"web\"\nport = 2\ncheck = { id = "
+                            "\"c\", ttl = \"1s\" }\n"),
                    "agent.toml:10: service[1].check.id: \"c\" is already used"));
 }
 
-TEST_CASE("several errors are all reported, in line order")
-{
+TEST_CASE("several errors are all reported, in line order") {
     std::string e = error_of("[dns]\nworkers = \"x\"\nservice_ttl = \"1y\"\nnope = 1\n");
     CHECK(contains(e, "agent.toml:2: dns.workers"));
     CHECK(contains(e, "agent.toml:3: dns.service_ttl"));
@@ -298,19 +331,20 @@ TEST_CASE("several errors are all reported, in line order")
     CHECK(e.find(":3:") < e.find(":4:"));
 }
 
-TEST_CASE("TOML syntax errors carry the line")
-{
+TEST_CASE("TOML syntax errors carry the line") {
     CHECK(contains(error_of("a = 1\n[dns\n"), "agent.toml:2:"));
     CHECK(contains(error_of("a = \"unterminated\n"), "agent.toml:1:"));
     CHECK(contains(error_of("[dns]\n[dns]\n"), "agent.toml:2:"));
 }
 
-TEST_CASE("several files merge: later keys override, services append")
-{
+TEST_CASE("several files merge: later keys override, services append") {
     TempDir dir;
-    std::string a = dir.write("10-base.toml", "node_name = \"n1\"\n[dns]\nservice_ttl = \"7s\"\nnode_ttl = \"7s\"\n"
-                                              "[[service]]\nname = \"web\"\nport = 80\n");
-    std::string b = dir.write("20-override.toml", "[dns]\nservice_ttl = \"9s\"\n[[service]]\nname = \"db\"\nport = 5432\n");
+    std::string a = dir.write("10-base.toml",
+                              "node_name = \"n1\"\n[dns]\nservice_ttl = \"7s\"\nnode_ttl = \"7s\"\n"
+                              "[[service]]\nname = \"web\"\nport = 80\n");
+    std::string b =
+        dir.write("20-override.toml",
+                  "[dns]\nservice_ttl = \"9s\"\n[[service]]\nname = \"db\"\nport = 5432\n");
     auto c = load_config({a, b});
     REQUIRE_MESSAGE(c, (c ? "" : c.error().message));
     CHECK(c->node_name == "n1");
@@ -320,32 +354,31 @@ TEST_CASE("several files merge: later keys override, services append")
     CHECK(c->services[0].service == "web");
     CHECK(c->services[1].service == "db");
 
-    SUBCASE("a directory loads its *.toml in name order")
-    {
+    SUBCASE("a directory loads its *.toml in name order") {
         dir.write("ignored.txt", "this is not toml");
         auto d = load_config({dir.path.string()});
         REQUIRE_MESSAGE(d, (d ? "" : d.error().message));
         CHECK(d->dns.service_ttl == 9s);
         CHECK(d->services.size() == 2);
     }
-    SUBCASE("errors name the file they are in")
-    {
+    SUBCASE("errors name the file they are in") {
         std::string bad = dir.write("30-bad.toml", "\n[dns]\nnegative_ttl = \"soon\"\n");
         auto d = load_config({a, b, bad});
         REQUIRE_FALSE(d);
-        CHECK(contains(d.error().message, bad + ":3: dns.negative_ttl: \"soon\" is not a duration"));
+        CHECK(
+            contains(d.error().message, bad + ":3: dns.negative_ttl: \"soon\" is not a duration"));
     }
-    SUBCASE("the same id in two files")
-    {
+    SUBCASE("the same id in two files") {
         std::string dup = dir.write("30-dup.toml", "[[service]]\nname = \"web\"\nport = 81\n");
         auto d = load_config({a, dup});
         REQUIRE_FALSE(d);
-        CHECK(contains(d.error().message, dup + ":1: service[0].id: \"web\" is already used by the service at " + a + ":5"));
+        CHECK(contains(d.error().message,
+                       dup + ":1: service[0].id: \"web\" is already used by the service at " + a +
+                           ":5"));
     }
 }
 
-TEST_CASE("missing files and empty directories are errors")
-{
+TEST_CASE("missing files and empty directories are errors") {
     TempDir dir;
     auto missing = load_config({(dir.path / "nope.toml").string()});
     REQUIRE_FALSE(missing);
@@ -355,8 +388,7 @@ TEST_CASE("missing files and empty directories are errors")
     CHECK(contains(empty.error().message, "no configuration files"));
 }
 
-TEST_CASE("dev_config: one self-contained node on loopback")
-{
+TEST_CASE("dev_config: one self-contained node on loopback") {
     Config c = dev_config();
     REQUIRE(c.dns.listen.size() == 1);
     CHECK(c.dns.listen[0].to_string() == "127.0.0.1:8600");
@@ -371,8 +403,7 @@ TEST_CASE("dev_config: one self-contained node on loopback")
     std::filesystem::remove_all(c.data_dir);
     std::filesystem::remove_all(other.data_dir);
 
-    SUBCASE("config files apply over it")
-    {
+    SUBCASE("config files apply over it") {
         TempDir dir;
         Config base = dev_config();
         std::string f = dir.write("dev.toml", "[dns]\nservice_ttl = \"1s\"\n");
@@ -385,8 +416,7 @@ TEST_CASE("dev_config: one self-contained node on loopback")
     }
 }
 
-TEST_CASE("[storage] sync: fsync by default, none or normal on request, anything else refused")
-{
+TEST_CASE("[storage] sync: fsync by default, none or normal on request, anything else refused") {
     auto defaults = parse_config("", "agent.toml");
     REQUIRE(defaults);
     CHECK(defaults->storage.sync == StorageSync::fsync);

@@ -5,8 +5,7 @@
 
 using namespace cairn::config;
 
-TEST_CASE("valid TOML passes the pre-scan, non-ASCII in strings and comments included")
-{
+TEST_CASE("valid TOML passes the pre-scan, non-ASCII in strings and comments included") {
     const char* valid[] = {
         "",
         "a = 1\n",
@@ -26,8 +25,7 @@ TEST_CASE("valid TOML passes the pre-scan, non-ASCII in strings and comments inc
     }
 }
 
-TEST_CASE("non-ASCII outside strings is rejected with its line")
-{
+TEST_CASE("non-ASCII outside strings is rejected with its line") {
     auto r = prescan_toml("a = 1\n\xc3\xa9 = 1\n", "t.toml");
     REQUIRE_FALSE(r);
     CHECK(r.error().message.starts_with("t.toml:2: a non-ASCII character outside a string"));
@@ -35,9 +33,9 @@ TEST_CASE("non-ASCII outside strings is rejected with its line")
     CHECK_FALSE(prescan_toml("a = \"x\" \xc3\xa9\n", "t.toml"));
 }
 
-TEST_CASE("table headers must start with a key")
-{
-    for (const char* bad : {"[`service]]\n", "[}ossip]\n", "[[[1]]]\n", "[[=\n", "a = 1\n[ \n", "[\n"}) {
+TEST_CASE("table headers must start with a key") {
+    for (const char* bad :
+         {"[`service]]\n", "[}ossip]\n", "[[[1]]]\n", "[[=\n", "a = 1\n[ \n", "[\n"}) {
         CAPTURE(bad);
         auto r = prescan_toml(bad, "t.toml");
         REQUIRE_FALSE(r);
@@ -46,8 +44,7 @@ TEST_CASE("table headers must start with a key")
     CHECK(prescan_toml("a = 1\n[`x]\n", "t.toml").error().message.starts_with("t.toml:2:"));
 }
 
-TEST_CASE("parse_config runs the pre-scan first")
-{
+TEST_CASE("parse_config runs the pre-scan first") {
     auto c = parse_config("node_name = \"a\"\n[}ossip]\n", "agent.toml");
     REQUIRE_FALSE(c);
     CHECK(c.error().message.starts_with("agent.toml:2: a table header needs a key"));

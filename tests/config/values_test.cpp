@@ -7,8 +7,7 @@
 using namespace cairn::config;
 using namespace std::chrono_literals;
 
-TEST_CASE("domains are normalised to lower case with the final dot")
-{
+TEST_CASE("domains are normalised to lower case with the final dot") {
     CHECK(*normalize_domain("cairn") == "cairn.");
     CHECK(*normalize_domain("Cairn.") == "cairn.");
     CHECK(*normalize_domain("Service.Example.COM") == "service.example.com.");
@@ -20,8 +19,7 @@ TEST_CASE("domains are normalised to lower case with the final dot")
     CHECK_FALSE(normalize_domain(std::string(300, 'a')));
 }
 
-TEST_CASE("addresses and prefixes")
-{
+TEST_CASE("addresses and prefixes") {
     CHECK(check_ip_address("10.0.0.1"));
     CHECK(check_ip_address("::1"));
     CHECK(check_ip_address("fe80::1"));
@@ -41,13 +39,16 @@ TEST_CASE("addresses and prefixes")
     CHECK_FALSE(check_cidr("ten/8"));
 }
 
-TEST_CASE("base64 keys")
-{
+TEST_CASE("base64 keys") {
     // 32 bytes of zeros.
-    CHECK(check_base64_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", std::array<std::size_t, 1>{32}));
-    CHECK(check_base64_key("pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=", std::array<std::size_t, 1>{32}));
+    CHECK(check_base64_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                           std::array<std::size_t, 1>{32}));
+    CHECK(check_base64_key("pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=",
+                           std::array<std::size_t, 1>{32}));
     CHECK_FALSE(check_base64_key("AAAA", std::array<std::size_t, 1>{32}));
-    CHECK_FALSE(check_base64_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", std::array<std::size_t, 1>{32}));
-    CHECK_FALSE(check_base64_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!=", std::array<std::size_t, 1>{32}));
+    CHECK_FALSE(check_base64_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                                 std::array<std::size_t, 1>{32}));
+    CHECK_FALSE(check_base64_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!=",
+                                 std::array<std::size_t, 1>{32}));
     CHECK(check_base64_key("AAAA", std::array<std::size_t, 1>{3}));
 }

@@ -4,8 +4,7 @@
 
 using namespace cairn;
 
-TEST_CASE("logfmt lines quote values that need it")
-{
+TEST_CASE("logfmt lines quote values that need it") {
     auto line = log::format_line(log::Level::warn, "zone reload failed",
                                  {{"file", "a b.zone"}, {"line", 12}}, false);
     CHECK(line.find("level=warn") != std::string::npos);
@@ -14,16 +13,14 @@ TEST_CASE("logfmt lines quote values that need it")
     CHECK(line.find("line=12") != std::string::npos);
 }
 
-TEST_CASE("JSON lines escape quotes and control characters")
-{
+TEST_CASE("JSON lines escape quotes and control characters") {
     auto line = log::format_line(log::Level::info, "x", {{"v", "a\"b\n"}}, true);
     CHECK(line.front() == '{');
     CHECK(line.back() == '}');
     CHECK(line.find("\"v\":\"a\\\"b\\n\"") != std::string::npos);
 }
 
-TEST_CASE("levels parse by name")
-{
+TEST_CASE("levels parse by name") {
     CHECK(log::parse_level("debug").value() == log::Level::debug);
     CHECK_FALSE(log::parse_level("loud").has_value());
 }

@@ -7,8 +7,7 @@
 using namespace cairn;
 using namespace std::chrono_literals;
 
-TEST_CASE("a timer may destroy itself from its own callback")
-{
+TEST_CASE("a timer may destroy itself from its own callback") {
     Loop loop;
     auto timer = std::make_unique<Timer>(loop);
     int fired = 0;
@@ -21,22 +20,19 @@ TEST_CASE("a timer may destroy itself from its own callback")
     CHECK(timer == nullptr);
 }
 
-TEST_CASE("a repeating timer stops when asked")
-{
+TEST_CASE("a repeating timer stops when asked") {
     Loop loop;
     Timer timer(loop);
     int fired = 0;
     timer.start(0ms, 1ms, [&] {
-        if (++fired == 3)
-            timer.stop();
+        if (++fired == 3) timer.stop();
     });
     loop.run();
     CHECK(fired == 3);
     CHECK_FALSE(timer.active());
 }
 
-TEST_CASE("a timer tells the time left until it fires, without running the loop")
-{
+TEST_CASE("a timer tells the time left until it fires, without running the loop") {
     Loop loop;
     Timer timer(loop);
     CHECK(timer.due_in() == 0ms);
@@ -46,8 +42,7 @@ TEST_CASE("a timer tells the time left until it fires, without running the loop"
     CHECK(timer.due_in() == 0ms);
 }
 
-TEST_CASE("async wakes the loop")
-{
+TEST_CASE("async wakes the loop") {
     Loop loop;
     int woke = 0;
     std::unique_ptr<Async> async;

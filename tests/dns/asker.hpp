@@ -17,8 +17,7 @@ namespace cairn::dns::test {
 class Asker {
 public:
     explicit Asker(std::shared_ptr<const ZoneSet> zones, Settings settings = {})
-        : catalog_(slot_)
-    {
+        : catalog_(slot_) {
         catalog_.set_zones(std::move(zones));
         catalog_.set_settings(std::move(settings));
         responder_ = catalog_.responder_factory()();
@@ -26,8 +25,7 @@ public:
         address_.sin_addr.s_addr = htonl(0x7f000001);
     }
 
-    Reply ask_bytes(const std::vector<std::uint8_t>& query, Transport transport = Transport::udp)
-    {
+    Reply ask_bytes(const std::vector<std::uint8_t>& query, Transport transport = Transport::udp) {
         std::vector<std::uint8_t> out(65535);
         Client client{reinterpret_cast<const sockaddr*>(&address_), transport};
         std::size_t n = responder_->respond(query, client, out);
@@ -35,8 +33,7 @@ public:
     }
 
     Reply ask(const std::string& name, std::uint16_t type, const QueryOptions& o = {},
-              Transport transport = Transport::udp)
-    {
+              Transport transport = Transport::udp) {
         return ask_bytes(make_query(name, type, o), transport);
     }
 

@@ -30,15 +30,14 @@ struct QueryOptions {
     std::vector<std::uint8_t> options; // raw EDNS options
 };
 
-inline void push16(std::vector<std::uint8_t>& v, std::uint16_t x)
-{
+inline void push16(std::vector<std::uint8_t>& v, std::uint16_t x) {
     v.push_back(static_cast<std::uint8_t>(x >> 8));
     v.push_back(static_cast<std::uint8_t>(x));
 }
 
 // Query bytes; the name keeps the case given.
-inline std::vector<std::uint8_t> make_query(const std::string& name, std::uint16_t type, const QueryOptions& o = {})
-{
+inline std::vector<std::uint8_t> make_query(const std::string& name, std::uint16_t type,
+                                            const QueryOptions& o = {}) {
     std::vector<std::uint8_t> q;
     push16(q, o.id);
     push16(q, o.flags);
@@ -75,8 +74,7 @@ struct Reply {
     std::unique_ptr<ldns_pkt, PktFree> pkt;
     std::set<std::string> answer, authority, additional;
 
-    [[nodiscard]] int rcode() const
-    {
+    [[nodiscard]] int rcode() const {
         // ldns keeps the extended rcode in the packet's EDNS fields.
         return ldns_pkt_get_rcode(pkt.get()) | (ldns_pkt_edns_extended_rcode(pkt.get()) << 4);
     }
@@ -87,16 +85,14 @@ struct Reply {
     [[nodiscard]] std::uint16_t qdcount() const { return ldns_pkt_qdcount(pkt.get()); }
 };
 
-inline std::set<std::string> lines_of(const ldns_rr_list* list)
-{
+inline std::set<std::string> lines_of(const ldns_rr_list* list) {
     std::set<std::string> out;
     for (std::size_t i = 0; list && i < ldns_rr_list_rr_count(list); ++i) {
         ldns_rr* rr = ldns_rr_list_rr(list, i);
         char* owner = ldns_rdf2str(ldns_rr_owner(rr));
         std::string line = owner;
         std::free(owner);
-        for (auto& c : line)
-            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        for (auto& c : line) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         char* type = ldns_rr_type2str(ldns_rr_get_type(rr));
         // Appended piece by piece: `" " + std::to_string(...)` trips a GCC 12
         // -O3 -Wrestrict false positive in libstdc++.
@@ -116,8 +112,7 @@ inline std::set<std::string> lines_of(const ldns_rr_list* list)
     return out;
 }
 
-inline Reply read_reply(const std::uint8_t* data, std::size_t size)
-{
+inline Reply read_reply(const std::uint8_t* data, std::size_t size) {
     Reply r;
     r.size = size;
     r.bytes.assign(data, data + size);

@@ -19,8 +19,10 @@ namespace std {
 template <class E>
 class unexpected {
 public:
-    constexpr explicit unexpected(const E& e) : e_(e) {}
-    constexpr explicit unexpected(E&& e) : e_(std::move(e)) {}
+    constexpr explicit unexpected(const E& e)
+        : e_(e) {}
+    constexpr explicit unexpected(E&& e)
+        : e_(std::move(e)) {}
     constexpr const E& error() const& noexcept { return e_; }
     constexpr E& error() & noexcept { return e_; }
     constexpr E&& error() && noexcept { return std::move(e_); }
@@ -41,21 +43,19 @@ class expected {
 public:
     using value_type = T;
     using error_type = E;
-    constexpr expected() : v_(std::in_place_index<0>) {}
+    constexpr expected()
+        : v_(std::in_place_index<0>) {}
     template <class U = T, class = enable_if_t<is_constructible_v<T, U&&> &&
                                                !is_same_v<remove_cvref_t<U>, expected> &&
                                                !is_same_v<remove_cvref_t<U>, unexpected<E>>>>
-    constexpr expected(U&& u) : v_(std::in_place_index<0>, std::forward<U>(u))
-    {
-    }
+    constexpr expected(U&& u)
+        : v_(std::in_place_index<0>, std::forward<U>(u)) {}
     template <class G>
-    constexpr expected(const unexpected<G>& u) : v_(std::in_place_index<1>, u.error())
-    {
-    }
+    constexpr expected(const unexpected<G>& u)
+        : v_(std::in_place_index<1>, u.error()) {}
     template <class G>
-    constexpr expected(unexpected<G>&& u) : v_(std::in_place_index<1>, std::move(u.error()))
-    {
-    }
+    constexpr expected(unexpected<G>&& u)
+        : v_(std::in_place_index<1>, std::move(u.error())) {}
     constexpr bool has_value() const noexcept { return v_.index() == 0; }
     constexpr explicit operator bool() const noexcept { return has_value(); }
     constexpr T& operator*() & { return *std::get_if<0>(&v_); }
@@ -68,8 +68,7 @@ public:
     constexpr E& error() & { return *std::get_if<1>(&v_); }
     constexpr const E& error() const& { return *std::get_if<1>(&v_); }
     template <class U>
-    constexpr T value_or(U&& u) const&
-    {
+    constexpr T value_or(U&& u) const& {
         return has_value() ? **this : static_cast<T>(std::forward<U>(u));
     }
 
@@ -84,13 +83,13 @@ public:
     using error_type = E;
     constexpr expected() = default;
     template <class G>
-    constexpr expected(const unexpected<G>& u) : e_(u.error()), has_(false)
-    {
-    }
+    constexpr expected(const unexpected<G>& u)
+        : e_(u.error())
+        , has_(false) {}
     template <class G>
-    constexpr expected(unexpected<G>&& u) : e_(std::move(u.error())), has_(false)
-    {
-    }
+    constexpr expected(unexpected<G>&& u)
+        : e_(std::move(u.error()))
+        , has_(false) {}
     constexpr bool has_value() const noexcept { return has_; }
     constexpr explicit operator bool() const noexcept { return has_; }
     constexpr void operator*() const noexcept {}

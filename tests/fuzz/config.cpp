@@ -11,16 +11,14 @@
 #include "config/values.hpp"
 #include "registry/validate.hpp"
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
-{
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view text(reinterpret_cast<const char*>(data), size);
     auto config = cairn::config::parse_config(text, "fuzz.toml");
     if (config) {
         for (const auto& service : config->services)
             if (!cairn::registry::validate(service))
                 std::abort(); // a config that parsed must stay valid
-        if (config->domain.empty() || config->domain.back() != '.')
-            std::abort();
+        if (config->domain.empty() || config->domain.back() != '.') std::abort();
     } else if (!config.error().message.starts_with("fuzz.toml")) {
         std::abort(); // every error names where it is
     }

@@ -25,8 +25,7 @@ struct State {
     cairn::registry::Registry registry{"fuzz-node"};
     std::unique_ptr<FuzzResponder> target;
 
-    void add(const std::string& service, Policy policy, int count)
-    {
+    void add(const std::string& service, Policy policy, int count) {
         for (int i = 0; i < count; ++i) {
             Instance inst;
             inst.id = service + "-" + std::to_string(i);
@@ -35,9 +34,9 @@ struct State {
             inst.weight = static_cast<std::uint32_t>(1 + i * 7);
             inst.policy = policy;
             inst.address.family = (i % 3 == 2) ? 6 : 4;
-            inst.address.bytes = {10, 0, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)};
-            if (inst.address.family == 6)
-                inst.address.bytes[15] = static_cast<std::uint8_t>(i);
+            inst.address.bytes = {10, 0, static_cast<std::uint8_t>(i >> 8),
+                                  static_cast<std::uint8_t>(i)};
+            if (inst.address.family == 6) inst.address.bytes[15] = static_cast<std::uint8_t>(i);
             inst.tags = {i % 2 ? "v1" : "v2", "all"};
             inst.meta = {{"version", "1." + std::to_string(i)}, {"zone", i % 2 ? "a" : "b"}};
             if (i % 4 == 3) {
@@ -48,13 +47,11 @@ struct State {
                 c.state.latency_us = static_cast<std::uint32_t>(100 * i);
                 inst.checks.push_back(c);
             }
-            if (!registry.upsert_local(inst, 0))
-                std::abort();
+            if (!registry.upsert_local(inst, 0)) std::abort();
         }
     }
 
-    State()
-    {
+    State() {
         add("web", Policy::unset, 5);
         add("rr", Policy::round_robin, 4);
         add("w", Policy::weighted, 7);
@@ -70,8 +67,7 @@ struct State {
         c.definition.id = "sick:1";
         c.definition.ttl_ms = 1000;
         sick.checks.push_back(c); // critical
-        if (!registry.upsert_local(sick, 0))
-            std::abort();
+        if (!registry.upsert_local(sick, 0)) std::abort();
         registry.set_node({"peer", "dc1", {4, {10, 1, 1, 1}}, {{"rack", "r1"}}, true});
         registry.set_node({"dead", "dc1", {6, {0x20, 1}}, {}, false});
         slot.store(registry.publish());
@@ -85,8 +81,7 @@ struct State {
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
-{
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static State state;
     state.target->respond(data, size);
     return 0;

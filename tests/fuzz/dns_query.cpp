@@ -11,8 +11,8 @@
 #include <memory>
 #include <string>
 
-#include "dns_respond.hpp"
 #include "dns/zone/zone.hpp"
+#include "dns_respond.hpp"
 
 namespace {
 
@@ -57,22 +57,18 @@ struct State {
     cairn::registry::SnapshotSlot slot;
     std::unique_ptr<FuzzResponder> target;
 
-    State()
-    {
+    State() {
         std::string text = zone_text;
-        for (int i = 0; i < 60; ++i)
-            text += "big IN A 198.51.100." + std::to_string(i) + "\n";
+        for (int i = 0; i < 60; ++i) text += "big IN A 198.51.100." + std::to_string(i) + "\n";
         auto zones = cairn::dns::load_zone_text(text, "fuzz.test.");
-        if (!zones)
-            std::abort();
+        if (!zones) std::abort();
         target = std::make_unique<FuzzResponder>(slot, cairn::dns::Settings{}, *zones);
     }
 };
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
-{
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static State state;
     state.target->respond(data, size);
     return 0;

@@ -10,10 +10,8 @@
 
 #include "http/request_parser.hpp"
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
-{
-    if (size == 0)
-        return 0;
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size == 0) return 0;
     cairn::http::ParserLimits limits;
     limits.max_header_bytes = 4096;
     limits.max_body_bytes = 8192;
@@ -25,11 +23,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto first = parser.feed(bytes.substr(0, cut), out);
     auto second = parser.feed(bytes.substr(cut), out);
     for (const auto* r : {&first, &second})
-        if (!*r && (r->error().status < 400 || r->error().status > 599 || r->error().message.empty()))
+        if (!*r &&
+            (r->error().status < 400 || r->error().status > 599 || r->error().message.empty()))
             std::abort();
     for (const auto& request : out) {
-        if (request.body.size() > limits.max_body_bytes)
-            std::abort();
+        if (request.body.size() > limits.max_body_bytes) std::abort();
         (void)request.query_param("passing");
         (void)request.header("host");
     }

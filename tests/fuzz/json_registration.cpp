@@ -10,8 +10,7 @@
 
 #include "http/registration.hpp"
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
-{
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view body(reinterpret_cast<const char*>(data), size);
     cairn::http::RegistrationDefaults defaults;
     defaults.address.family = 4;
@@ -19,14 +18,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     defaults.address.bytes[3] = 1;
     auto decoded = cairn::http::decode_registration(body, defaults);
     if (!decoded) {
-        if (decoded.error().message.empty())
-            std::abort();
+        if (decoded.error().message.empty()) std::abort();
         return 0;
     }
     nlohmann::json encoded = cairn::http::encode_instance(*decoded);
     (void)encoded.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     auto again = cairn::http::decode_registration_json(encoded, defaults);
-    if (!again || !(*again == *decoded))
-        std::abort();
+    if (!again || !(*again == *decoded)) std::abort();
     return 0;
 }

@@ -9,8 +9,8 @@
 
 #include <doctest/doctest.h>
 
-#include "golden.hpp"
 #include "core/base64.hpp"
+#include "golden.hpp"
 #include "gossip/keyring.hpp"
 #include "gossip/packet.hpp"
 #include "gossip/security.hpp"

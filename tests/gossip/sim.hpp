@@ -142,13 +142,11 @@ private:
     // Not std::less: GCC 12 at -O3 reports a -Wstringop-overread false
     // positive in the memcmp of vector's operator<=>; this compares bytewise.
     struct AddressLess {
-        bool operator()(const std::pair<Bytes, std::uint16_t>& a, const std::pair<Bytes, std::uint16_t>& b) const
-        {
-            if (a.first.size() != b.first.size())
-                return a.first.size() < b.first.size();
+        bool operator()(const std::pair<Bytes, std::uint16_t>& a,
+                        const std::pair<Bytes, std::uint16_t>& b) const {
+            if (a.first.size() != b.first.size()) return a.first.size() < b.first.size();
             for (std::size_t k = 0; k < a.first.size(); ++k)
-                if (a.first[k] != b.first[k])
-                    return a.first[k] < b.first[k];
+                if (a.first[k] != b.first[k]) return a.first[k] < b.first[k];
             return a.second < b.second;
         }
     };

@@ -17,31 +17,26 @@ struct Fixture {
     std::int64_t t = 1'000'000; // monotonic ms; wall = t + epoch offset
 
     Now now() const { return {t, t + 1'700'000'000'000}; }
-    CheckMachine machine(Health initial = Health::critical) const
-    {
+    CheckMachine machine(Health initial = Health::critical) const {
         registry::CheckState state;
         state.status = initial;
         return CheckMachine(definition, state, policy, now());
     }
 };
 
-ProbeResult pass(std::string out = "ok")
-{
+ProbeResult pass(std::string out = "ok") {
     return {Health::passing, std::move(out), std::nullopt};
 }
-ProbeResult warn(std::string out = "meh")
-{
+ProbeResult warn(std::string out = "meh") {
     return {Health::warning, std::move(out), std::nullopt};
 }
-ProbeResult fail(std::string out = "down")
-{
+ProbeResult fail(std::string out = "down") {
     return {Health::critical, std::move(out), std::nullopt};
 }
 
 } // namespace
 
-TEST_CASE("a new check is critical and passes after success_before_passing successes")
-{
+TEST_CASE("a new check is critical and passes after success_before_passing successes") {
     Fixture f;
     f.definition.success_before_passing = 3;
     auto m = f.machine();
@@ -56,8 +51,7 @@ TEST_CASE("a new check is critical and passes after success_before_passing succe
     CHECK(m.state().last_change_ms == f.now().wall_ms);
 }
 
-TEST_CASE("a failure in between restarts the success count")
-{
+TEST_CASE("a failure in between restarts the success count") {
     Fixture f;
     f.definition.success_before_passing = 2;
     auto m = f.machine();
@@ -69,8 +63,7 @@ TEST_CASE("a failure in between restarts the success count")
     CHECK(m.state().status == Health::passing);
 }
 
-TEST_CASE("failures_before_warning then failures_before_critical")
-{
+TEST_CASE("failures_before_warning then failures_before_critical") {
     Fixture f;
     f.definition.failures_before_warning = 2;
     f.definition.failures_before_critical = 4;
@@ -88,8 +81,7 @@ TEST_CASE("failures_before_warning then failures_before_critical")
     CHECK(m.state().status == Health::passing);
 }
 
-TEST_CASE("a success resets the failure count")
-{
+TEST_CASE("a success resets the failure count") {
     Fixture f;
     f.definition.failures_before_critical = 2;
     auto m = f.machine(Health::passing);
@@ -100,8 +92,7 @@ TEST_CASE("a success resets the failure count")
     CHECK(m.state().status == Health::passing);
 }
 
-TEST_CASE("a critical check stays critical below failures_before_critical, never turns warning")
-{
+TEST_CASE("a critical check stays critical below failures_before_critical, never turns warning") {
     Fixture f;
     f.definition.failures_before_warning = 1;
     f.definition.failures_before_critical = 3;
@@ -110,8 +101,7 @@ TEST_CASE("a critical check stays critical below failures_before_critical, never
     CHECK(m.state().status == Health::critical);
 }
 
-TEST_CASE("a warning result is served as warning; healthy follows passing and warning at once")
-{
+TEST_CASE("a warning result is served as warning; healthy follows passing and warning at once") {
     Fixture f;
     f.definition.success_before_passing = 2;
     auto m = f.machine();
@@ -125,8 +115,8 @@ TEST_CASE("a warning result is served as warning; healthy follows passing and wa
     CHECK(m.state().status == Health::warning);
 }
 
-TEST_CASE("the first fall after registration is not an ejection; a fall soon after readmission is")
-{
+TEST_CASE(
+    "the first fall after registration is not an ejection; a fall soon after readmission is") {
     Fixture f;
     auto m = f.machine();
     m.observe(pass(), f.now()); // admitted (first time)
@@ -154,8 +144,7 @@ TEST_CASE("the first fall after registration is not an ejection; a fall soon aft
     CHECK(m.state().output == "ok");
 }
 
-TEST_CASE("ejection time doubles on each ejection up to the cap")
-{
+TEST_CASE("ejection time doubles on each ejection up to the cap") {
     Fixture f; // base 1 s, cap 4 s
     auto m = f.machine();
     m.observe(pass(), f.now());
@@ -168,12 +157,10 @@ TEST_CASE("ejection time doubles on each ejection up to the cap")
         while (true) {
             f.t += 10;
             m.observe(pass(), f.now());
-            if (m.state().status == Health::passing)
-                break;
+            if (m.state().status == Health::passing) break;
             REQUIRE(f.t - failed_at < 100'000);
         }
-        if (round > 0)
-            held.push_back(f.t - failed_at);
+        if (round > 0) held.push_back(f.t - failed_at);
         f.t += 10;
         m.observe(fail(), f.now());
         CHECK(m.state().status == Health::critical);
@@ -188,8 +175,7 @@ TEST_CASE("ejection time doubles on each ejection up to the cap")
     CHECK(m.ejection().ejection_ms() == 4'000);
 }
 
-TEST_CASE("a failure while ejected restarts the failure-free window")
-{
+TEST_CASE("a failure while ejected restarts the failure-free window") {
     Fixture f;
     auto m = f.machine();
     m.observe(pass(), f.now());
@@ -207,8 +193,7 @@ TEST_CASE("a failure while ejected restarts the failure-free window")
     CHECK(m.ejection().level() == 1); // a restart of the window is not a new ejection
 }
 
-TEST_CASE("back-off decays by one step per stable probation period")
-{
+TEST_CASE("back-off decays by one step per stable probation period") {
     Fixture f; // probation 10 s
     auto m = f.machine();
     m.observe(pass(), f.now());
@@ -229,8 +214,7 @@ TEST_CASE("back-off decays by one step per stable probation period")
     CHECK_FALSE(m.ejected(f.t));
 }
 
-TEST_CASE("a flapping target (up 1 s, down 1 s) does not flap")
-{
+TEST_CASE("a flapping target (up 1 s, down 1 s) does not flap") {
     Fixture f;
     f.definition.interval_ms = 250;
     f.policy = EjectionPolicy::for_interval(250); // base 1 s, probation 2.5 s
@@ -253,8 +237,7 @@ TEST_CASE("a flapping target (up 1 s, down 1 s) does not flap")
     CHECK(m.state().status == Health::passing);
 }
 
-TEST_CASE("deregister_critical_after counts from the moment the check turned critical")
-{
+TEST_CASE("deregister_critical_after counts from the moment the check turned critical") {
     Fixture f;
     f.definition.deregister_critical_after_ms = 5'000;
     auto m = f.machine(Health::passing);
@@ -269,8 +252,7 @@ TEST_CASE("deregister_critical_after counts from the moment the check turned cri
     CHECK_FALSE(m.should_deregister(f.t + 100'000));
 }
 
-TEST_CASE("a check registered critical that never passes is deregistered after the period")
-{
+TEST_CASE("a check registered critical that never passes is deregistered after the period") {
     Fixture f;
     f.definition.deregister_critical_after_ms = 1'000;
     auto m = f.machine();
@@ -278,15 +260,13 @@ TEST_CASE("a check registered critical that never passes is deregistered after t
     CHECK(m.should_deregister(f.t + 1'000));
 }
 
-TEST_CASE("without deregister_critical_after nothing is deregistered")
-{
+TEST_CASE("without deregister_critical_after nothing is deregistered") {
     Fixture f;
     auto m = f.machine();
     CHECK_FALSE(m.should_deregister(f.t + 1'000'000'000));
 }
 
-TEST_CASE("latency is a moving average of the samples")
-{
+TEST_CASE("latency is a moving average of the samples") {
     Fixture f;
     auto m = f.machine();
     m.observe({Health::passing, "", 1000u}, f.now());
@@ -295,14 +275,12 @@ TEST_CASE("latency is a moving average of the samples")
     CHECK(m.state().latency_us == 1250);
     m.observe({Health::critical, "", std::nullopt}, f.now()); // no sample: unchanged
     CHECK(m.state().latency_us == 1250);
-    for (int i = 0; i < 50; ++i)
-        m.observe({Health::passing, "", 400u}, f.now());
+    for (int i = 0; i < 50; ++i) m.observe({Health::passing, "", 400u}, f.now());
     CHECK(m.state().latency_us >= 400);
     CHECK(m.state().latency_us < 410);
 }
 
-TEST_CASE("outputs are cut at 4 KiB without splitting a UTF-8 sequence")
-{
+TEST_CASE("outputs are cut at 4 KiB without splitting a UTF-8 sequence") {
     std::string s(4095, 'a');
     s += "\xc3\xa9"; // é straddles the limit
     s += "tail";
@@ -318,16 +296,14 @@ TEST_CASE("outputs are cut at 4 KiB without splitting a UTF-8 sequence")
     CHECK(m.state().output.size() == max_output_bytes);
 }
 
-TEST_CASE("maintenance is not a probe outcome")
-{
+TEST_CASE("maintenance is not a probe outcome") {
     Fixture f;
     auto m = f.machine(Health::passing);
     m.observe({Health::maintenance, "?", std::nullopt}, f.now());
     CHECK(m.state().status == Health::critical);
 }
 
-TEST_CASE("default ejection policy scales with the interval")
-{
+TEST_CASE("default ejection policy scales with the interval") {
     auto p = EjectionPolicy::for_interval(10'000);
     CHECK(p.base_ms == 40'000);
     CHECK(p.probation_ms == 100'000);

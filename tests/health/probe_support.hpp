@@ -14,8 +14,7 @@ namespace cairn::test {
 // Starts a probe and runs the loop until it reports or `deadline` passes.
 inline std::optional<health::ProbeResult>
 run_probe(Loop& loop, const std::function<health::ProbePtr(health::ProbeDone)>& start,
-          std::chrono::milliseconds deadline = std::chrono::seconds(10))
-{
+          std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
     std::optional<health::ProbeResult> got;
     Timer watchdog(loop);
     watchdog.start(deadline, std::chrono::milliseconds(0), [&] { loop.stop(); });
@@ -31,13 +30,11 @@ run_probe(Loop& loop, const std::function<health::ProbePtr(health::ProbeDone)>& 
 
 // Runs the loop until `done()` is true or `deadline` passes; returns done().
 inline bool run_until(Loop& loop, const std::function<bool()>& done,
-                      std::chrono::milliseconds deadline = std::chrono::seconds(10))
-{
+                      std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
     Timer poll(loop);
     Timer watchdog(loop);
     poll.start(std::chrono::milliseconds(1), std::chrono::milliseconds(5), [&] {
-        if (done())
-            loop.stop();
+        if (done()) loop.stop();
     });
     watchdog.start(deadline, std::chrono::milliseconds(0), [&] { loop.stop(); });
     loop.run();

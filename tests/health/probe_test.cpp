@@ -13,7 +13,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <unistd.h>
 
 #include "health/curl_multi.hpp"
 #include "health/http_probe.hpp"
@@ -32,8 +31,7 @@ using test::TestServer;
 
 namespace {
 
-registry::CheckDefinition http_check(const std::string& url, std::uint32_t timeout_ms = 2000)
-{
+registry::CheckDefinition http_check(const std::string& url, std::uint32_t timeout_ms = 2000) {
     registry::CheckDefinition d;
     d.id = "web:1";
     d.kind = CheckKind::http;
@@ -42,46 +40,44 @@ registry::CheckDefinition http_check(const std::string& url, std::uint32_t timeo
     return d;
 }
 
-ProbeResult http(const registry::CheckDefinition& d)
-{
+ProbeResult http(const registry::CheckDefinition& d) {
     Loop loop;
     CurlMulti multi(loop);
     HttpRequest request(d);
-    auto r =
-        run_probe(loop, [&](ProbeDone done) { return start_http_probe(multi, loop, request, std::move(done)); });
+    auto r = run_probe(loop, [&](ProbeDone done) {
+        return start_http_probe(multi, loop, request, std::move(done));
+    });
     REQUIRE(r.has_value());
     return *r;
 }
 
-ProbeResult tcp(const std::string& target, std::uint32_t timeout_ms = 2000)
-{
+ProbeResult tcp(const std::string& target, std::uint32_t timeout_ms = 2000) {
     registry::CheckDefinition d;
     d.kind = CheckKind::tcp;
     d.target = target;
     d.timeout_ms = timeout_ms;
     Loop loop;
-    auto r = run_probe(loop, [&](ProbeDone done) { return start_tcp_probe(loop, d, std::move(done)); });
+    auto r =
+        run_probe(loop, [&](ProbeDone done) { return start_tcp_probe(loop, d, std::move(done)); });
     REQUIRE(r.has_value());
     return *r;
 }
 
-ProbeResult script(std::vector<std::string> args, std::uint32_t timeout_ms = 5000)
-{
+ProbeResult script(std::vector<std::string> args, std::uint32_t timeout_ms = 5000) {
     registry::CheckDefinition d;
     d.kind = CheckKind::script;
     d.args = std::move(args);
     d.timeout_ms = timeout_ms;
     Loop loop;
-    auto r = run_probe(loop, [&](ProbeDone done) { return start_script_probe(loop, d, std::move(done)); });
+    auto r = run_probe(
+        loop, [&](ProbeDone done) { return start_script_probe(loop, d, std::move(done)); });
     REQUIRE(r.has_value());
     return *r;
 }
 
-bool has_ipv6_loopback()
-{
+bool has_ipv6_loopback() {
     int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
-    if (fd < 0)
-        return false;
+    if (fd < 0) return false;
     sockaddr_in6 a{};
     a.sin6_family = AF_INET6;
     a.sin6_addr = in6addr_loopback;
@@ -91,41 +87,35 @@ bool has_ipv6_loopback()
 }
 
 // Zombie children of this process, from /proc.
-int zombie_children()
-{
+int zombie_children() {
     int zombies = 0;
     std::string me = std::to_string(::getpid());
     for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
         std::ifstream stat(entry.path() / "stat");
         std::string line;
-        if (!std::getline(stat, line))
-            continue;
+        if (!std::getline(stat, line)) continue;
         auto close_paren = line.rfind(')');
-        if (close_paren == std::string::npos || close_paren + 4 >= line.size())
-            continue;
+        if (close_paren == std::string::npos || close_paren + 4 >= line.size()) continue;
         char state = line[close_paren + 2];
         std::string rest = line.substr(close_paren + 4);
         std::string ppid = rest.substr(0, rest.find(' '));
-        if (ppid == me && state == 'Z')
-            ++zombies;
+        if (ppid == me && state == 'Z') ++zombies;
     }
     return zombies;
 }
 
-bool process_gone(int pid)
-{
+bool process_gone(int pid) {
     std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
     std::string line;
-    if (!std::getline(stat, line))
-        return true;
+    if (!std::getline(stat, line)) return true;
     auto close_paren = line.rfind(')');
-    return close_paren != std::string::npos && line[close_paren + 2] == 'Z'; // dead, awaiting its reaper
+    return close_paren != std::string::npos &&
+           line[close_paren + 2] == 'Z'; // dead, awaiting its reaper
 }
 
 } // namespace
 
-TEST_CASE("http: 200 is passing, with the body as output and a latency")
-{
+TEST_CASE("http: 200 is passing, with the body as output and a latency") {
     TestServer server;
     server.respond(200, "all good");
     auto r = http(http_check(server.url()));
@@ -136,8 +126,7 @@ TEST_CASE("http: 200 is passing, with the body as output and a latency")
     CHECK(*r.latency_us > 0);
 }
 
-TEST_CASE("http: 429 is warning, 500 and 404 critical, 3xx not followed")
-{
+TEST_CASE("http: 429 is warning, 500 and 404 critical, 3xx not followed") {
     TestServer server;
     server.respond(429, "slow down");
     CHECK(http(http_check(server.url())).status == Health::warning);
@@ -153,8 +142,7 @@ TEST_CASE("http: 429 is warning, 500 and 404 critical, 3xx not followed")
     CHECK(server.connections == before + 1);
 }
 
-TEST_CASE("http: a server that accepts and never answers times out")
-{
+TEST_CASE("http: a server that accepts and never answers times out") {
     TestServer server;
     server.hang();
     auto started = std::chrono::steady_clock::now();
@@ -166,15 +154,13 @@ TEST_CASE("http: a server that accepts and never answers times out")
     CHECK(took < 3s);
 }
 
-TEST_CASE("http: a closed port is critical")
-{
+TEST_CASE("http: a closed port is critical") {
     auto r = http(http_check(fmt::format("http://127.0.0.1:{}/", test::closed_port())));
     CHECK(r.status == Health::critical);
     CHECK_FALSE(r.latency_us.has_value());
 }
 
-TEST_CASE("http: method and headers are sent")
-{
+TEST_CASE("http: method and headers are sent") {
     TestServer server;
     server.respond(204);
     auto d = http_check(server.url("/ping?x=1"));
@@ -189,8 +175,7 @@ TEST_CASE("http: method and headers are sent")
     CHECK(req.find("Connection: close\r\n") != std::string::npos);
 }
 
-TEST_CASE("http: a recycled easy handle carries no method or header over from the probe before")
-{
+TEST_CASE("http: a recycled easy handle carries no method or header over from the probe before") {
     TestServer server;
     server.respond(200, "ok");
     Loop loop;
@@ -200,7 +185,9 @@ TEST_CASE("http: a recycled easy handle carries no method or header over from th
         d.method = method;
         d.headers = std::move(headers);
         HttpRequest request(d);
-        auto r = run_probe(loop, [&](ProbeDone done) { return start_http_probe(multi, loop, request, std::move(done)); });
+        auto r = run_probe(loop, [&](ProbeDone done) {
+            return start_http_probe(multi, loop, request, std::move(done));
+        });
         REQUIRE(r.has_value());
         CHECK(r->status == Health::passing);
         return server.last_request();
@@ -214,8 +201,7 @@ TEST_CASE("http: a recycled easy handle carries no method or header over from th
     CHECK(probe("PUT", {}).starts_with("PUT /m HTTP/1.1\r\n"));
 }
 
-TEST_CASE("http: a Connection header of the check's own replaces ours")
-{
+TEST_CASE("http: a Connection header of the check's own replaces ours") {
     TestServer server;
     server.respond(200);
     auto d = http_check(server.url());
@@ -226,8 +212,7 @@ TEST_CASE("http: a Connection header of the check's own replaces ours")
     CHECK(req.find("Connection: close") == std::string::npos);
 }
 
-TEST_CASE("http: the agent's proxy environment is not used")
-{
+TEST_CASE("http: the agent's proxy environment is not used") {
     TestServer server;
     server.respond(200, "direct");
     // A proxy that refuses every connection: a check that used it would fail.
@@ -243,8 +228,8 @@ TEST_CASE("http: the agent's proxy environment is not used")
     CHECK(r.output.find("direct") != std::string::npos);
 }
 
-TEST_CASE("http: with no file descriptor left for curl's epoll set, probes are critical and nothing aborts")
-{
+TEST_CASE("http: with no file descriptor left for curl's epoll set, probes are critical and "
+          "nothing aborts") {
     TestServer server;
     server.respond(200);
     Loop loop;
@@ -259,15 +244,16 @@ TEST_CASE("http: with no file descriptor left for curl's epoll set, probes are c
     auto multi = std::make_unique<CurlMulti>(loop);
     REQUIRE(::setrlimit(RLIMIT_NOFILE, &old) == 0);
     HttpRequest request(http_check(server.url()));
-    auto r = run_probe(loop, [&](ProbeDone done) { return start_http_probe(*multi, loop, request, std::move(done)); });
+    auto r = run_probe(loop, [&](ProbeDone done) {
+        return start_http_probe(*multi, loop, request, std::move(done));
+    });
     REQUIRE(r.has_value());
     CHECK(r->status == Health::critical);
     CHECK(r->output.find("refused") != std::string::npos);
     CHECK(server.connections == 0);
 }
 
-TEST_CASE("http: only the first 4 KiB of the body is kept")
-{
+TEST_CASE("http: only the first 4 KiB of the body is kept") {
     TestServer server;
     server.respond(200, std::string(100'000, 'z'));
     auto r = http(http_check(server.url()));
@@ -275,18 +261,15 @@ TEST_CASE("http: only the first 4 KiB of the body is kept")
     CHECK(r.output.size() == max_output_bytes);
 }
 
-TEST_CASE("http: IPv6 loopback")
-{
-    if (!has_ipv6_loopback())
-        return;
+TEST_CASE("http: IPv6 loopback") {
+    if (!has_ipv6_loopback()) return;
     TestServer server("::1");
     server.respond(200, "six");
     auto r = http(http_check(server.url()));
     CHECK(r.status == Health::passing);
 }
 
-TEST_CASE("http: a URL curl will not fetch is critical with a message, not a crash")
-{
+TEST_CASE("http: a URL curl will not fetch is critical with a message, not a crash") {
     auto r = http(http_check("ftp://127.0.0.1/x"));
     CHECK(r.status == Health::critical);
     CHECK_FALSE(r.output.empty());
@@ -294,16 +277,14 @@ TEST_CASE("http: a URL curl will not fetch is critical with a message, not a cra
     CHECK(s.status == Health::critical);
 }
 
-TEST_CASE("http: https to a plain-HTTP server fails (TLS is attempted and verified)")
-{
+TEST_CASE("http: https to a plain-HTTP server fails (TLS is attempted and verified)") {
     TestServer server;
     server.respond(200);
     auto r = http(http_check(fmt::format("https://127.0.0.1:{}/", server.port()), 1000));
     CHECK(r.status == Health::critical);
 }
 
-TEST_CASE("http: many probes share one multi handle, and close every socket they open")
-{
+TEST_CASE("http: many probes share one multi handle, and close every socket they open") {
     TestServer server;
     server.respond(200, "ok");
     Loop loop;
@@ -330,8 +311,7 @@ TEST_CASE("http: many probes share one multi handle, and close every socket they
     CHECK(test::run_until(loop, [&] { return open_fds() == fds_before; }));
 }
 
-TEST_CASE("http: a cancelled probe never reports")
-{
+TEST_CASE("http: a cancelled probe never reports") {
     TestServer server;
     server.hang();
     Loop loop;
@@ -347,8 +327,7 @@ TEST_CASE("http: a cancelled probe never reports")
     CHECK_FALSE(reported);
 }
 
-TEST_CASE("tcp: connect passes, closed port fails, IPv6 works")
-{
+TEST_CASE("tcp: connect passes, closed port fails, IPv6 works") {
     TestServer server;
     auto ok = tcp(fmt::format("127.0.0.1:{}", server.port()));
     CHECK(ok.status == Health::passing);
@@ -369,8 +348,7 @@ TEST_CASE("tcp: connect passes, closed port fails, IPv6 works")
     }
 }
 
-TEST_CASE("tcp: a connect that does not complete times out")
-{
+TEST_CASE("tcp: a connect that does not complete times out") {
     // A listener that never accepts, with its queue filled: further SYNs are
     // dropped and the probe's connect hangs.
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -390,13 +368,11 @@ TEST_CASE("tcp: a connect that does not complete times out")
     auto r = tcp(fmt::format("127.0.0.1:{}", ntohs(a.sin_port)), 300);
     CHECK(r.status == Health::critical);
     CHECK(r.output.find("timed out") != std::string::npos);
-    for (int c : fillers)
-        ::close(c);
+    for (int c : fillers) ::close(c);
     ::close(fd);
 }
 
-TEST_CASE("script: exit 0 passing, 1 warning, other critical; output captured")
-{
+TEST_CASE("script: exit 0 passing, 1 warning, other critical; output captured") {
     auto ok = script({"/bin/sh", "-c", "echo fine; echo 'to stderr' >&2"});
     CHECK(ok.status == Health::passing);
     CHECK(ok.output == "fine\nto stderr\n");
@@ -411,8 +387,7 @@ TEST_CASE("script: exit 0 passing, 1 warning, other critical; output captured")
     CHECK(killed.output.find("signal 9") != std::string::npos);
 }
 
-TEST_CASE("script: a missing program is critical, with a message")
-{
+TEST_CASE("script: a missing program is critical, with a message") {
     auto r = script({"/nonexistent/check-me"});
     CHECK(r.status == Health::critical);
     CHECK(r.output.find("cannot start") != std::string::npos);
@@ -420,22 +395,22 @@ TEST_CASE("script: a missing program is critical, with a message")
     CHECK(empty.status == Health::critical);
 }
 
-TEST_CASE("script: output is cut at 4 KiB and the rest does not block the script")
-{
+TEST_CASE("script: output is cut at 4 KiB and the rest does not block the script") {
     auto r = script({"/bin/sh", "-c", "head -c 200000 /dev/zero | tr '\\000' a; exit 0"});
     CHECK(r.status == Health::passing);
     CHECK(r.output.size() == max_output_bytes);
 }
 
-TEST_CASE("script: a hanging script is killed with its whole process group at the timeout, no zombie")
-{
-    auto pid_file = std::filesystem::temp_directory_path() / fmt::format("cairn-health-{}.pids", ::getpid());
+TEST_CASE(
+    "script: a hanging script is killed with its whole process group at the timeout, no zombie") {
+    auto pid_file =
+        std::filesystem::temp_directory_path() / fmt::format("cairn-health-{}.pids", ::getpid());
     std::filesystem::remove(pid_file);
     auto started = std::chrono::steady_clock::now();
-    auto r = script(
-        {"/bin/sh", "-c",
-         fmt::format("echo $$ > {0}; sleep 60 & echo $! >> {0}; echo started; wait", pid_file.string())},
-        300);
+    auto r = script({"/bin/sh", "-c",
+                     fmt::format("echo $$ > {0}; sleep 60 & echo $! >> {0}; echo started; wait",
+                                 pid_file.string())},
+                    300);
     auto took = std::chrono::steady_clock::now() - started;
     CHECK(r.status == Health::critical);
     CHECK(r.output.find("timed out after 300 ms") != std::string::npos);
@@ -456,9 +431,9 @@ TEST_CASE("script: a hanging script is killed with its whole process group at th
     std::filesystem::remove(pid_file);
 }
 
-TEST_CASE("script: a cancelled probe kills the script and reaps it")
-{
-    auto pid_file = std::filesystem::temp_directory_path() / fmt::format("cairn-health-c{}.pid", ::getpid());
+TEST_CASE("script: a cancelled probe kills the script and reaps it") {
+    auto pid_file =
+        std::filesystem::temp_directory_path() / fmt::format("cairn-health-c{}.pid", ::getpid());
     std::filesystem::remove(pid_file);
     registry::CheckDefinition d;
     d.kind = CheckKind::script;

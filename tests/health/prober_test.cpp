@@ -19,8 +19,8 @@ using registry::Health;
 
 namespace {
 
-registry::Instance web_instance(const std::string& id, const std::string& url, std::uint32_t interval_ms = 100)
-{
+registry::Instance web_instance(const std::string& id, const std::string& url,
+                                std::uint32_t interval_ms = 100) {
     registry::Instance in;
     in.id = id;
     in.service = "web";
@@ -42,20 +42,17 @@ struct ProberFixture {
     Prober prober{loop, registry, ProberOptions{.refresh_ms = 30'000, .seed = 7}};
     int deregistrations = 0;
 
-    ProberFixture()
-    {
+    ProberFixture() {
         prober.on_deregister([this](const std::vector<std::string>&) { ++deregistrations; });
     }
 
-    void put(registry::Instance in)
-    {
+    void put(registry::Instance in) {
         auto stored = registry.upsert_local(std::move(in), 1);
         REQUIRE(stored.has_value());
         prober.sync_instance(stored->id);
     }
 
-    Health health(const std::string& id) const
-    {
+    Health health(const std::string& id) const {
         const auto* in = registry.find_local(id);
         return in ? in->health() : Health::maintenance;
     }
@@ -63,8 +60,7 @@ struct ProberFixture {
 
 } // namespace
 
-TEST_CASE("prober: an HTTP check's status reaches the registry, both ways")
-{
+TEST_CASE("prober: an HTTP check's status reaches the registry, both ways") {
     test::TestServer server;
     server.respond(200, "ok");
     ProberFixture f;
@@ -82,8 +78,7 @@ TEST_CASE("prober: an HTTP check's status reaches the registry, both ways")
     CHECK(test::run_until(f.loop, [&] { return f.health("web-1") == Health::critical; }));
 }
 
-TEST_CASE("prober: sync starts new checks, stops removed ones and restarts changed ones")
-{
+TEST_CASE("prober: sync starts new checks, stops removed ones and restarts changed ones") {
     test::TestServer a, b;
     a.respond(200);
     b.respond(500);
@@ -96,8 +91,8 @@ TEST_CASE("prober: sync starts new checks, stops removed ones and restarts chang
     // Changed definition: web-2 now probes the failing server.
     f.put(web_instance("web-2", b.url()));
     CHECK(f.prober.check_count() == 2);
-    CHECK(
-        test::run_until(f.loop, [&] { return f.health("web-2") == Health::critical && b.connections > 0; }));
+    CHECK(test::run_until(
+        f.loop, [&] { return f.health("web-2") == Health::critical && b.connections > 0; }));
 
     // Removed instance: its check stops.
     REQUIRE(f.registry.deregister_local("web-2", 2));
@@ -115,8 +110,7 @@ TEST_CASE("prober: sync starts new checks, stops removed ones and restarts chang
     CHECK(f.prober.find("web-1:1") != nullptr);
 }
 
-TEST_CASE("prober: an unchanged re-registration keeps the running check")
-{
+TEST_CASE("prober: an unchanged re-registration keeps the running check") {
     test::TestServer server;
     server.respond(200);
     ProberFixture f;
@@ -130,8 +124,7 @@ TEST_CASE("prober: an unchanged re-registration keeps the running check")
     CHECK(f.health("web-1") == Health::passing);
 }
 
-TEST_CASE("prober: TTL heartbeats through update_ttl, expiry without them")
-{
+TEST_CASE("prober: TTL heartbeats through update_ttl, expiry without them") {
     ProberFixture f;
     registry::Instance in = web_instance("job-1", "");
     in.checks[0].definition.kind = CheckKind::ttl;
@@ -148,8 +141,7 @@ TEST_CASE("prober: TTL heartbeats through update_ttl, expiry without them")
     CHECK(missing.error().message.find("nope:1") != std::string::npos);
 }
 
-TEST_CASE("prober: deregister_critical_after removes the instance")
-{
+TEST_CASE("prober: deregister_critical_after removes the instance") {
     ProberFixture f;
     auto in = web_instance("web-9", fmt::format("http://127.0.0.1:{}/", test::closed_port()));
     in.checks[0].definition.deregister_critical_after_ms = 200;
@@ -163,8 +155,7 @@ TEST_CASE("prober: deregister_critical_after removes the instance")
     CHECK(f.registry.find_local("web-ok") != nullptr);
 }
 
-TEST_CASE("prober: output-only changes are rate limited, status changes are not")
-{
+TEST_CASE("prober: output-only changes are rate limited, status changes are not") {
     test::TestServer server;
     server.respond(200, "a");
     ProberFixture f;
@@ -173,7 +164,8 @@ TEST_CASE("prober: output-only changes are rate limited, status changes are not"
     server.respond(200, "b");
     const CheckMachine* m = f.prober.find("web-1:1");
     REQUIRE(m != nullptr);
-    CHECK(test::run_until(f.loop, [&] { return m->state().output.find("b") != std::string::npos; }));
+    CHECK(
+        test::run_until(f.loop, [&] { return m->state().output.find("b") != std::string::npos; }));
     // The machine has the new output; the registry keeps the old one until
     // refresh_ms (30 s) passes.
     CHECK(f.registry.find_local("web-1")->checks[0].state.output.ends_with("a"));
@@ -182,9 +174,9 @@ TEST_CASE("prober: output-only changes are rate limited, status changes are not"
     CHECK(f.registry.find_local("web-1")->checks[0].state.output.ends_with("c"));
 }
 
-TEST_CASE("prober: a latency change is worth a registry write only past half and past 1 ms")
-{
-    registry::CheckState before{.status = Health::passing, .output = "HTTP GET x: 200", .latency_us = 200};
+TEST_CASE("prober: a latency change is worth a registry write only past half and past 1 ms") {
+    registry::CheckState before{
+        .status = Health::passing, .output = "HTTP GET x: 200", .latency_us = 200};
     auto after = before;
     after.latency_us = 900; // more than half, but loopback jitter
     CHECK_FALSE(worth_refreshing(before, after));

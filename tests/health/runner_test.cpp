@@ -29,19 +29,17 @@ struct RunnerFixture {
                   }};
     std::vector<std::pair<Health, bool>> reports;
 
-    std::unique_ptr<CheckRunner> runner(registry::CheckDefinition d)
-    {
-        return std::make_unique<CheckRunner>(env, "web", std::move(d), registry::CheckState{},
-                                             [this](CheckRunner& r, bool changed) {
-                                                 reports.emplace_back(r.machine().state().status, changed);
-                                             });
+    std::unique_ptr<CheckRunner> runner(registry::CheckDefinition d) {
+        return std::make_unique<CheckRunner>(
+            env, "web", std::move(d), registry::CheckState{}, [this](CheckRunner& r, bool changed) {
+                reports.emplace_back(r.machine().state().status, changed);
+            });
     }
 };
 
 } // namespace
 
-TEST_CASE("runner: an HTTP check runs every interval and turns passing")
-{
+TEST_CASE("runner: an HTTP check runs every interval and turns passing") {
     test::TestServer server;
     server.respond(200, "ok");
     RunnerFixture f;
@@ -59,8 +57,7 @@ TEST_CASE("runner: an HTTP check runs every interval and turns passing")
     CHECK(server.connections >= 4);
 }
 
-TEST_CASE("runner: a check slower than its interval never overlaps itself")
-{
+TEST_CASE("runner: a check slower than its interval never overlaps itself") {
     test::TestServer server;
     server.hang();
     RunnerFixture f;
@@ -74,12 +71,10 @@ TEST_CASE("runner: a check slower than its interval never overlaps itself")
     r->start();
     CHECK(test::run_until(f.loop, [&] { return f.reports.size() >= 3; }));
     CHECK(server.max_open == 1);
-    for (auto& [status, changed] : f.reports)
-        CHECK(status == Health::critical);
+    for (auto& [status, changed] : f.reports) CHECK(status == Health::critical);
 }
 
-TEST_CASE("runner: a TTL check passes on a heartbeat and expires without one")
-{
+TEST_CASE("runner: a TTL check passes on a heartbeat and expires without one") {
     RunnerFixture f;
     registry::CheckDefinition d;
     d.id = "job:1";
@@ -98,8 +93,7 @@ TEST_CASE("runner: a TTL check passes on a heartbeat and expires without one")
     CHECK_FALSE(r->report_ttl(Health::maintenance, ""));
 }
 
-TEST_CASE("runner: heartbeats within the TTL keep it passing")
-{
+TEST_CASE("runner: heartbeats within the TTL keep it passing") {
     RunnerFixture f;
     registry::CheckDefinition d;
     d.id = "job:1";
@@ -116,12 +110,10 @@ TEST_CASE("runner: heartbeats within the TTL keep it passing")
     });
     test::run_until(f.loop, [&] { return beats >= 20; });
     CHECK(r->machine().state().status == Health::passing);
-    for (auto& [status, changed] : f.reports)
-        CHECK(status == Health::passing);
+    for (auto& [status, changed] : f.reports) CHECK(status == Health::passing);
 }
 
-TEST_CASE("runner: only TTL checks take heartbeats")
-{
+TEST_CASE("runner: only TTL checks take heartbeats") {
     RunnerFixture f;
     registry::CheckDefinition d;
     d.id = "web:1";
@@ -133,8 +125,7 @@ TEST_CASE("runner: only TTL checks take heartbeats")
     CHECK(result.error().message.find("not a TTL check") != std::string::npos);
 }
 
-TEST_CASE("runner: first runs are spread over the interval")
-{
+TEST_CASE("runner: first runs are spread over the interval") {
     test::TestServer server;
     RunnerFixture f;
     registry::CheckDefinition d;
@@ -149,7 +140,8 @@ TEST_CASE("runner: first runs are spread over the interval")
         runners.push_back(std::make_unique<CheckRunner>(
             f.env, "x", d, registry::CheckState{}, [&, i](CheckRunner& r, bool) {
                 if (r.runs() == 1)
-                    first_report_ms.push_back(static_cast<std::int64_t>(f.loop.now_ms()) - start_ms);
+                    first_report_ms.push_back(static_cast<std::int64_t>(f.loop.now_ms()) -
+                                              start_ms);
                 (void)i;
             }));
         runners.back()->start();

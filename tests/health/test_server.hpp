@@ -13,7 +13,7 @@
 namespace cairn::test {
 
 class TestServer {
-  public:
+public:
     explicit TestServer(const std::string& host = "127.0.0.1");
     ~TestServer();
     TestServer(const TestServer&) = delete;
@@ -29,7 +29,7 @@ class TestServer {
     std::atomic<int> connections{0};
     std::atomic<int> max_open{0};
 
-  private:
+private:
     void serve();
 
     std::string host_;

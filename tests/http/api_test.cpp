@@ -22,10 +22,10 @@ struct Fixture {
     int changes = 0;
     Api api;
 
-    explicit Fixture(std::string token = "") : api(reg, make_options(std::move(token)), make_hooks(changes)) {}
+    explicit Fixture(std::string token = "")
+        : api(reg, make_options(std::move(token)), make_hooks(changes)) {}
 
-    static ApiOptions make_options(std::string token)
-    {
+    static ApiOptions make_options(std::string token) {
         ApiOptions o;
         o.node_name = "node-a";
         o.address = *parse_ip_address("10.1.2.3");
@@ -33,8 +33,7 @@ struct Fixture {
         o.default_policy = "round_robin";
         return o;
     }
-    static ApiHooks make_hooks(int& changes)
-    {
+    static ApiHooks make_hooks(int& changes) {
         ApiHooks h;
         h.on_change = [&changes](const std::string& id) {
             CHECK_FALSE(id.empty());
@@ -45,21 +44,19 @@ struct Fixture {
     }
 
     Response call(std::string method, std::string target, std::string body = "",
-                  std::vector<std::pair<std::string, std::string>> headers = {})
-    {
+                  std::vector<std::pair<std::string, std::string>> headers = {}) {
         Request r;
         r.method = std::move(method);
         r.target = target;
         auto q = target.find('?');
         r.path = target.substr(0, q);
-        if (q != std::string::npos)
-            r.query = target.substr(q + 1);
+        if (q != std::string::npos) r.query = target.substr(q + 1);
         r.body = std::move(body);
         r.headers = std::move(headers);
         return api.handle(r);
     }
-    json call_json(std::string method, std::string target, std::string body = "", int expect = 200)
-    {
+    json call_json(std::string method, std::string target, std::string body = "",
+                   int expect = 200) {
         Response r = call(std::move(method), std::move(target), std::move(body));
         CHECK(r.status == expect);
         return json::parse(r.body);
@@ -68,10 +65,10 @@ struct Fixture {
 
 } // namespace
 
-TEST_CASE("register, list, look up, deregister")
-{
+TEST_CASE("register, list, look up, deregister") {
     Fixture f;
-    json stored = f.call_json("PUT", "/v1/services", R"({"name": "web", "id": "web-1", "port": 8080, "tags": ["v2"]})");
+    json stored = f.call_json("PUT", "/v1/services",
+                              R"({"name": "web", "id": "web-1", "port": 8080, "tags": ["v2"]})");
     CHECK(stored["id"] == "web-1");
     CHECK(stored["node"] == "node-a");
     CHECK(stored["address"] == "10.1.2.3");
@@ -111,15 +108,15 @@ TEST_CASE("register, list, look up, deregister")
     f.call_json("GET", "/v1/services/nothing", "", 404);
 }
 
-TEST_CASE("a rejected registration changes nothing")
-{
+TEST_CASE("a rejected registration changes nothing") {
     Fixture f;
     f.call_json("PUT", "/v1/services", R"({"name": "web", "port": 8080, "tags": ["a"]})");
     json before = f.call_json("GET", "/v1/services/web");
     int changes = f.changes;
-    for (std::string bad : {"{not json", R"({"name": "web", "port": "8080"})", R"({"port": 1})",
-                            R"({"name": "web", "port": 70000})",
-                            R"({"name": "web", "port": 1, "checks": [{"http": "http://x/", "interval": "5x"}]})"}) {
+    for (std::string bad :
+         {"{not json", R"({"name": "web", "port": "8080"})", R"({"port": 1})",
+          R"({"name": "web", "port": 70000})",
+          R"({"name": "web", "port": 1, "checks": [{"http": "http://x/", "interval": "5x"}]})"}) {
         CAPTURE(bad);
         Response r = f.call("PUT", "/v1/services", bad);
         CHECK(r.status == 400);
@@ -131,8 +128,7 @@ TEST_CASE("a rejected registration changes nothing")
     CHECK(f.changes == changes);
 }
 
-TEST_CASE("404 for unknown paths, 405 with Allow for wrong methods")
-{
+TEST_CASE("404 for unknown paths, 405 with Allow for wrong methods") {
     Fixture f;
     CHECK(f.call("GET", "/nope").status == 404);
     CHECK(f.call("GET", "/v1/nope").status == 404);
@@ -146,8 +142,7 @@ TEST_CASE("404 for unknown paths, 405 with Allow for wrong methods")
     CHECK(f.call("DELETE", "/health").status == 405);
 }
 
-TEST_CASE("the bearer token guards writes only")
-{
+TEST_CASE("the bearer token guards writes only") {
     Fixture f("s3cret");
     const std::string body = R"({"name": "web", "port": 80})";
     Response r = f.call("PUT", "/v1/services", body);
@@ -159,13 +154,15 @@ TEST_CASE("the bearer token guards writes only")
     CHECK(f.call("DELETE", "/v1/services/web").status == 401);
     CHECK(f.call("GET", "/v1/services").status == 200);
     CHECK(f.call("GET", "/v1/services/web").status == 200);
-    CHECK(f.call("DELETE", "/v1/services/web", "", {{"authorization", "bearer s3cret"}}).status == 200);
+    CHECK(f.call("DELETE", "/v1/services/web", "", {{"authorization", "bearer s3cret"}}).status ==
+          200);
 }
 
-TEST_CASE("TTL check reports")
-{
+TEST_CASE("TTL check reports") {
     Fixture f;
-    f.call_json("PUT", "/v1/services", R"({"name": "job", "port": 1, "checks": [{"ttl": "30s"}, {"tcp": "127.0.0.1:1"}]})");
+    f.call_json(
+        "PUT", "/v1/services",
+        R"({"name": "job", "port": 1, "checks": [{"ttl": "30s"}, {"tcp": "127.0.0.1:1"}]})");
     json ok = f.call_json("PUT", "/v1/checks/job:1/pass", R"({"note": "all good"})");
     CHECK(ok["status"] == "passing");
     json inst = f.call_json("GET", "/v1/services/job")[0];
@@ -182,17 +179,16 @@ TEST_CASE("TTL check reports")
     CHECK(f.call_json("GET", "/v1/services/job")[0]["checks"][0]["status"] == "warning");
 }
 
-TEST_CASE("TTL reports go to the health engine's hook when it is set")
-{
+TEST_CASE("TTL reports go to the health engine's hook when it is set") {
     registry::Registry reg("n");
     std::string seen;
     ApiOptions o;
     o.address = *parse_ip_address("127.0.0.1");
     ApiHooks h;
-    h.ttl_report = [&](const std::string& id, registry::Health s, const std::string& note) -> Result<void> {
+    h.ttl_report = [&](const std::string& id, registry::Health s,
+                       const std::string& note) -> Result<void> {
         seen = id + "/" + std::string(registry::to_string(s)) + "/" + note;
-        if (note == "refuse")
-            return fail("refused");
+        if (note == "refuse") return fail("refused");
         return {};
     };
     Api api(reg, o, h);
@@ -211,8 +207,7 @@ TEST_CASE("TTL reports go to the health engine's hook when it is set")
     CHECK(api.handle(rep).status == 400);
 }
 
-TEST_CASE("maintenance mode")
-{
+TEST_CASE("maintenance mode") {
     Fixture f;
     f.call_json("PUT", "/v1/services", R"({"name": "web", "port": 80})");
     f.call_json("PUT", "/v1/services/web/maintenance", "", 400);
@@ -225,8 +220,7 @@ TEST_CASE("maintenance mode")
     CHECK(off["health"] == "passing");
 }
 
-TEST_CASE("members, agent, health, metrics")
-{
+TEST_CASE("members, agent, health, metrics") {
     Fixture f;
     json members = f.call_json("GET", "/v1/members");
     REQUIRE(members.size() == 1);
@@ -240,7 +234,8 @@ TEST_CASE("members, agent, health, metrics")
     CHECK(f.call("GET", "/health").status == 200);
 
     f.call_json("PUT", "/v1/services", R"({"name": "web", "port": 80})");
-    f.call_json("PUT", "/v1/services", R"({"name": "web", "id": "w2", "port": 80, "checks": [{"ttl": "1s"}]})");
+    f.call_json("PUT", "/v1/services",
+                R"({"name": "web", "id": "w2", "port": 80, "checks": [{"ttl": "1s"}]})");
     Response m = f.call("GET", "/metrics");
     CHECK(m.status == 200);
     CHECK(m.content_type.starts_with("text/plain; version=0.0.4"));
@@ -250,12 +245,13 @@ TEST_CASE("members, agent, health, metrics")
     CHECK(m.body.find("cairn_local_instances 2\n") != std::string::npos);
 }
 
-TEST_CASE("a large service is streamed in pieces; the pieces make the same JSON, filters apply")
-{
+TEST_CASE("a large service is streamed in pieces; the pieces make the same JSON, filters apply") {
     Fixture f;
     for (int i = 0; i < 600; ++i)
         REQUIRE(f.call("PUT", "/v1/services",
-                       json{{"name", "big"}, {"id", "big-" + std::to_string(i)}, {"port", 1000 + i},
+                       json{{"name", "big"},
+                            {"id", "big-" + std::to_string(i)},
+                            {"port", 1000 + i},
                             {"tags", i % 2 == 0 ? json::array({"even"}) : json::array()}}
                            .dump())
                     .status == 200);
@@ -263,8 +259,7 @@ TEST_CASE("a large service is streamed in pieces; the pieces make the same JSON,
         REQUIRE(r.body_stream);
         std::string body;
         int pieces = 0;
-        while (r.body_stream(body))
-            REQUIRE(++pieces < 100);
+        while (r.body_stream(body)) REQUIRE(++pieces < 100);
         return std::pair{json::parse(body), pieces + 1};
     };
     auto [all, pieces] = collect(f.call("GET", "/v1/services/big"));
@@ -278,7 +273,8 @@ TEST_CASE("a large service is streamed in pieces; the pieces make the same JSON,
     std::string body;
     REQUIRE(r.body_stream(body));
     CHECK(f.call("DELETE", "/v1/services/big-599").status == 200);
-    while (r.body_stream(body)) {}
+    while (r.body_stream(body)) {
+    }
     CHECK(json::parse(body).size() == 599);
     // A small service is answered whole, with a Content-Length.
     REQUIRE(f.call("PUT", "/v1/services", R"({"name": "small", "port": 1})").status == 200);

@@ -13,11 +13,11 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::string_view value_flags[] = {"--name", "--port", "--tag", "--meta", "--check-http",
-                                            "--check-interval", "--note", "--weight"};
+constexpr std::string_view value_flags[] = {"--name", "--port",       "--tag",
+                                            "--meta", "--check-http", "--check-interval",
+                                            "--note", "--weight"};
 
-cairn::Result<ClientArgs> parse(std::vector<std::string> args, const char* addr = nullptr)
-{
+cairn::Result<ClientArgs> parse(std::vector<std::string> args, const char* addr = nullptr) {
     return parse_client_args(args, value_flags, [addr](const char* name) -> const char* {
         return std::string_view(name) == "CAIRN_HTTP_ADDR" ? addr : nullptr;
     });
@@ -25,10 +25,9 @@ cairn::Result<ClientArgs> parse(std::vector<std::string> args, const char* addr 
 
 } // namespace
 
-TEST_CASE("client arguments: flags, values, switches, environment")
-{
-    auto a = parse({"web", "--port", "80", "--tag=v1", "--tag", "v2", "--json", "--passing", "--http-addr",
-                    "[::1]:9500", "--token", "t"});
+TEST_CASE("client arguments: flags, values, switches, environment") {
+    auto a = parse({"web", "--port", "80", "--tag=v1", "--tag", "v2", "--json", "--passing",
+                    "--http-addr", "[::1]:9500", "--token", "t"});
     REQUIRE(a);
     CHECK(a->positional == std::vector<std::string>{"web"});
     CHECK(a->flags.count("--tag") == 2);
@@ -50,10 +49,10 @@ TEST_CASE("client arguments: flags, values, switches, environment")
     CHECK(base_url("http://h:1/") == "http://h:1");
 }
 
-TEST_CASE("register flags become a registration")
-{
-    auto a = parse({"--name", "web", "--port", "8080", "--tag", "v2", "--meta", "version=2.1", "--weight", "10",
-                    "--check-http", "http://127.0.0.1:8080/health", "--check-interval", "5s"});
+TEST_CASE("register flags become a registration") {
+    auto a = parse({"--name", "web", "--port", "8080", "--tag", "v2", "--meta", "version=2.1",
+                    "--weight", "10", "--check-http", "http://127.0.0.1:8080/health",
+                    "--check-interval", "5s"});
     REQUIRE(a);
     auto j = registration_from_flags(*a);
     REQUIRE(j);
@@ -76,25 +75,27 @@ TEST_CASE("register flags become a registration")
     CHECK_FALSE(registration_from_flags(*no_name));
 }
 
-TEST_CASE("tables")
-{
-    json services = json::parse(R"([{"name": "web", "instances": 3, "passing": 2, "warning": 0, "critical": 1,
+TEST_CASE("tables") {
+    json services =
+        json::parse(R"([{"name": "web", "instances": 3, "passing": 2, "warning": 0, "critical": 1,
                                       "maintenance": 0}])");
     CHECK(format_services(services) == "NAME  INSTANCES  PASSING  WARNING  CRITICAL  MAINTENANCE\n"
                                        "web   3          2        0        1         0\n");
-    json instances = json::parse(R"([{"id": "web-1", "node": "n1", "address": "10.0.0.1", "port": 80, "weight": 1,
+    json instances = json::parse(
+        R"([{"id": "web-1", "node": "n1", "address": "10.0.0.1", "port": 80, "weight": 1,
         "health": "critical", "tags": ["a", "b"],
         "checks": [{"id": "web-1:1", "status": "critical", "latency_ms": 1.25, "output": "HTTP 500\nbody"}]}])");
     std::string t = format_instances(instances);
     CHECK(t.find("web-1  n1    10.0.0.1  80    1       critical  a,b\n") != std::string::npos);
     CHECK(t.find("web-1:1  web-1     critical  1.2ms    HTTP 500 body\n") != std::string::npos);
-    json members = json::parse(R"([{"name": "n1", "address": "10.0.0.1", "state": "alive", "incarnation": 0,
+    json members =
+        json::parse(R"([{"name": "n1", "address": "10.0.0.1", "state": "alive", "incarnation": 0,
                                      "datacenter": "dc1", "meta": {}}])");
-    CHECK(format_members(members).find("n1    10.0.0.1  alive  0            dc1") != std::string::npos);
+    CHECK(format_members(members).find("n1    10.0.0.1  alive  0            dc1") !=
+          std::string::npos);
 }
 
-TEST_CASE("keygen makes 32 random bytes in base64")
-{
+TEST_CASE("keygen makes 32 random bytes in base64") {
     std::string a = make_key(), b = make_key();
     CHECK(a.size() == 44);
     CHECK(a.back() == '=');

@@ -86,7 +86,8 @@ public:
     // Everything until the server closes (or the deadline).
     std::string rest(std::chrono::milliseconds deadline = 5000ms) {
         auto until = std::chrono::steady_clock::now() + deadline;
-        while (fill(until)) {}
+        while (fill(until)) {
+        }
         return std::exchange(buffer_, {});
     }
 

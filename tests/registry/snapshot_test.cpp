@@ -9,18 +9,15 @@ using cairn::registry::test::ttl_check;
 
 namespace {
 
-std::vector<std::string> ids(const std::vector<std::shared_ptr<const Instance>>& list)
-{
+std::vector<std::string> ids(const std::vector<std::shared_ptr<const Instance>>& list) {
     std::vector<std::string> out;
-    for (const auto& i : list)
-        out.push_back(i->id);
+    for (const auto& i : list) out.push_back(i->id);
     return out;
 }
 
 } // namespace
 
-TEST_CASE("publish builds a snapshot; an unchanged registry returns the same one")
-{
+TEST_CASE("publish builds a snapshot; an unchanged registry returns the same one") {
     Registry r("node-a");
     CHECK(r.dirty());
     auto empty = r.publish();
@@ -41,11 +38,11 @@ TEST_CASE("publish builds a snapshot; an unchanged registry returns the same one
     CHECK(empty->find_service("web") == nullptr); // the old snapshot did not change
 }
 
-TEST_CASE("unchanged services are shared between snapshots")
-{
+TEST_CASE("unchanged services are shared between snapshots") {
     Registry r("node-a");
     for (int i = 0; i < 500; ++i)
-        REQUIRE(r.upsert_local(make_instance("svc-" + std::to_string(i), "svc" + std::to_string(i)), 0));
+        REQUIRE(r.upsert_local(make_instance("svc-" + std::to_string(i), "svc" + std::to_string(i)),
+                               0));
     auto first = r.publish();
     CHECK(first->service_count() == 500);
 
@@ -61,14 +58,12 @@ TEST_CASE("unchanged services are shared between snapshots")
     int shared = 0;
     for (int i = 0; i < 500; ++i) {
         std::string name = "svc" + std::to_string(i);
-        if (first->find_service(name) == second->find_service(name))
-            ++shared;
+        if (first->find_service(name) == second->find_service(name)) ++shared;
     }
     CHECK(shared == 499);
 }
 
-TEST_CASE("serving lists leave out critical, maintenance and dead-node instances")
-{
+TEST_CASE("serving lists leave out critical, maintenance and dead-node instances") {
     Registry r("node-a");
     Instance passing = make_instance("p", "web");
     passing.tags = {"v2"};
@@ -102,8 +97,7 @@ TEST_CASE("serving lists leave out critical, maintenance and dead-node instances
     CHECK(v2->warning_pools.any.position(0) == 0);
     CHECK(web->find_tag("v3") == nullptr);
 
-    SUBCASE("a dead node's instances leave, and come back with it")
-    {
+    SUBCASE("a dead node's instances leave, and come back with it") {
         r.set_node(Node{"node-b", "dc1", {}, {}, false});
         auto dead = r.publish();
         CHECK(ids(dead->find_service("web")->passing) == std::vector<std::string>{"p"});
@@ -112,17 +106,15 @@ TEST_CASE("serving lists leave out critical, maintenance and dead-node instances
         r.set_node(Node{"node-b", "dc1", {}, {}, true});
         CHECK(ids(r.publish()->find_service("web")->passing) == std::vector<std::string>{"p", "r"});
     }
-    SUBCASE("a check result moves an instance between lists")
-    {
+    SUBCASE("a check result moves an instance between lists") {
         CheckState ok;
         ok.status = Health::passing;
         REQUIRE(r.update_check("c:1", ok));
-        CHECK(ids(r.publish()->find_service("web")->passing) == std::vector<std::string>{"c", "p", "r"});
+        CHECK(ids(r.publish()->find_service("web")->passing) ==
+              std::vector<std::string>{"c", "p", "r"});
     }
-    SUBCASE("a service with nothing left leaves the snapshot")
-    {
-        for (const char* id : {"p", "w", "c", "m"})
-            REQUIRE(r.deregister_local(id, 0));
+    SUBCASE("a service with nothing left leaves the snapshot") {
+        for (const char* id : {"p", "w", "c", "m"}) REQUIRE(r.deregister_local(id, 0));
         REQUIRE(r.merge(Tombstone{"r", "node-b", 2, 0}));
         auto gone = r.publish();
         CHECK(gone->find_service("web") == nullptr);
@@ -130,10 +122,10 @@ TEST_CASE("serving lists leave out critical, maintenance and dead-node instances
     }
 }
 
-TEST_CASE("nodes are found case-insensitively")
-{
+TEST_CASE("nodes are found case-insensitively") {
     Registry r("Node-A");
-    r.set_node(Node{"Node-A", "dc1", cairn::registry::test::ipv4(127, 0, 0, 1), {{"role", "edge"}}, true});
+    r.set_node(
+        Node{"Node-A", "dc1", cairn::registry::test::ipv4(127, 0, 0, 1), {{"role", "edge"}}, true});
     auto snap = r.publish();
     REQUIRE(snap->find_node("node-a"));
     CHECK(snap->find_node("node-a")->name == "Node-A");
@@ -141,8 +133,7 @@ TEST_CASE("nodes are found case-insensitively")
     CHECK(snap->find_node("node-b") == nullptr);
 }
 
-TEST_CASE("the service policy and the round-robin counter")
-{
+TEST_CASE("the service policy and the round-robin counter") {
     Registry r("node-a");
     Instance a = make_instance("a", "web");
     a.policy = Policy::weighted;
@@ -160,8 +151,7 @@ TEST_CASE("the service policy and the round-robin counter")
     CHECK(rebuilt->rotation.next() == 2); // carried over
 }
 
-TEST_CASE("SnapshotSlot swaps snapshots")
-{
+TEST_CASE("SnapshotSlot swaps snapshots") {
     Registry r("node-a");
     SnapshotSlot slot;
     CHECK(slot.generation() == 0);

@@ -7,8 +7,7 @@
 
 namespace cairn::registry::test {
 
-inline Address ipv4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d)
-{
+inline Address ipv4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
     Address addr;
     addr.family = 4;
     addr.bytes[0] = a;
@@ -18,8 +17,8 @@ inline Address ipv4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t
     return addr;
 }
 
-inline Instance make_instance(std::string id, std::string service = "web", std::uint8_t last_octet = 1)
-{
+inline Instance make_instance(std::string id, std::string service = "web",
+                              std::uint8_t last_octet = 1) {
     Instance i;
     i.id = std::move(id);
     i.service = std::move(service);
@@ -28,8 +27,7 @@ inline Instance make_instance(std::string id, std::string service = "web", std::
     return i;
 }
 
-inline Check ttl_check(std::string id, Health status)
-{
+inline Check ttl_check(std::string id, Health status) {
     Check c;
     c.definition.id = std::move(id);
     c.definition.kind = CheckKind::ttl;

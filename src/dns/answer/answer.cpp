@@ -33,9 +33,9 @@ public:
     // False if the RRset was already listed (a CNAME loop, or the NS RRset
     // already in the answer) or the plan is full.
     // Returns the item's index, or no_parent if it was not added.
-    std::uint16_t add(Section section, WireName owner, std::span<const std::uint8_t> records, std::uint16_t count,
-                      bool required = true, std::uint16_t parent = no_parent) noexcept
-    {
+    std::uint16_t add(Section section, WireName owner, std::span<const std::uint8_t> records,
+                      std::uint16_t count, bool required = true,
+                      std::uint16_t parent = no_parent) noexcept {
         for (std::size_t i = 0; i < size_; ++i) {
             if (items_[i].records == records.data()) {
                 if (section < items_[i].section) {
@@ -47,33 +47,37 @@ public:
                 return false;
             }
         }
-        if (size_ == items_.size())
-            return false;
-        items_[size_++] = Item{owner.data(), records.data(), static_cast<std::uint32_t>(records.size()), count,
-                               static_cast<std::uint8_t>(owner.size()), section, required,
-                               records.size() >= 2 ? get_u16(records.data()) : std::uint16_t{0}, parent};
+        if (size_ == items_.size()) return false;
+        items_[size_++] = Item{owner.data(),
+                               records.data(),
+                               static_cast<std::uint32_t>(records.size()),
+                               count,
+                               static_cast<std::uint8_t>(owner.size()),
+                               section,
+                               required,
+                               records.size() >= 2 ? get_u16(records.data()) : std::uint16_t{0},
+                               parent};
         return static_cast<std::uint16_t>(size_ - 1);
     }
 
     // Additional data goes A records first, then AAAA, and stops at the
     // first RRset that does not fit (NSD's order, so the same records make
     // it into a full 512-byte answer).
-    void write(ResponseWriter& writer) const noexcept
-    {
+    void write(ResponseWriter& writer) const noexcept {
         std::array<bool, capacity> written{};
         for (int pass = 0; pass < 4; ++pass) {
             Section section = pass < 2 ? static_cast<Section>(pass) : Section::additional;
             for (std::size_t i = 0; i < size_; ++i) {
                 const Item& item = items_[i];
-                if (item.section != section || (pass >= 2 && (pass == 2) != (item.type == rrtype::a)))
+                if (item.section != section ||
+                    (pass >= 2 && (pass == 2) != (item.type == rrtype::a)))
                     continue;
                 // No addresses for an NS RRset that was left out.
-                if (item.parent != no_parent && !written[item.parent])
-                    continue;
+                if (item.parent != no_parent && !written[item.parent]) continue;
                 written[i] = writer.add_precompiled(section, {item.owner, item.owner_size},
-                                                    {item.records, item.records_size}, item.count, item.required);
-                if (written[i])
-                    continue;
+                                                    {item.records, item.records_size}, item.count,
+                                                    item.required);
+                if (written[i]) continue;
                 if (writer.truncated() || section == Section::additional)
                     return; // the rest would not be read, or would not fit either
             }
@@ -88,10 +92,11 @@ private:
 
 class ZoneAnswer {
 public:
-    ZoneAnswer(const ZoneSet& zones, const Query& query) : zones_(zones), query_(query) {}
+    ZoneAnswer(const ZoneSet& zones, const Query& query)
+        : zones_(zones)
+        , query_(query) {}
 
-    void run(const ZoneMatch& match, WireName name, ResponseWriter& writer) noexcept
-    {
+    void run(const ZoneMatch& match, WireName name, ResponseWriter& writer) noexcept {
         lookup(match, name);
         writer.set_aa(aa_);
         writer.set_rcode(rcode_);
@@ -99,39 +104,37 @@ public:
     }
 
 private:
-    bool add_rrset(Section section, WireName owner, const RRsetEntry& rrset, bool required = true) noexcept
-    {
-        std::uint16_t index = plan_.add(section, owner, zones_.records_of(rrset), rrset.count, required);
-        if (index == Plan::no_parent)
-            return false;
+    bool add_rrset(Section section, WireName owner, const RRsetEntry& rrset,
+                   bool required = true) noexcept {
+        std::uint16_t index =
+            plan_.add(section, owner, zones_.records_of(rrset), rrset.count, required);
+        if (index == Plan::no_parent) return false;
         for (std::uint32_t target : zones_.additional_of(rrset)) {
             const Node& node = zones_.node(target);
             for (std::uint16_t type : {rrtype::a, rrtype::aaaa})
                 if (const RRsetEntry* address = zones_.find_rrset(node, type))
-                    plan_.add(Section::additional, zones_.name_of(node), zones_.records_of(*address), address->count,
-                              false, index);
+                    plan_.add(Section::additional, zones_.name_of(node),
+                              zones_.records_of(*address), address->count, false, index);
         }
         return true;
     }
 
-    void add_negative_soa(const Zone& zone) noexcept
-    {
+    void add_negative_soa(const Zone& zone) noexcept {
         if (query_.qclass != rrclass::any)
-            (void)plan_.add(Section::authority, zones_.name_of(zones_.node(zone.apex)), zones_.negative_soa(zone), 1);
+            (void)plan_.add(Section::authority, zones_.name_of(zones_.node(zone.apex)),
+                            zones_.negative_soa(zone), 1);
     }
 
     // After a CNAME chain these describe its last name (RFC 6604), as NSD
     // 4.6 does.
     void nodata(const Zone& zone) noexcept { add_negative_soa(zone); }
 
-    void nxdomain(const Zone& zone) noexcept
-    {
+    void nxdomain(const Zone& zone) noexcept {
         rcode_ = rcode::nxdomain;
         add_negative_soa(zone);
     }
 
-    void lookup(const ZoneMatch& match, WireName name) noexcept
-    {
+    void lookup(const ZoneMatch& match, WireName name) noexcept {
         const Node* node = match.encloser;
         const Zone* zone = &zones_.zone(node->zone);
         bool at_apex = zones_.index_of(*node) == zone->apex;
@@ -145,7 +148,8 @@ private:
             answer_node(*node, *zone, name);
             return;
         }
-        bool ds_at_cut = match.exact && query_.qtype == rrtype::ds && node->cut == zones_.index_of(*node);
+        bool ds_at_cut =
+            match.exact && query_.qtype == rrtype::ds && node->cut == zones_.index_of(*node);
         if (node->cut != no_index && !ds_at_cut) {
             referral(zones_.node(node->cut));
             return;
@@ -159,15 +163,13 @@ private:
             nxdomain(*zone);
     }
 
-    void referral(const Node& cut) noexcept
-    {
+    void referral(const Node& cut) noexcept {
         aa_ = cname_count_ > 0;
         if (const RRsetEntry* ns = zones_.find_rrset(cut, rrtype::ns))
             add_rrset(Section::authority, zones_.name_of(cut), *ns);
     }
 
-    void answer_node(const Node& node, const Zone& zone, WireName owner) noexcept
-    {
+    void answer_node(const Node& node, const Zone& zone, WireName owner) noexcept {
         std::uint16_t qtype = query_.qtype;
         if (qtype == rrtype::any) {
             // RFC 8482 §4.1: one RRset, no NS RRset in authority (as NSD 4.6).
@@ -179,8 +181,7 @@ private:
         } else if (const RRsetEntry* rrset = zones_.find_rrset(node, qtype)) {
             add_rrset(Section::answer, owner, *rrset);
         } else if (const RRsetEntry* cname = zones_.find_rrset(node, rrtype::cname)) {
-            if (add_rrset(Section::answer, owner, *cname))
-                follow_cname(*cname);
+            if (add_rrset(Section::answer, owner, *cname)) follow_cname(*cname);
             return; // no NS RRset after a CNAME (RFC 1034 §6.2.7)
         } else {
             nodata(zone);
@@ -188,37 +189,31 @@ private:
         }
         if (query_.qclass != rrclass::any && zone.ns_rrset != no_index && qtype != rrtype::ds &&
             qtype != rrtype_dnskey)
-            add_rrset(Section::authority, zones_.name_of(zones_.node(zone.apex)), zones_.rrset(zone.ns_rrset),
+            add_rrset(Section::authority, zones_.name_of(zones_.node(zone.apex)),
+                      zones_.rrset(zone.ns_rrset),
                       false); // optional: left out without TC when it does not fit (as NSD)
     }
 
-    const RRsetEntry* pick_for_any(const Node& node) const noexcept
-    {
-        for (std::uint16_t preferred : {rrtype::soa, rrtype::a, rrtype::aaaa, rrtype::cname, rrtype::mx})
-            if (const RRsetEntry* rrset = zones_.find_rrset(node, preferred))
-                return rrset;
+    const RRsetEntry* pick_for_any(const Node& node) const noexcept {
+        for (std::uint16_t preferred :
+             {rrtype::soa, rrtype::a, rrtype::aaaa, rrtype::cname, rrtype::mx})
+            if (const RRsetEntry* rrset = zones_.find_rrset(node, preferred)) return rrset;
         auto all = zones_.rrsets_of(node);
         return all.empty() ? nullptr : &all.front();
     }
 
-    void follow_cname(const RRsetEntry& cname) noexcept
-    {
-        if (cname_count_ >= max_cname_chain)
-            return;
+    void follow_cname(const RRsetEntry& cname) noexcept {
+        if (cname_count_ >= max_cname_chain) return;
         auto records = zones_.records_of(cname);
-        if (records.size() < 11)
-            return;
+        if (records.size() < 11) return;
         std::size_t rdlength = get_u16(records.data() + 8);
         Target& target = targets_[cname_count_];
-        if (rdlength > max_name_size || 10 + rdlength > records.size())
-            return;
-        for (std::size_t i = 0; i < rdlength; ++i)
-            target.bytes[i] = ascii_lower(records[10 + i]);
+        if (rdlength > max_name_size || 10 + rdlength > records.size()) return;
+        for (std::size_t i = 0; i < rdlength; ++i) target.bytes[i] = ascii_lower(records[10 + i]);
         WireName name{target.bytes, rdlength};
         ++cname_count_;
         ZoneMatch match = match_zone(zones_, name);
-        if (match.encloser)
-            lookup(match, name);
+        if (match.encloser) lookup(match, name);
     }
 
     const ZoneSet& zones_;
@@ -237,8 +232,7 @@ private:
 
 } // namespace
 
-ZoneMatch match_zone(const ZoneSet& zones, WireName lower_name) noexcept
-{
+ZoneMatch match_zone(const ZoneSet& zones, WireName lower_name) noexcept {
     WireName suffix = lower_name;
     while (!suffix.empty()) {
         if (const Node* node = zones.find(suffix)) {
@@ -248,18 +242,15 @@ ZoneMatch match_zone(const ZoneSet& zones, WireName lower_name) noexcept
             m.apex_labels = count_labels(zones.name_of(zones.node(zones.zone(node->zone).apex)));
             return m;
         }
-        if (suffix[0] == 0)
-            break;
+        if (suffix[0] == 0) break;
         suffix = suffix.subspan(suffix[0] + 1u);
     }
     return {};
 }
 
 void answer_from_zones(const ZoneSet& zones, const Query& query, const ZoneMatch& match,
-                       ResponseWriter& writer) noexcept
-{
-    if (!match.encloser)
-        return;
+                       ResponseWriter& writer) noexcept {
+    if (!match.encloser) return;
     ZoneAnswer answer(zones, query);
     answer.run(match, query.qname.name(), writer);
 }

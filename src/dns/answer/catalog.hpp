@@ -28,10 +28,10 @@ namespace cairn::dns {
 using registry::ServeWarning;
 
 struct Settings {
-    std::string domain = "cairn.";   // lower case, final dot
+    std::string domain = "cairn."; // lower case, final dot
     std::string datacenter = "dc1";
     std::string node_name;
-    registry::Address node_address;  // this agent's address (for <node>.node, NS)
+    registry::Address node_address; // this agent's address (for <node>.node, NS)
     std::uint32_t service_ttl_s = 5, node_ttl_s = 30, negative_ttl_s = 5;
     unsigned answer_limit = 0;
     registry::Policy policy = registry::Policy::random;

@@ -20,23 +20,20 @@ namespace {
 constexpr std::uint32_t soa_refresh_s = 3600, soa_retry_s = 600, soa_expire_s = 86400;
 
 // Appends `name` (wire) to `out` at `at`; returns the new end.
-std::size_t put_name(std::uint8_t* out, std::size_t at, WireName name)
-{
+std::size_t put_name(std::uint8_t* out, std::size_t at, WireName name) {
     std::memcpy(out + at, name.data(), name.size());
     return at + name.size();
 }
 
 // "<label>.<domain>" in wire form.
-std::size_t prefixed(std::uint8_t* out, std::string_view label, WireName domain)
-{
+std::size_t prefixed(std::uint8_t* out, std::string_view label, WireName domain) {
     out[0] = static_cast<std::uint8_t>(label.size());
     std::memcpy(out + 1, label.data(), label.size());
     return put_name(out, 1 + label.size(), domain);
 }
 
 bool add_address(ResponseWriter& w, Section section, WireName owner, std::uint32_t ttl,
-                 const registry::Address& address, std::uint16_t type)
-{
+                 const registry::Address& address, std::uint16_t type) {
     if (type == rrtype::a && address.family == 4)
         return w.add(section, owner, rrtype::a, ttl, {address.bytes.data(), 4});
     if (type == rrtype::aaaa && address.family == 6)
@@ -46,30 +43,26 @@ bool add_address(ResponseWriter& w, Section section, WireName owner, std::uint32
 
 // The A or AAAA of this agent, owned by `owner`, if its family is `type`'s.
 void add_own_address(const DiscoveryQuery& q, ResponseWriter& w, Section section, WireName owner,
-                     std::uint16_t type)
-{
+                     std::uint16_t type) {
     add_address(w, section, owner, q.settings.node_ttl_s, q.settings.node_address, type);
 }
 
 // The address records `qtype` asks for: A, AAAA, or both for ANY.
-void add_addresses_for(ResponseWriter& w, WireName owner, std::uint32_t ttl, const registry::Address& address,
-                       std::uint16_t qtype)
-{
+void add_addresses_for(ResponseWriter& w, WireName owner, std::uint32_t ttl,
+                       const registry::Address& address, std::uint16_t qtype) {
     if (qtype == rrtype::a || qtype == rrtype::any)
         add_address(w, Section::answer, owner, ttl, address, rrtype::a);
     if (qtype == rrtype::aaaa || qtype == rrtype::any)
         add_address(w, Section::answer, owner, ttl, address, rrtype::aaaa);
 }
 
-void answer_apex(const DiscoveryQuery& q, ResponseWriter& w)
-{
+void answer_apex(const DiscoveryQuery& q, ResponseWriter& w) {
     std::uint16_t qtype = q.query.qtype;
     std::array<std::uint8_t, max_name_size + 3> ns_name{};
     std::size_t ns_size = prefixed(ns_name.data(), "ns", q.domain);
     WireName ns{ns_name.data(), ns_size};
     bool any = qtype == rrtype::any;
-    if (qtype == rrtype::soa || any)
-        add_soa(q, w, Section::answer);
+    if (qtype == rrtype::soa || any) add_soa(q, w, Section::answer);
     if (qtype == rrtype::ns || any) {
         w.add(Section::answer, q.apex, rrtype::ns, q.settings.node_ttl_s, ns);
         add_own_address(q, w, Section::additional, ns, rrtype::a);
@@ -79,16 +72,14 @@ void answer_apex(const DiscoveryQuery& q, ResponseWriter& w)
         add_soa(q, w, Section::authority); // NODATA
 }
 
-void answer_ns_target(const DiscoveryQuery& q, ResponseWriter& w)
-{
-    add_addresses_for(w, q.query.qname.name(), q.settings.node_ttl_s, q.settings.node_address, q.query.qtype);
-    if (w.count(Section::answer) == 0 && !w.truncated())
-        add_soa(q, w, Section::authority);
+void answer_ns_target(const DiscoveryQuery& q, ResponseWriter& w) {
+    add_addresses_for(w, q.query.qname.name(), q.settings.node_ttl_s, q.settings.node_address,
+                      q.query.qtype);
+    if (w.count(Section::answer) == 0 && !w.truncated()) add_soa(q, w, Section::authority);
 }
 
 // <hex>.addr.<domain>: the address is in the name, so it always resolves.
-void answer_addr(const DiscoveryQuery& q, const DiscoveryName& name, ResponseWriter& w)
-{
+void answer_addr(const DiscoveryQuery& q, const DiscoveryName& name, ResponseWriter& w) {
     registry::Address address;
     address.family = decode_addr_label(name.label, address.bytes.data());
     if (address.family == 0) {
@@ -104,17 +95,16 @@ void answer_addr(const DiscoveryQuery& q, const DiscoveryName& name, ResponseWri
 
 // <node>.node.<domain>: this agent, or a live node the snapshot knows.
 void answer_node(const DiscoveryQuery& q, const DiscoveryName& name, ResponseWriter& w,
-                 std::span<std::uint8_t> scratch)
-{
+                 std::span<std::uint8_t> scratch) {
     const registry::Node* node = q.snapshot ? q.snapshot->find_node(name.label) : nullptr;
     const registry::Address* address = node ? &node->address : nullptr;
     const std::string& self = q.settings.node_name;
-    bool is_self = self.size() == name.label.size() &&
-                   std::equal(self.begin(), self.end(), name.label.begin(), [](char a, char b) {
-                       return ascii_lower(static_cast<std::uint8_t>(a)) == static_cast<std::uint8_t>(b);
-                   });
-    if (is_self)
-        address = &q.settings.node_address;
+    bool is_self =
+        self.size() == name.label.size() &&
+        std::equal(self.begin(), self.end(), name.label.begin(), [](char a, char b) {
+            return ascii_lower(static_cast<std::uint8_t>(a)) == static_cast<std::uint8_t>(b);
+        });
+    if (is_self) address = &q.settings.node_address;
     if (!address) {
         answer_negative(q, w, true);
         return;
@@ -129,47 +119,52 @@ void answer_node(const DiscoveryQuery& q, const DiscoveryName& name, ResponseWri
     add_addresses_for(w, owner, ttl, *address, qtype);
     if ((qtype == rrtype::txt || qtype == rrtype::any) && node) {
         std::size_t n = registry::write_txt_rdata(node->meta, scratch);
-        if (n > 0)
-            w.add(Section::answer, owner, rrtype::txt, ttl, scratch.first(n));
+        if (n > 0) w.add(Section::answer, owner, rrtype::txt, ttl, scratch.first(n));
     }
-    if (w.count(Section::answer) == 0 && !w.truncated())
-        answer_negative(q, w, false);
+    if (w.count(Section::answer) == 0 && !w.truncated()) answer_negative(q, w, false);
 }
 
 } // namespace
 
-void add_soa(const DiscoveryQuery& q, ResponseWriter& w, Section section) noexcept
-{
+void add_soa(const DiscoveryQuery& q, ResponseWriter& w, Section section) noexcept {
     std::array<std::uint8_t, 2 * max_name_size + 20> rdata{};
-    std::size_t n = prefixed(rdata.data(), "ns", q.domain);                  // MNAME
-    n += prefixed(rdata.data() + n, "hostmaster", q.domain);                // RNAME
-    put_u32(rdata.data() + n, static_cast<std::uint32_t>(q.generation));    // serial
+    std::size_t n = prefixed(rdata.data(), "ns", q.domain);              // MNAME
+    n += prefixed(rdata.data() + n, "hostmaster", q.domain);             // RNAME
+    put_u32(rdata.data() + n, static_cast<std::uint32_t>(q.generation)); // serial
     put_u32(rdata.data() + n + 4, soa_refresh_s);
     put_u32(rdata.data() + n + 8, soa_retry_s);
     put_u32(rdata.data() + n + 12, soa_expire_s);
-    put_u32(rdata.data() + n + 16, q.settings.negative_ttl_s);               // minimum
+    put_u32(rdata.data() + n + 16, q.settings.negative_ttl_s); // minimum
     n += 20;
     w.add(section, q.apex, rrtype::soa, q.settings.negative_ttl_s, {rdata.data(), n});
 }
 
-void answer_negative(const DiscoveryQuery& q, ResponseWriter& w, bool nxdomain) noexcept
-{
-    if (nxdomain)
-        w.set_rcode(rcode::nxdomain);
+void answer_negative(const DiscoveryQuery& q, ResponseWriter& w, bool nxdomain) noexcept {
+    if (nxdomain) w.set_rcode(rcode::nxdomain);
     add_soa(q, w, Section::authority);
 }
 
-void DiscoveryWorker::answer(const DiscoveryQuery& q, ResponseWriter& w) noexcept
-{
+void DiscoveryWorker::answer(const DiscoveryQuery& q, ResponseWriter& w) noexcept {
     w.set_aa(true);
     DiscoveryName name = parse_discovery_name(q.relative);
     switch (name.kind) {
-    case DiscoveryKind::apex: answer_apex(q, w); return;
-    case DiscoveryKind::ns: answer_ns_target(q, w); return;
-    case DiscoveryKind::addr: answer_addr(q, name, w); return;
-    case DiscoveryKind::node: answer_node(q, name, w, rdata_scratch()); return;
-    case DiscoveryKind::service: answer_service(q, name, w); return;
-    case DiscoveryKind::unknown: break;
+    case DiscoveryKind::apex:
+        answer_apex(q, w);
+        return;
+    case DiscoveryKind::ns:
+        answer_ns_target(q, w);
+        return;
+    case DiscoveryKind::addr:
+        answer_addr(q, name, w);
+        return;
+    case DiscoveryKind::node:
+        answer_node(q, name, w, rdata_scratch());
+        return;
+    case DiscoveryKind::service:
+        answer_service(q, name, w);
+        return;
+    case DiscoveryKind::unknown:
+        break;
     }
     answer_negative(q, w, true);
 }

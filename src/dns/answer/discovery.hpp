@@ -13,8 +13,8 @@
 #include <memory>
 #include <span>
 
-#include "dns/wire/query.hpp"
 #include "dns/responder.hpp"
+#include "dns/wire/query.hpp"
 #include "dns/wire/wire.hpp"
 #include "dns/wire/writer.hpp"
 
@@ -29,10 +29,10 @@ struct DiscoveryName;
 
 // What the Responder knows about one discovery query.
 struct DiscoveryQuery {
-    const Query& query;               // qtype, the lower-case qname, ECS, ...
-    const Client& client;             // the peer address (for affinity)
+    const Query& query;   // qtype, the lower-case qname, ECS, ...
+    const Client& client; // the peer address (for affinity)
     const Settings& settings;
-    WireName domain;                  // Settings::domain in lower-case wire form
+    WireName domain; // Settings::domain in lower-case wire form
     // The apex as asked: the domain, or "<dc>.<domain>" when the query named
     // the datacenter. Owner of the SOA and NS; lower case.
     WireName apex;
@@ -64,7 +64,8 @@ public:
     struct Scratch; // defined in discovery_service.cpp
 
 private:
-    void answer_service(const DiscoveryQuery& q, const DiscoveryName& name, ResponseWriter& writer) noexcept;
+    void answer_service(const DiscoveryQuery& q, const DiscoveryName& name,
+                        ResponseWriter& writer) noexcept;
     std::span<std::uint8_t> rdata_scratch() noexcept;
 
     std::unique_ptr<Scratch> scratch_;

@@ -11,11 +11,12 @@ namespace {
 
 constexpr std::size_t max_labels = 4; // the longest form has 3 labels
 
-bool underscored(std::string_view label) { return label.size() > 1 && label.front() == '_'; }
+bool underscored(std::string_view label) {
+    return label.size() > 1 && label.front() == '_';
+}
 
 // "_<svc>._<tag>": _tcp and _udp mean "any tag" (RFC 2782's protocol label).
-DiscoveryName rfc2782(std::string_view service, std::string_view tag)
-{
+DiscoveryName rfc2782(std::string_view service, std::string_view tag) {
     DiscoveryName out;
     out.kind = DiscoveryKind::service;
     out.service = service.substr(1);
@@ -26,15 +27,13 @@ DiscoveryName rfc2782(std::string_view service, std::string_view tag)
 
 } // namespace
 
-DiscoveryName parse_discovery_name(WireName relative) noexcept
-{
+DiscoveryName parse_discovery_name(WireName relative) noexcept {
     std::array<std::string_view, max_labels> labels;
     std::size_t n = 0;
     std::size_t at = 0;
     while (at < relative.size() && relative[at] != 0) {
         std::size_t len = relative[at];
-        if (n == max_labels || at + 1 + len > relative.size())
-            return {};
+        if (n == max_labels || at + 1 + len > relative.size()) return {};
         labels[n++] = {reinterpret_cast<const char*>(relative.data() + at + 1), len};
         at += 1 + len;
     }
@@ -45,8 +44,7 @@ DiscoveryName parse_discovery_name(WireName relative) noexcept
         return out;
     }
     if (n == 1) {
-        if (labels[0] == "ns")
-            out.kind = DiscoveryKind::ns;
+        if (labels[0] == "ns") out.kind = DiscoveryKind::ns;
         return out;
     }
     std::string_view last = labels[n - 1];
@@ -62,16 +60,14 @@ DiscoveryName parse_discovery_name(WireName relative) noexcept
     }
     if (n == 2 && underscored(labels[0]) && underscored(labels[1]))
         return rfc2782(labels[0], labels[1]);
-    if (last != "service")
-        return out;
+    if (last != "service") return out;
     if (n == 2 && !underscored(labels[0])) {
         out.kind = DiscoveryKind::service;
         out.service = labels[0];
         return out;
     }
     if (n == 3) {
-        if (underscored(labels[0]) && underscored(labels[1]))
-            return rfc2782(labels[0], labels[1]);
+        if (underscored(labels[0]) && underscored(labels[1])) return rfc2782(labels[0], labels[1]);
         if (!underscored(labels[0]) && !underscored(labels[1])) {
             out.kind = DiscoveryKind::service;
             out.tag = labels[0];
@@ -81,21 +77,18 @@ DiscoveryName parse_discovery_name(WireName relative) noexcept
     return out;
 }
 
-std::uint8_t decode_addr_label(std::string_view label, std::uint8_t* bytes16) noexcept
-{
-    if (label.size() != 8 && label.size() != 32)
-        return 0;
+std::uint8_t decode_addr_label(std::string_view label, std::uint8_t* bytes16) noexcept {
+    if (label.size() != 8 && label.size() != 32) return 0;
     for (std::size_t i = 0; i < label.size(); i += 2) {
         int hi = hex_value(label[i]), lo = hex_value(label[i + 1]);
-        if (hi < 0 || lo < 0)
-            return 0;
+        if (hi < 0 || lo < 0) return 0;
         bytes16[i / 2] = static_cast<std::uint8_t>(hi * 16 + lo);
     }
     return label.size() == 8 ? 4 : 6;
 }
 
-std::size_t encode_addr_name(std::uint8_t family, const std::uint8_t* bytes, WireName domain, std::uint8_t* out) noexcept
-{
+std::size_t encode_addr_name(std::uint8_t family, const std::uint8_t* bytes, WireName domain,
+                             std::uint8_t* out) noexcept {
     static constexpr char digits[] = "0123456789abcdef";
     std::size_t count = family == 4 ? 4 : 16;
     std::size_t at = 0;
@@ -117,8 +110,8 @@ std::size_t encode_addr_name(std::uint8_t family, const std::uint8_t* bytes, Wir
     return at + domain.size();
 }
 
-void encode_addr_name(std::uint8_t family, const std::uint8_t* bytes, WireName domain, NameBuffer& out) noexcept
-{
+void encode_addr_name(std::uint8_t family, const std::uint8_t* bytes, WireName domain,
+                      NameBuffer& out) noexcept {
     out.size = static_cast<std::uint8_t>(encode_addr_name(family, bytes, domain, out.bytes.data()));
     out.labels = out.size == 1 ? 0 : static_cast<std::uint8_t>(2 + count_labels(domain));
 }

@@ -34,10 +34,12 @@ struct DiscoveryName {
 
 // Decodes the label of an .addr. name: 8 hex digits into 4 bytes, 32 into
 // 16. Returns the family (4 or 6), or 0 if the label is not such an address.
-[[nodiscard]] std::uint8_t decode_addr_label(std::string_view label, std::uint8_t* bytes16) noexcept;
+[[nodiscard]] std::uint8_t decode_addr_label(std::string_view label,
+                                             std::uint8_t* bytes16) noexcept;
 
 // Writes "<hex>.addr.<domain>" for an address (family 4 or 6) into `out`.
-void encode_addr_name(std::uint8_t family, const std::uint8_t* bytes, WireName domain, NameBuffer& out) noexcept;
+void encode_addr_name(std::uint8_t family, const std::uint8_t* bytes, WireName domain,
+                      NameBuffer& out) noexcept;
 // The same into a raw buffer of at least max_name_size bytes; returns the
 // name's size (1, the root, if the domain leaves no room).
 std::size_t encode_addr_name(std::uint8_t family, const std::uint8_t* bytes, WireName domain,

@@ -10,23 +10,23 @@ constexpr const char* transport_names[] = {"udp", "tcp"};
 
 // RFC 1035 and RFC 2136 names of the header's RCODE values; the others by
 // number.
-std::string rcode_name(std::size_t rcode)
-{
-    constexpr const char* names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
-                                     "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"};
-    if (rcode < std::size(names))
-        return names[rcode];
+std::string rcode_name(std::size_t rcode) {
+    constexpr const char* names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
+                                     "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
+                                     "NXRRSET", "NOTAUTH", "NOTZONE"};
+    if (rcode < std::size(names)) return names[rcode];
     return fmt::format("RCODE{}", rcode);
 }
 
 // The RCODEs cairn answers with are always shown, so that their series
 // exist from the start; any other only once it was counted.
-bool always_shown(std::size_t rcode) { return rcode <= 5; }
+bool always_shown(std::size_t rcode) {
+    return rcode <= 5;
+}
 
 } // namespace
 
-std::string format_metrics(const Server::Stats& s)
-{
+std::string format_metrics(const Server::Stats& s) {
     std::string out;
     out += "# HELP cairn_dns_queries_total DNS queries received, by transport.\n"
            "# TYPE cairn_dns_queries_total counter\n";
@@ -39,8 +39,9 @@ std::string format_metrics(const Server::Stats& s)
     for (std::size_t t = 0; t < s.answers.size(); ++t)
         for (std::size_t rcode = 0; rcode < s.answers[t].by_rcode.size(); ++rcode)
             if (always_shown(rcode) || s.answers[t].by_rcode[rcode] != 0)
-                out += fmt::format("cairn_dns_responses_total{{transport=\"{}\",rcode=\"{}\"}} {}\n",
-                                   transport_names[t], rcode_name(rcode), s.answers[t].by_rcode[rcode]);
+                out += fmt::format(
+                    "cairn_dns_responses_total{{transport=\"{}\",rcode=\"{}\"}} {}\n",
+                    transport_names[t], rcode_name(rcode), s.answers[t].by_rcode[rcode]);
 
     out += "# HELP cairn_dns_truncated_total DNS answers with TC set (the client should retry "
            "over TCP), by transport.\n"
@@ -60,9 +61,11 @@ std::string format_metrics(const Server::Stats& s)
     out += "# HELP cairn_dns_tcp_connections_total DNS TCP connections accepted, and closed by "
            "the server: to make room under the cap (evicted) or for being idle (timeout).\n"
            "# TYPE cairn_dns_tcp_connections_total counter\n";
-    out += fmt::format("cairn_dns_tcp_connections_total{{result=\"accepted\"}} {}\n", s.tcp_accepted);
+    out +=
+        fmt::format("cairn_dns_tcp_connections_total{{result=\"accepted\"}} {}\n", s.tcp_accepted);
     out += fmt::format("cairn_dns_tcp_connections_total{{result=\"evicted\"}} {}\n", s.tcp_evicted);
-    out += fmt::format("cairn_dns_tcp_connections_total{{result=\"timeout\"}} {}\n", s.tcp_timeouts);
+    out +=
+        fmt::format("cairn_dns_tcp_connections_total{{result=\"timeout\"}} {}\n", s.tcp_timeouts);
     return out;
 }
 

@@ -17,8 +17,7 @@ constexpr int tcp_backlog = 1024;
 // port may be taken, so try a few times.
 constexpr int port_zero_attempts = 16;
 
-unsigned usable_cpus()
-{
+unsigned usable_cpus() {
     cpu_set_t set;
     CPU_ZERO(&set);
     if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
@@ -28,35 +27,29 @@ unsigned usable_cpus()
 }
 
 struct BoundAddress {
-    SocketAddress address;                    // with its actual port
-    std::vector<UniqueFd> udp, tcp;           // one of each per worker
+    SocketAddress address;          // with its actual port
+    std::vector<UniqueFd> udp, tcp; // one of each per worker
 };
 
 // Binds one listen address for every worker, UDP and TCP on the same port.
-std::expected<BoundAddress, SocketError> bind_all(const SocketAddress& wanted, unsigned workers)
-{
+std::expected<BoundAddress, SocketError> bind_all(const SocketAddress& wanted, unsigned workers) {
     BoundAddress bound;
     if (wanted.port() != 0)
-        if (auto unused = ensure_unused(wanted); !unused)
-            return std::unexpected(unused.error());
+        if (auto unused = ensure_unused(wanted); !unused) return std::unexpected(unused.error());
     auto first = open_udp_socket(wanted);
-    if (!first)
-        return std::unexpected(first.error());
+    if (!first) return std::unexpected(first.error());
     auto local = local_address(first->get());
-    if (!local)
-        return std::unexpected(SocketError{0, local.error().message});
+    if (!local) return std::unexpected(SocketError{0, local.error().message});
     bound.address = with_port(wanted, local->port());
     bound.udp.push_back(std::move(*first));
     for (unsigned i = 0; i < workers; ++i) {
         if (i > 0) {
             auto udp = open_udp_socket(bound.address);
-            if (!udp)
-                return std::unexpected(udp.error());
+            if (!udp) return std::unexpected(udp.error());
             bound.udp.push_back(std::move(*udp));
         }
         auto tcp = open_tcp_listener(bound.address, tcp_backlog);
-        if (!tcp)
-            return std::unexpected(tcp.error());
+        if (!tcp) return std::unexpected(tcp.error());
         bound.tcp.push_back(std::move(*tcp));
     }
     return bound;
@@ -65,18 +58,16 @@ std::expected<BoundAddress, SocketError> bind_all(const SocketAddress& wanted, u
 } // namespace
 
 Server::Server(ServerOptions options, ResponderFactory factory)
-    : options_(std::move(options)), factory_(std::move(factory))
-{
+    : options_(std::move(options))
+    , factory_(std::move(factory)) {}
+
+Server::~Server() {
+    stop();
 }
 
-Server::~Server() { stop(); }
-
-Result<void> Server::start()
-{
-    if (running_)
-        return fail("dns: server already started");
-    if (options_.listen.empty())
-        return fail("dns: no listen address");
+Result<void> Server::start() {
+    if (running_) return fail("dns: server already started");
+    if (options_.listen.empty()) return fail("dns: no listen address");
     unsigned count = options_.workers != 0 ? options_.workers : usable_cpus();
 
     std::vector<BoundAddress> addresses;
@@ -85,11 +76,9 @@ Result<void> Server::start()
         std::expected<BoundAddress, SocketError> bound;
         for (int i = 0; i < attempts; ++i) {
             bound = bind_all(wanted, count);
-            if (bound || bound.error().code != EADDRINUSE)
-                break;
+            if (bound || bound.error().code != EADDRINUSE) break;
         }
-        if (!bound)
-            return fail("dns: {}", bound.error().message);
+        if (!bound) return fail("dns: {}", bound.error().message);
         addresses.push_back(std::move(*bound));
     }
 
@@ -103,42 +92,34 @@ Result<void> Server::start()
             udp.push_back(std::move(a.udp[w]));
             tcp.push_back(std::move(a.tcp[w]));
         }
-        auto worker = std::make_unique<Worker>(options_, std::move(udp), std::move(tcp), per_worker_cap,
-                                               per_worker_client_cap);
-        if (auto ok = worker->init(factory_); !ok)
-            return ok;
+        auto worker = std::make_unique<Worker>(options_, std::move(udp), std::move(tcp),
+                                               per_worker_cap, per_worker_client_cap);
+        if (auto ok = worker->init(factory_); !ok) return ok;
         workers.push_back(std::move(worker));
     }
 
     bound_.clear();
-    for (const auto& a : addresses)
-        bound_.push_back(a.address);
+    for (const auto& a : addresses) bound_.push_back(a.address);
     workers_ = std::move(workers);
-    for (auto& worker : workers_)
-        worker->start_threads();
+    for (auto& worker : workers_) worker->start_threads();
     running_ = true;
     for (const auto& a : bound_)
         log::debug("dns.server.listen", {{"addr", a.to_string()}, {"workers", count}});
     return {};
 }
 
-void Server::stop()
-{
-    if (!running_)
-        return;
+void Server::stop() {
+    if (!running_) return;
     running_ = false;
-    for (auto& worker : workers_)
-        worker->request_stop();
-    for (auto& worker : workers_)
-        worker->join();
-    log::info("dns.stopped", {{"udp_queries", stats().udp_queries}, {"tcp_queries", stats().tcp_queries}});
+    for (auto& worker : workers_) worker->request_stop();
+    for (auto& worker : workers_) worker->join();
+    log::info("dns.stopped",
+              {{"udp_queries", stats().udp_queries}, {"tcp_queries", stats().tcp_queries}});
 }
 
-Server::Stats Server::stats() const
-{
+Server::Stats Server::stats() const {
     Stats total;
-    for (const auto& w : workers_)
-        w->add_stats(total);
+    for (const auto& w : workers_) w->add_stats(total);
     return total;
 }
 

@@ -33,10 +33,10 @@
 namespace cairn::dns {
 
 struct ServerOptions {
-    std::vector<SocketAddress> listen;         // UDP and TCP on each, IPv4 and IPv6
-    unsigned workers = 0;                      // 0 = one per core
-    unsigned tcp_max_connections = 1024;       // per server (split evenly over workers);
-                                               // oldest idle closed first
+    std::vector<SocketAddress> listen;   // UDP and TCP on each, IPv4 and IPv6
+    unsigned workers = 0;                // 0 = one per core
+    unsigned tcp_max_connections = 1024; // per server (split evenly over workers);
+                                         // oldest idle closed first
     std::chrono::milliseconds tcp_idle_timeout{10'000};
     // A TCP query must be complete this long after its first byte.
     std::chrono::milliseconds tcp_query_timeout{2'000};

@@ -27,22 +27,17 @@ struct alignas(64) WorkerStats {
     std::array<std::atomic<std::uint64_t>, 16> rcodes{};
     std::atomic<std::uint64_t> truncated{0};
 
-    void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1)
-    {
+    void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
         counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     }
-    void sub(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1)
-    {
+    void sub(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
         counter.store(counter.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
     }
     // One answer made: its RCODE and TC bit, read from its header.
-    void count_answer(const std::uint8_t* answer, std::size_t length)
-    {
-        if (length < 4)
-            return; // not a DNS message; the Responder's contract rules it out
+    void count_answer(const std::uint8_t* answer, std::size_t length) {
+        if (length < 4) return; // not a DNS message; the Responder's contract rules it out
         add(rcodes[answer[3] & 0x0f]);
-        if ((answer[2] & 0x02) != 0)
-            add(truncated);
+        if ((answer[2] & 0x02) != 0) add(truncated);
     }
     void add_to(Server::Stats& total, Transport transport) const;
 };

@@ -38,8 +38,7 @@ public:
     // ones the caller has not taken yet).
     [[nodiscard]] std::size_t buffered() const { return end_ - begin_; }
     // A complete message is ready for next().
-    [[nodiscard]] bool has_message() const
-    {
+    [[nodiscard]] bool has_message() const {
         std::size_t pending = end_ - begin_;
         return pending >= 2 && pending >= 2 + (std::size_t{data_[begin_]} << 8 | data_[begin_ + 1]);
     }

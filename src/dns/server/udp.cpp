@@ -14,9 +14,9 @@ namespace {
 
 // The destination address of a received datagram, as a control message to
 // send the reply from; false when there is none.
-bool copy_pktinfo(const msghdr& received, UdpBatch::Control& reply, msghdr& out)
-{
-    for (cmsghdr* c = CMSG_FIRSTHDR(&received); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&received), c)) {
+bool copy_pktinfo(const msghdr& received, UdpBatch::Control& reply, msghdr& out) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&received); c != nullptr;
+         c = CMSG_NXTHDR(const_cast<msghdr*>(&received), c)) {
         if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
             in_pktinfo info;
             std::memcpy(&info, CMSG_DATA(c), sizeof info);
@@ -50,8 +50,8 @@ bool copy_pktinfo(const msghdr& received, UdpBatch::Control& reply, msghdr& out)
 } // namespace
 
 UdpBatch::UdpBatch()
-    : in(new std::uint8_t[size * max_message]), out(new std::uint8_t[size * max_message])
-{
+    : in(new std::uint8_t[size * max_message])
+    , out(new std::uint8_t[size * max_message]) {
     for (unsigned i = 0; i < size; ++i) {
         recv_iov[i] = {in.get() + i * max_message, max_message};
         recv[i].msg_hdr.msg_iov = &recv_iov[i];
@@ -62,40 +62,34 @@ UdpBatch::UdpBatch()
 }
 
 UdpReader::UdpReader(UniqueFd fd, bool pktinfo, std::unique_ptr<Responder> responder)
-    : fd_(std::move(fd)), pktinfo_(pktinfo), responder_(std::move(responder))
-{
+    : fd_(std::move(fd))
+    , pktinfo_(pktinfo)
+    , responder_(std::move(responder)) {
     int flags = ::fcntl(fd_.get(), F_GETFL);
-    if (flags >= 0)
-        ::fcntl(fd_.get(), F_SETFL, flags & ~O_NONBLOCK);
+    if (flags >= 0) ::fcntl(fd_.get(), F_SETFL, flags & ~O_NONBLOCK);
 }
 
-UdpReader::~UdpReader()
-{
+UdpReader::~UdpReader() {
     request_stop();
     join();
 }
 
-void UdpReader::start_thread()
-{
+void UdpReader::start_thread() {
     thread_ = std::thread([this] { run(); });
 }
 
-void UdpReader::request_stop()
-{
+void UdpReader::request_stop() {
     stopping_.store(true, std::memory_order_relaxed);
     // ENOTCONN on an unconnected UDP socket, but the read side is shut and
     // every waiter woken all the same (Linux's inet_shutdown).
     ::shutdown(fd_.get(), SHUT_RD);
 }
 
-void UdpReader::join()
-{
-    if (thread_.joinable())
-        thread_.join();
+void UdpReader::join() {
+    if (thread_.joinable()) thread_.join();
 }
 
-void UdpReader::run() noexcept
-{
+void UdpReader::run() noexcept {
     while (!stopping_.load(std::memory_order_relaxed)) {
         // The kernel overwrites these per datagram; reset them every call.
         for (unsigned i = 0; i < UdpBatch::size; ++i) {
@@ -106,10 +100,10 @@ void UdpReader::run() noexcept
             h.msg_controllen = pktinfo_ ? sizeof(UdpBatch::Control) : 0;
             h.msg_flags = 0;
         }
-        int received = ::recvmmsg(fd_.get(), batch_.recv.data(), UdpBatch::size, MSG_WAITFORONE, nullptr);
+        int received =
+            ::recvmmsg(fd_.get(), batch_.recv.data(), UdpBatch::size, MSG_WAITFORONE, nullptr);
         if (received < 0) {
-            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-                continue;
+            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
             log::warn("dns.udp recvmmsg failed", {{"error", std::strerror(errno)}});
             // Not a busy loop on an error that stays (ENOMEM, say).
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -126,8 +120,7 @@ void UdpReader::run() noexcept
     }
 }
 
-unsigned UdpReader::answer(unsigned received) noexcept
-{
+unsigned UdpReader::answer(unsigned received) noexcept {
     unsigned count = 0;
     std::uint64_t dropped = 0;
     for (unsigned i = 0; i < received; ++i) {
@@ -137,8 +130,10 @@ unsigned UdpReader::answer(unsigned received) noexcept
             continue;
         }
         Client client{reinterpret_cast<const sockaddr*>(&batch_.peers[i]), Transport::udp};
-        std::span<const std::uint8_t> query(batch_.in.get() + i * UdpBatch::max_message, batch_.recv[i].msg_len);
-        std::span<std::uint8_t> out(batch_.out.get() + count * UdpBatch::max_message, UdpBatch::max_message);
+        std::span<const std::uint8_t> query(batch_.in.get() + i * UdpBatch::max_message,
+                                            batch_.recv[i].msg_len);
+        std::span<std::uint8_t> out(batch_.out.get() + count * UdpBatch::max_message,
+                                    UdpBatch::max_message);
         std::size_t length = responder_->respond(query, client, out);
         if (length == 0 || length > UdpBatch::max_message) {
             ++dropped;
@@ -150,18 +145,15 @@ unsigned UdpReader::answer(unsigned received) noexcept
         reply.msg_namelen = h.msg_namelen;
         reply.msg_control = nullptr;
         reply.msg_controllen = 0;
-        if (pktinfo_)
-            copy_pktinfo(h, batch_.send_control[count], reply);
+        if (pktinfo_) copy_pktinfo(h, batch_.send_control[count], reply);
         batch_.send_iov[count] = {out.data(), length};
         ++count;
     }
-    if (dropped != 0)
-        stats.add(stats.dropped, dropped);
+    if (dropped != 0) stats.add(stats.dropped, dropped);
     return count;
 }
 
-void UdpReader::send(unsigned count) noexcept
-{
+void UdpReader::send(unsigned count) noexcept {
     unsigned next = 0;
     std::uint64_t delivered = 0;
     while (next < count) {
@@ -171,8 +163,7 @@ void UdpReader::send(unsigned count) noexcept
             delivered += static_cast<unsigned>(n);
             continue;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
+        if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             // The send buffer is full: dropping is what a busy server does.
             stats.add(stats.dropped, count - next);
@@ -183,8 +174,7 @@ void UdpReader::send(unsigned count) noexcept
         stats.add(stats.dropped);
         ++next;
     }
-    if (delivered != 0)
-        stats.add(stats.responses, delivered);
+    if (delivered != 0) stats.add(stats.responses, delivered);
 }
 
 } // namespace cairn::dns

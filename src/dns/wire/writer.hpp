@@ -102,8 +102,7 @@ public:
     }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     // Bytes still free for records under the limit (0 once closed).
-    [[nodiscard]] std::size_t room() const noexcept
-    {
+    [[nodiscard]] std::size_t room() const noexcept {
         return closed_ || header_only_ || size_ >= limit_ ? 0 : limit_ - size_;
     }
 

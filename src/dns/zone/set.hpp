@@ -24,8 +24,8 @@ inline constexpr std::uint32_t no_index = 0xffff'ffff;
 
 struct RRsetEntry {
     std::uint16_t type = 0;
-    std::uint16_t count = 0;        // records
-    std::uint32_t data_offset = 0;  // into ZoneSet::data()
+    std::uint16_t count = 0;       // records
+    std::uint32_t data_offset = 0; // into ZoneSet::data()
     std::uint32_t data_size = 0;
     // Nodes whose A/AAAA go to the additional section with this RRset (NS, MX
     // and SRV targets inside the same zone), a range of ZoneSet::additional().
@@ -34,7 +34,7 @@ struct RRsetEntry {
 };
 
 struct Node {
-    std::uint32_t name_offset = 0;  // into ZoneSet::names(): lower-case wire name
+    std::uint32_t name_offset = 0; // into ZoneSet::names(): lower-case wire name
     std::uint8_t name_size = 0;
     std::uint32_t zone = 0;         // index into ZoneSet::zones()
     std::uint32_t rrsets_begin = 0; // range of ZoneSet::rrsets()
@@ -49,7 +49,7 @@ struct Node {
 };
 
 struct Zone {
-    std::uint32_t apex = 0;          // node index
+    std::uint32_t apex = 0; // node index
     std::uint32_t soa_rrset = no_index;
     std::uint32_t ns_rrset = no_index; // at the apex
     // (soa_rrset and ns_rrset index ZoneSet::rrset())
@@ -69,38 +69,34 @@ public:
     // The node for this lower-case wire name, or nullptr.
     [[nodiscard]] const Node* find(WireName lower_name) const noexcept;
 
-    [[nodiscard]] WireName name_of(const Node& node) const noexcept
-    {
+    [[nodiscard]] WireName name_of(const Node& node) const noexcept {
         return {names_.data() + node.name_offset, node.name_size};
     }
-    [[nodiscard]] std::span<const RRsetEntry> rrsets_of(const Node& node) const noexcept
-    {
+    [[nodiscard]] std::span<const RRsetEntry> rrsets_of(const Node& node) const noexcept {
         return {rrsets_.data() + node.rrsets_begin, node.rrsets_count};
     }
-    [[nodiscard]] const RRsetEntry* find_rrset(const Node& node, std::uint16_t type) const noexcept
-    {
+    [[nodiscard]] const RRsetEntry* find_rrset(const Node& node,
+                                               std::uint16_t type) const noexcept {
         for (const auto& r : rrsets_of(node))
-            if (r.type == type)
-                return &r;
+            if (r.type == type) return &r;
         return nullptr;
     }
-    [[nodiscard]] std::span<const std::uint8_t> records_of(const RRsetEntry& rrset) const noexcept
-    {
+    [[nodiscard]] std::span<const std::uint8_t> records_of(const RRsetEntry& rrset) const noexcept {
         return {data_.data() + rrset.data_offset, rrset.data_size};
     }
-    [[nodiscard]] std::span<const std::uint32_t> additional_of(const RRsetEntry& rrset) const noexcept
-    {
+    [[nodiscard]] std::span<const std::uint32_t>
+    additional_of(const RRsetEntry& rrset) const noexcept {
         return {additional_.data() + rrset.additional_begin, rrset.additional_count};
     }
-    [[nodiscard]] std::span<const std::uint8_t> negative_soa(const Zone& zone) const noexcept
-    {
+    [[nodiscard]] std::span<const std::uint8_t> negative_soa(const Zone& zone) const noexcept {
         return {data_.data() + zone.negative_soa_offset, zone.negative_soa_size};
     }
     [[nodiscard]] const Node& node(std::uint32_t index) const noexcept { return nodes_[index]; }
-    [[nodiscard]] const RRsetEntry& rrset(std::uint32_t index) const noexcept { return rrsets_[index]; }
+    [[nodiscard]] const RRsetEntry& rrset(std::uint32_t index) const noexcept {
+        return rrsets_[index];
+    }
     [[nodiscard]] const Zone& zone(std::uint32_t index) const noexcept { return zones_[index]; }
-    [[nodiscard]] std::uint32_t index_of(const Node& node) const noexcept
-    {
+    [[nodiscard]] std::uint32_t index_of(const Node& node) const noexcept {
         return static_cast<std::uint32_t>(&node - nodes_.data());
     }
 
@@ -117,11 +113,9 @@ private:
 };
 
 // FNV-1a over a lower-case wire name.
-[[nodiscard]] inline std::uint32_t hash_name(WireName name) noexcept
-{
+[[nodiscard]] inline std::uint32_t hash_name(WireName name) noexcept {
     std::uint32_t h = 2166136261u;
-    for (std::uint8_t b : name)
-        h = (h ^ b) * 16777619u;
+    for (std::uint8_t b : name) h = (h ^ b) * 16777619u;
     return h;
 }
 

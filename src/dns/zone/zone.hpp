@@ -23,12 +23,12 @@ class ZoneSet;
 
 // Parses one zone from master-file text; `origin` may be empty (then $ORIGIN
 // or the SOA owner decides). For tests and `cairn validate`.
-[[nodiscard]] Result<std::shared_ptr<const ZoneSet>> load_zone_text(const std::string& text,
-                                                                  const std::string& origin = "",
-                                                                  const std::string& file_label = "zone");
+[[nodiscard]] Result<std::shared_ptr<const ZoneSet>>
+load_zone_text(const std::string& text, const std::string& origin = "",
+               const std::string& file_label = "zone");
 
 struct ZoneInfo {
-    std::string origin;      // presentation form, lower case, final dot
+    std::string origin; // presentation form, lower case, final dot
     std::uint32_t serial = 0;
     std::size_t records = 0;
 };

@@ -12,15 +12,19 @@ namespace {
 std::atomic<std::size_t> count{0};
 }
 
-std::size_t cairn::dns::test::allocation_count() { return count.load(std::memory_order_relaxed); }
+std::size_t cairn::dns::test::allocation_count() {
+    return count.load(std::memory_order_relaxed);
+}
 
-void* operator new(std::size_t size)
-{
+void* operator new(std::size_t size) {
     count.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(size == 0 ? 1 : size))
-        return p;
+    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
     throw std::bad_alloc();
 }
 
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}

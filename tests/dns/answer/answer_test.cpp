@@ -6,16 +6,17 @@
 
 #include <doctest/doctest.h>
 
+#include "asker.hpp"
 #include "dns/answer/answer.hpp"
 #include "dns/zone/zone.hpp"
-#include "asker.hpp"
 
 using namespace cairn::dns;
 using namespace cairn::dns::test;
 
 namespace {
 
-const std::string zone_text = R"($ORIGIN example.test.
+const std::string zone_text =
+    R"($ORIGIN example.test.
 $TTL 3600
 @        IN SOA ns1 hostmaster 7 7200 3600 1209600 300
 @        IN NS  ns1
@@ -41,10 +42,10 @@ ns.sub   IN A   192.0.2.200
 nods     IN NS  ns.elsewhere.example.
 )"
     // 442 bytes of TXT: the answer fits in 512, the zone's NS RRset does not.
-    "fill IN TXT \"" + std::string(220, 'a') + "\" \"" + std::string(220, 'b') + "\"\n";
+    "fill IN TXT \"" +
+    std::string(220, 'a') + "\" \"" + std::string(220, 'b') + "\"\n";
 
-std::shared_ptr<const ZoneSet> test_zones()
-{
+std::shared_ptr<const ZoneSet> test_zones() {
     auto zones = load_zone_text(zone_text, "example.test.");
     REQUIRE_MESSAGE(zones.has_value(), (zones ? "" : zones.error().message));
     return *zones;
@@ -58,21 +59,20 @@ const std::set<std::string> ns1_addresses = {"ns1.example.test. 3600 A 192.0.2.5
 
 } // namespace
 
-TEST_CASE("a positive answer is authoritative, with the zone's NS and their addresses")
-{
+TEST_CASE("a positive answer is authoritative, with the zone's NS and their addresses") {
     Asker asker(test_zones());
     Reply r = asker.ask("www.example.test.", rrtype::a);
     CHECK(r.rcode() == rcode::noerror);
     CHECK(r.aa());
     CHECK(r.rd());
     CHECK_FALSE(r.tc());
-    CHECK(r.answer == std::set<std::string>{"www.example.test. 300 A 192.0.2.10", "www.example.test. 300 A 192.0.2.11"});
+    CHECK(r.answer == std::set<std::string>{"www.example.test. 300 A 192.0.2.10",
+                                            "www.example.test. 300 A 192.0.2.11"});
     CHECK(r.authority == apex_ns);
     CHECK(r.additional == ns1_addresses);
 }
 
-TEST_CASE("the question is echoed with its exact case")
-{
+TEST_CASE("the question is echoed with its exact case") {
     Asker asker(test_zones());
     auto query = make_query("wWw.ExAmPlE.tEsT.", rrtype::a);
     Reply r = asker.ask_bytes(query);
@@ -81,8 +81,7 @@ TEST_CASE("the question is echoed with its exact case")
     CHECK(r.answer.size() == 2);
 }
 
-TEST_CASE("NXDOMAIN and NODATA carry the SOA with the negative TTL")
-{
+TEST_CASE("NXDOMAIN and NODATA carry the SOA with the negative TTL") {
     Asker asker(test_zones());
     Reply nx = asker.ask("nothere.example.test.", rrtype::a);
     CHECK(nx.rcode() == rcode::nxdomain);
@@ -100,8 +99,7 @@ TEST_CASE("NXDOMAIN and NODATA carry the SOA with the negative TTL")
     CHECK(below.rcode() == rcode::nxdomain);
 }
 
-TEST_CASE("an empty non-terminal is NODATA, not NXDOMAIN")
-{
+TEST_CASE("an empty non-terminal is NODATA, not NXDOMAIN") {
     Asker asker(test_zones());
     for (const char* name : {"b.c.example.test.", "c.example.test.", "_tcp.example.test."}) {
         Reply r = asker.ask(name, rrtype::a);
@@ -112,8 +110,7 @@ TEST_CASE("an empty non-terminal is NODATA, not NXDOMAIN")
     CHECK(asker.ask("z.c.example.test.", rrtype::a).rcode() == rcode::nxdomain);
 }
 
-TEST_CASE("wildcards: closest encloser only, owner is the query name, NODATA at the wildcard")
-{
+TEST_CASE("wildcards: closest encloser only, owner is the query name, NODATA at the wildcard") {
     Asker asker(test_zones());
     Reply r = asker.ask("Foo.Wild.example.test.", rrtype::a);
     CHECK(r.rcode() == rcode::noerror);
@@ -132,21 +129,22 @@ TEST_CASE("wildcards: closest encloser only, owner is the query name, NODATA at 
     CHECK(asker.ask("x.exists.wild.example.test.", rrtype::a).rcode() == rcode::nxdomain);
 }
 
-TEST_CASE("CNAMEs are followed inside the zone, loops stop, the last name decides the rcode")
-{
+TEST_CASE("CNAMEs are followed inside the zone, loops stop, the last name decides the rcode") {
     Asker asker(test_zones());
     Reply chain = asker.ask("chain1.example.test.", rrtype::a);
     CHECK(chain.rcode() == rcode::noerror);
-    CHECK(chain.answer == std::set<std::string>{"chain1.example.test. 3600 CNAME chain2.example.test.",
-                                                "chain2.example.test. 3600 CNAME www.example.test.",
-                                                "www.example.test. 300 A 192.0.2.10",
-                                                "www.example.test. 300 A 192.0.2.11"});
+    CHECK(chain.answer ==
+          std::set<std::string>{"chain1.example.test. 3600 CNAME chain2.example.test.",
+                                "chain2.example.test. 3600 CNAME www.example.test.",
+                                "www.example.test. 300 A 192.0.2.10",
+                                "www.example.test. 300 A 192.0.2.11"});
     CHECK(chain.authority == apex_ns); // the last name's positive answer, as NSD
     Reply external = asker.ask("nods.example.test.", rrtype::cname);
     CHECK(external.answer.empty());
 
     Reply asked_cname = asker.ask("alias.example.test.", rrtype::cname);
-    CHECK(asked_cname.answer == std::set<std::string>{"alias.example.test. 3600 CNAME www.example.test."});
+    CHECK(asked_cname.answer ==
+          std::set<std::string>{"alias.example.test. 3600 CNAME www.example.test."});
 
     Reply loop = asker.ask("loop1.example.test.", rrtype::a);
     CHECK(loop.rcode() == rcode::noerror);
@@ -158,15 +156,16 @@ TEST_CASE("CNAMEs are followed inside the zone, loops stop, the last name decide
     CHECK(dangling.authority == std::set<std::string>{soa_negative});
 }
 
-TEST_CASE("a delegation gives a referral with glue and AA clear; DS is the parent's")
-{
+TEST_CASE("a delegation gives a referral with glue and AA clear; DS is the parent's") {
     Asker asker(test_zones());
-    for (const char* name : {"sub.example.test.", "host.sub.example.test.", "ns.sub.example.test."}) {
+    for (const char* name :
+         {"sub.example.test.", "host.sub.example.test.", "ns.sub.example.test."}) {
         Reply r = asker.ask(name, rrtype::a);
         CHECK_MESSAGE(r.rcode() == rcode::noerror, name);
         CHECK_FALSE(r.aa());
         CHECK(r.answer.empty());
-        CHECK(r.authority == std::set<std::string>{"sub.example.test. 3600 NS ns.sub.example.test."});
+        CHECK(r.authority ==
+              std::set<std::string>{"sub.example.test. 3600 NS ns.sub.example.test."});
         CHECK(r.additional == std::set<std::string>{"ns.sub.example.test. 3600 A 192.0.2.200"});
     }
     Reply ds = asker.ask("sub.example.test.", rrtype::ds);
@@ -181,8 +180,7 @@ TEST_CASE("a delegation gives a referral with glue and AA clear; DS is the paren
     CHECK(no_glue.additional.empty());
 }
 
-TEST_CASE("additional section: in-zone addresses of MX and SRV targets")
-{
+TEST_CASE("additional section: in-zone addresses of MX and SRV targets") {
     Asker asker(test_zones());
     Reply mx = asker.ask("example.test.", rrtype::mx);
     CHECK(mx.additional.count("mail.example.test. 3600 A 192.0.2.25") == 1);
@@ -190,8 +188,7 @@ TEST_CASE("additional section: in-zone addresses of MX and SRV targets")
     CHECK(srv.additional.count("www.example.test. 300 A 192.0.2.10") == 1);
 }
 
-TEST_CASE("ANY is answered with one RRset (RFC 8482)")
-{
+TEST_CASE("ANY is answered with one RRset (RFC 8482)") {
     Asker asker(test_zones());
     Reply apex = asker.ask("example.test.", rrtype::any);
     CHECK(apex.rcode() == rcode::noerror);
@@ -199,11 +196,11 @@ TEST_CASE("ANY is answered with one RRset (RFC 8482)")
     CHECK(apex.answer.begin()->find(" SOA ") != std::string::npos);
     CHECK(apex.authority.empty());
     CHECK(asker.ask("nothere.example.test.", rrtype::any).rcode() == rcode::nxdomain);
-    CHECK(asker.ask("b.c.example.test.", rrtype::any).authority == std::set<std::string>{soa_negative});
+    CHECK(asker.ask("b.c.example.test.", rrtype::any).authority ==
+          std::set<std::string>{soa_negative});
 }
 
-TEST_CASE("names outside our zones and domain are REFUSED, with EDE 20 under EDNS")
-{
+TEST_CASE("names outside our zones and domain are REFUSED, with EDE 20 under EDNS") {
     Asker asker(test_zones());
     Reply r = asker.ask("www.example.org.", rrtype::a);
     CHECK(r.rcode() == rcode::refused);
@@ -222,8 +219,7 @@ TEST_CASE("names outside our zones and domain are REFUSED, with EDE 20 under EDN
     CHECK(tail == std::vector<std::uint8_t>{0, 15, 0, 2, 0, 20});
 }
 
-TEST_CASE("QCLASS ANY: not authoritative, no SOA; other classes REFUSED")
-{
+TEST_CASE("QCLASS ANY: not authoritative, no SOA; other classes REFUSED") {
     Asker asker(test_zones());
     QueryOptions any;
     any.qclass = rrclass::any;
@@ -243,8 +239,7 @@ TEST_CASE("QCLASS ANY: not authoritative, no SOA; other classes REFUSED")
     CHECK(hesiod.qdcount() == 0);
 }
 
-TEST_CASE("zone transfers are not served")
-{
+TEST_CASE("zone transfers are not served") {
     Asker asker(test_zones());
     Reply axfr = asker.ask("example.test.", rrtype::axfr);
     CHECK(axfr.rcode() == rcode::notimp);
@@ -252,8 +247,7 @@ TEST_CASE("zone transfers are not served")
     CHECK(asker.ask("example.test.", rrtype::ixfr).rcode() == rcode::refused);
 }
 
-TEST_CASE("the zone's NS RRset is optional: left out without TC, and its addresses with it")
-{
+TEST_CASE("the zone's NS RRset is optional: left out without TC, and its addresses with it") {
     Asker asker(test_zones());
     Reply r = asker.ask("fill.example.test.", rrtype::txt);
     CHECK_FALSE(r.tc());
@@ -266,11 +260,10 @@ TEST_CASE("the zone's NS RRset is optional: left out without TC, and its address
     CHECK(tcp.additional == ns1_addresses);
 }
 
-TEST_CASE("TC only when the answer does not fit, and TCP gets it whole")
-{
-    std::string text = "$ORIGIN big.test.\n@ 60 IN SOA ns h 1 2 3 4 5\n@ IN NS ns\nns IN A 192.0.2.1\n";
-    for (int i = 1; i <= 40; ++i)
-        text += "many 60 IN A 198.51.100." + std::to_string(i) + "\n";
+TEST_CASE("TC only when the answer does not fit, and TCP gets it whole") {
+    std::string text =
+        "$ORIGIN big.test.\n@ 60 IN SOA ns h 1 2 3 4 5\n@ IN NS ns\nns IN A 192.0.2.1\n";
+    for (int i = 1; i <= 40; ++i) text += "many 60 IN A 198.51.100." + std::to_string(i) + "\n";
     auto zones = load_zone_text(text, "big.test.");
     REQUIRE(zones.has_value());
     Asker asker(*zones);
@@ -291,8 +284,7 @@ TEST_CASE("TC only when the answer does not fit, and TCP gets it whole")
     CHECK_FALSE(asker.ask("ns.big.test.", rrtype::a).tc());
 }
 
-TEST_CASE("EDNS: OPT only when asked, payload below 512 counts as 512, DO echoed, BADVERS")
-{
+TEST_CASE("EDNS: OPT only when asked, payload below 512 counts as 512, DO echoed, BADVERS") {
     Asker asker(test_zones());
     CHECK_FALSE(asker.ask("www.example.test.", rrtype::a).edns());
     QueryOptions o;
@@ -319,11 +311,12 @@ TEST_CASE("EDNS: OPT only when asked, payload below 512 counts as 512, DO echoed
     CHECK(badvers.answer.empty());
 }
 
-TEST_CASE("nested zones: the most specific zone answers, the parent answers DS at the cut")
-{
-    auto parent = std::string("$ORIGIN p.test.\n@ IN SOA ns h 1 2 3 4 5\n@ IN NS ns\nns IN A 192.0.2.1\n") +
-                  "child IN NS ns.child\nchild IN DS 1 13 2 AABBCCDD\nns.child IN A 192.0.2.2\n";
-    auto child = std::string("$ORIGIN child.p.test.\n@ IN SOA ns h 9 2 3 4 5\n@ IN NS ns\nns IN A 192.0.2.9\n");
+TEST_CASE("nested zones: the most specific zone answers, the parent answers DS at the cut") {
+    auto parent =
+        std::string("$ORIGIN p.test.\n@ IN SOA ns h 1 2 3 4 5\n@ IN NS ns\nns IN A 192.0.2.1\n") +
+        "child IN NS ns.child\nchild IN DS 1 13 2 AABBCCDD\nns.child IN A 192.0.2.2\n";
+    auto child = std::string(
+        "$ORIGIN child.p.test.\n@ IN SOA ns h 9 2 3 4 5\n@ IN NS ns\nns IN A 192.0.2.9\n");
     // load_zones reads a directory; here two texts are combined by loading
     // them as files.
     auto dir = std::filesystem::temp_directory_path() / "cairn-nested-zone-test";
@@ -345,8 +338,7 @@ TEST_CASE("nested zones: the most specific zone answers, the parent answers DS a
     CHECK(ds.answer == std::set<std::string>{"child.p.test. 3600 DS 1 13 2 aabbccdd"});
 }
 
-TEST_CASE("the discovery domain: SOA and NS at the apex, NXDOMAIN below")
-{
+TEST_CASE("the discovery domain: SOA and NS at the apex, NXDOMAIN below") {
     Settings s;
     s.domain = "Cairn";
     s.node_address.family = 4;
@@ -365,8 +357,7 @@ TEST_CASE("the discovery domain: SOA and NS at the apex, NXDOMAIN below")
     CHECK(asker.ask("cairn.example.", rrtype::a).rcode() == rcode::refused);
 }
 
-TEST_CASE("match_zone finds the closest encloser")
-{
+TEST_CASE("match_zone finds the closest encloser") {
     auto zones = test_zones();
     auto name = name_from_text("x.y.a.b.c.example.test.");
     ZoneMatch m = match_zone(*zones, name->name());

@@ -23,16 +23,14 @@ using registry::Instance;
 
 namespace {
 
-registry::Address v4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d)
-{
+registry::Address v4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
     registry::Address addr;
     addr.family = 4;
     addr.bytes = {a, b, c, d};
     return addr;
 }
 
-registry::Address v6_last(std::uint8_t last)
-{
+registry::Address v6_last(std::uint8_t last) {
     registry::Address addr;
     addr.family = 6;
     addr.bytes = {0x20, 0x01, 0x0d, 0xb8};
@@ -40,8 +38,7 @@ registry::Address v6_last(std::uint8_t last)
     return addr;
 }
 
-Instance web(std::string id, registry::Address address, std::uint16_t port = 8080)
-{
+Instance web(std::string id, registry::Address address, std::uint16_t port = 8080) {
     Instance i;
     i.id = std::move(id);
     i.service = "web";
@@ -50,8 +47,7 @@ Instance web(std::string id, registry::Address address, std::uint16_t port = 808
     return i;
 }
 
-registry::Check check(std::string id, Health status)
-{
+registry::Check check(std::string id, Health status) {
     registry::Check c;
     c.definition.id = std::move(id);
     c.definition.kind = registry::CheckKind::ttl;
@@ -60,8 +56,7 @@ registry::Check check(std::string id, Health status)
     return c;
 }
 
-Settings settings()
-{
+Settings settings() {
     Settings s;
     s.node_name = "agent-1";
     s.node_address = v4(127, 0, 0, 1);
@@ -75,23 +70,22 @@ struct Fixture {
     registry::Registry registry{"agent-1"};
     Asker asker;
 
-    explicit Fixture(Settings s = settings()) : asker(nullptr, std::move(s)) {}
+    explicit Fixture(Settings s = settings())
+        : asker(nullptr, std::move(s)) {}
 
-    void add(Instance i)
-    {
+    void add(Instance i) {
         auto r = registry.upsert_local(std::move(i), 0);
         REQUIRE(r);
     }
     void publish() { asker.slot().store(registry.publish()); }
     Reply ask(const std::string& name, std::uint16_t type, const QueryOptions& o = {},
-              Transport t = Transport::udp)
-    {
+              Transport t = Transport::udp) {
         return asker.ask(name, type, o, t);
     }
 };
 
-std::vector<std::uint8_t> ecs_option(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t source)
-{
+std::vector<std::uint8_t> ecs_option(std::uint8_t a, std::uint8_t b, std::uint8_t c,
+                                     std::uint8_t source) {
     std::vector<std::uint8_t> o;
     test::push16(o, 8);
     test::push16(o, 4 + 3);
@@ -104,8 +98,7 @@ std::vector<std::uint8_t> ecs_option(std::uint8_t a, std::uint8_t b, std::uint8_
     return o;
 }
 
-QueryOptions with_edns()
-{
+QueryOptions with_edns() {
     QueryOptions o;
     o.edns = true;
     return o;
@@ -113,8 +106,7 @@ QueryOptions with_edns()
 
 } // namespace
 
-TEST_CASE("parse_discovery_name reads every form")
-{
+TEST_CASE("parse_discovery_name reads every form") {
     auto parse = [](const char* text) {
         static NameBuffer buffer;
         buffer = *name_from_text(text);
@@ -154,8 +146,7 @@ TEST_CASE("parse_discovery_name reads every form")
     CHECK(decode_addr_label("0a00000g", bytes.data()) == 0);
 }
 
-TEST_CASE("A answers list the healthy instances of the service")
-{
+TEST_CASE("A answers list the healthy instances of the service") {
     Fixture f;
     f.add(web("web-1", v4(10, 0, 0, 1)));
     f.add(web("web-2", v4(10, 0, 0, 2)));
@@ -168,20 +159,19 @@ TEST_CASE("A answers list the healthy instances of the service")
     Reply r = f.ask("Web.Service.Cairn.", rrtype::a);
     CHECK(r.rcode() == rcode::noerror);
     CHECK(r.aa());
-    CHECK(r.answer == std::set<std::string>{"web.service.cairn. 5 A 10.0.0.1", "web.service.cairn. 5 A 10.0.0.2"});
+    CHECK(r.answer == std::set<std::string>{"web.service.cairn. 5 A 10.0.0.1",
+                                            "web.service.cairn. 5 A 10.0.0.2"});
     CHECK(r.authority.empty());
 
     Reply aaaa = f.ask("web.service.cairn.", rrtype::aaaa);
     CHECK(aaaa.answer == std::set<std::string>{"web.service.cairn. 5 AAAA 2001:db8::6"});
 
-    SUBCASE("the datacenter label is optional; another datacenter is unknown")
-    {
+    SUBCASE("the datacenter label is optional; another datacenter is unknown") {
         CHECK(f.ask("web.service.dc1.cairn.", rrtype::a).answer.size() == 2);
         Reply other = f.ask("web.service.dc2.cairn.", rrtype::a);
         CHECK(other.rcode() == rcode::nxdomain);
     }
-    SUBCASE("a deregistered instance is gone from the next answer")
-    {
+    SUBCASE("a deregistered instance is gone from the next answer") {
         REQUIRE(f.registry.deregister_local("web-1", 0));
         f.publish();
         CHECK(f.ask("web.service.cairn.", rrtype::a).answer ==
@@ -189,8 +179,7 @@ TEST_CASE("A answers list the healthy instances of the service")
     }
 }
 
-TEST_CASE("unknown service: NXDOMAIN; nothing servable: NODATA; both with the SOA")
-{
+TEST_CASE("unknown service: NXDOMAIN; nothing servable: NODATA; both with the SOA") {
     Fixture f;
     Instance sick = web("web-1", v4(10, 0, 0, 1));
     sick.checks = {check("web-1:1", Health::critical)};
@@ -202,7 +191,8 @@ TEST_CASE("unknown service: NXDOMAIN; nothing servable: NODATA; both with the SO
     CHECK(unknown.rcode() == rcode::nxdomain);
     CHECK(unknown.answer.empty());
     CHECK(unknown.authority.size() == 1);
-    CHECK(unknown.authority.begin()->find(" SOA ns.cairn. hostmaster.cairn. ") != std::string::npos);
+    CHECK(unknown.authority.begin()->find(" SOA ns.cairn. hostmaster.cairn. ") !=
+          std::string::npos);
     CHECK(unknown.authority.begin()->ends_with(" 7"));
 
     Reply nodata = f.ask("web.service.cairn.", rrtype::a); // only an IPv6 one is healthy
@@ -215,15 +205,13 @@ TEST_CASE("unknown service: NXDOMAIN; nothing servable: NODATA; both with the SO
     CHECK(f.ask("bogus.cairn.", rrtype::a).rcode() == rcode::nxdomain);
     CHECK(f.ask("a.b.c.service.cairn.", rrtype::a).rcode() == rcode::nxdomain);
 
-    SUBCASE("before the first snapshot every service is unknown")
-    {
+    SUBCASE("before the first snapshot every service is unknown") {
         Fixture empty;
         CHECK(empty.ask("web.service.cairn.", rrtype::a).rcode() == rcode::nxdomain);
     }
 }
 
-TEST_CASE("SRV: priority from health, weight, port, target .addr. with its address in additional")
-{
+TEST_CASE("SRV: priority from health, weight, port, target .addr. with its address in additional") {
     Settings s = settings();
     s.serve_warning = ServeWarning::always;
     Fixture f(s);
@@ -235,17 +223,23 @@ TEST_CASE("SRV: priority from health, weight, port, target .addr. with its addre
     f.add(b);
     f.publish();
 
-    for (const char* name : {"_web._tcp.service.cairn.", "_web._tcp.cairn.", "web.service.cairn."}) {
+    for (const char* name :
+         {"_web._tcp.service.cairn.", "_web._tcp.cairn.", "web.service.cairn."}) {
         Reply r = f.ask(name, rrtype::srv, with_edns());
         CAPTURE(name);
         std::string owner = std::string(name);
-        CHECK(r.answer == std::set<std::string>{owner + " 5 SRV 1 10 8081 0a000001.addr.cairn.",
-                                                owner + " 5 SRV 2 1 8082 20010db8000000000000000000000002.addr.cairn."});
-        CHECK(r.additional == std::set<std::string>{"0a000001.addr.cairn. 5 A 10.0.0.1",
-                                                    "20010db8000000000000000000000002.addr.cairn. 5 AAAA 2001:db8::2"});
+        CHECK(r.answer ==
+              std::set<std::string>{
+                  owner + " 5 SRV 1 10 8081 0a000001.addr.cairn.",
+                  owner + " 5 SRV 2 1 8082 20010db8000000000000000000000002.addr.cairn."});
+        CHECK(r.additional ==
+              std::set<std::string>{
+                  "0a000001.addr.cairn. 5 A 10.0.0.1",
+                  "20010db8000000000000000000000002.addr.cairn. 5 AAAA 2001:db8::2"});
     }
     // The targets resolve.
-    CHECK(f.ask("0a000001.addr.cairn.", rrtype::a).answer == std::set<std::string>{"0a000001.addr.cairn. 30 A 10.0.0.1"});
+    CHECK(f.ask("0a000001.addr.cairn.", rrtype::a).answer ==
+          std::set<std::string>{"0a000001.addr.cairn. 30 A 10.0.0.1"});
     CHECK(f.ask("20010db8000000000000000000000002.addr.cairn.", rrtype::aaaa).answer.size() == 1);
     Reply wrong_family = f.ask("0a000001.addr.cairn.", rrtype::aaaa);
     CHECK(wrong_family.rcode() == rcode::noerror);
@@ -254,8 +248,7 @@ TEST_CASE("SRV: priority from health, weight, port, target .addr. with its addre
     CHECK(f.ask("0a0000zz.addr.cairn.", rrtype::a).rcode() == rcode::nxdomain);
 }
 
-TEST_CASE("tags filter, in both name forms")
-{
+TEST_CASE("tags filter, in both name forms") {
     Fixture f;
     Instance a = web("web-1", v4(10, 0, 0, 1));
     a.tags = {"v2", "Primary"};
@@ -274,8 +267,7 @@ TEST_CASE("tags filter, in both name forms")
     CHECK(none.answer.empty());
 }
 
-TEST_CASE("TXT: one record per instance with its metadata")
-{
+TEST_CASE("TXT: one record per instance with its metadata") {
     Fixture f;
     Instance a = web("web-1", v4(10, 0, 0, 1));
     a.meta = {{"version", "2.1.0"}, {"zone", "a"}};
@@ -290,53 +282,52 @@ TEST_CASE("TXT: one record per instance with its metadata")
                                 "web.service.cairn. 5 TXT \"version=2.0.9\""});
 }
 
-TEST_CASE("serve_warning: fallback, always, never")
-{
+TEST_CASE("serve_warning: fallback, always, never") {
     auto build = [](ServeWarning mode, bool with_passing) {
         Settings s = settings();
         s.serve_warning = mode;
         auto f = std::make_unique<Fixture>(s);
-        if (with_passing)
-            f->add(web("web-1", v4(10, 0, 0, 1)));
+        if (with_passing) f->add(web("web-1", v4(10, 0, 0, 1)));
         Instance w = web("web-2", v4(10, 0, 0, 2));
         w.checks = {check("web-2:1", Health::warning)};
         f->add(w);
         f->publish();
         return f;
     };
-    CHECK(build(ServeWarning::fallback, true)->ask("web.service.cairn.", rrtype::a).answer.size() == 1);
+    CHECK(build(ServeWarning::fallback, true)->ask("web.service.cairn.", rrtype::a).answer.size() ==
+          1);
     CHECK(build(ServeWarning::fallback, false)->ask("web.service.cairn.", rrtype::a).answer ==
           std::set<std::string>{"web.service.cairn. 5 A 10.0.0.2"});
-    CHECK(build(ServeWarning::always, true)->ask("web.service.cairn.", rrtype::a).answer.size() == 2);
+    CHECK(build(ServeWarning::always, true)->ask("web.service.cairn.", rrtype::a).answer.size() ==
+          2);
     CHECK(build(ServeWarning::never, false)->ask("web.service.cairn.", rrtype::a).answer.empty());
-    CHECK(build(ServeWarning::never, false)->ask("web.service.cairn.", rrtype::a).authority.size() == 1);
+    CHECK(
+        build(ServeWarning::never, false)->ask("web.service.cairn.", rrtype::a).authority.size() ==
+        1);
 }
 
-TEST_CASE("TTL: the instance's own, else service_ttl")
-{
+TEST_CASE("TTL: the instance's own, else service_ttl") {
     Fixture f;
     Instance a = web("web-1", v4(10, 0, 0, 1));
     a.ttl_ms = 60'000;
     f.add(a);
     f.publish();
-    CHECK(f.ask("web.service.cairn.", rrtype::a).answer == std::set<std::string>{"web.service.cairn. 60 A 10.0.0.1"});
+    CHECK(f.ask("web.service.cairn.", rrtype::a).answer ==
+          std::set<std::string>{"web.service.cairn. 60 A 10.0.0.1"});
 }
 
-TEST_CASE("answer_limit caps without TC; records that do not fit set TC and TCP gets them all")
-{
+TEST_CASE("answer_limit caps without TC; records that do not fit set TC and TCP gets them all") {
     Settings limited = settings();
     limited.answer_limit = 3;
     Fixture f(limited);
-    for (std::uint8_t i = 1; i <= 200; ++i)
-        f.add(web("web-" + std::to_string(i), v4(10, 0, 1, i)));
+    for (std::uint8_t i = 1; i <= 200; ++i) f.add(web("web-" + std::to_string(i), v4(10, 0, 1, i)));
     f.publish();
     Reply capped = f.ask("web.service.cairn.", rrtype::a);
     CHECK(capped.answer.size() == 3);
     CHECK_FALSE(capped.tc());
 
     Fixture g;
-    for (std::uint8_t i = 1; i <= 200; ++i)
-        g.add(web("web-" + std::to_string(i), v4(10, 0, 1, i)));
+    for (std::uint8_t i = 1; i <= 200; ++i) g.add(web("web-" + std::to_string(i), v4(10, 0, 1, i)));
     g.publish();
     Reply udp = g.ask("web.service.cairn.", rrtype::a);
     CHECK(udp.tc());
@@ -351,8 +342,7 @@ TEST_CASE("answer_limit caps without TC; records that do not fit set TC and TCP 
     CHECK(srv.additional.size() == 200);
 }
 
-TEST_CASE("the same address twice is one A record")
-{
+TEST_CASE("the same address twice is one A record") {
     Fixture f;
     f.add(web("web-1", v4(10, 0, 0, 1), 8080));
     f.add(web("web-2", v4(10, 0, 0, 1), 8081));
@@ -364,14 +354,14 @@ TEST_CASE("the same address twice is one A record")
 
 // Reply's sections are sets, so these count the records in the header: a
 // record written twice would still be one line of the set.
-TEST_CASE("duplicates are written once: A by address, SRV by address and port, TXT by RDATA")
-{
+TEST_CASE("duplicates are written once: A by address, SRV by address and port, TXT by RDATA") {
     Fixture f;
     // 300 instances on 3 addresses, each address with 2 ports, all with one
     // of 2 metadata sets.
     for (int i = 0; i < 300; ++i) {
-        Instance w = web("web-" + std::to_string(i), v4(10, 0, 0, static_cast<std::uint8_t>(1 + i % 3)),
-                         static_cast<std::uint16_t>(8080 + i % 2));
+        Instance w =
+            web("web-" + std::to_string(i), v4(10, 0, 0, static_cast<std::uint8_t>(1 + i % 3)),
+                static_cast<std::uint16_t>(8080 + i % 2));
         w.meta = {{"version", i % 2 == 0 ? "1" : "2"}};
         f.add(w);
     }
@@ -388,15 +378,16 @@ TEST_CASE("duplicates are written once: A by address, SRV by address and port, T
     CHECK(counts(rrtype::txt) == std::pair<std::uint16_t, std::uint16_t>{2, 0});
 }
 
-TEST_CASE("<node>.node: this agent and the snapshot's live nodes")
-{
+TEST_CASE("<node>.node: this agent and the snapshot's live nodes") {
     Fixture f;
     registry::Node other{"db-host", "dc1", v4(10, 9, 9, 9), {{"rack", "r1"}}, true};
     f.registry.set_node(other);
     f.registry.set_node(registry::Node{"gone", "dc1", v4(10, 9, 9, 8), {}, false});
     f.publish();
-    CHECK(f.ask("agent-1.node.cairn.", rrtype::a).answer == std::set<std::string>{"agent-1.node.cairn. 30 A 127.0.0.1"});
-    CHECK(f.ask("DB-Host.node.cairn.", rrtype::a).answer == std::set<std::string>{"db-host.node.cairn. 30 A 10.9.9.9"});
+    CHECK(f.ask("agent-1.node.cairn.", rrtype::a).answer ==
+          std::set<std::string>{"agent-1.node.cairn. 30 A 127.0.0.1"});
+    CHECK(f.ask("DB-Host.node.cairn.", rrtype::a).answer ==
+          std::set<std::string>{"db-host.node.cairn. 30 A 10.9.9.9"});
     CHECK(f.ask("db-host.node.cairn.", rrtype::txt).answer ==
           std::set<std::string>{"db-host.node.cairn. 30 TXT \"rack=r1\""});
     CHECK(f.ask("agent-1.node.cairn.", rrtype::aaaa).answer.empty());
@@ -405,8 +396,7 @@ TEST_CASE("<node>.node: this agent and the snapshot's live nodes")
     CHECK(f.ask("nobody.node.cairn.", rrtype::a).rcode() == rcode::nxdomain);
 }
 
-TEST_CASE("the apex still answers SOA and NS")
-{
+TEST_CASE("the apex still answers SOA and NS") {
     Fixture f;
     f.publish();
     Reply soa = f.ask("cairn.", rrtype::soa);
@@ -414,14 +404,14 @@ TEST_CASE("the apex still answers SOA and NS")
     Reply ns = f.ask("cairn.", rrtype::ns);
     CHECK(ns.answer == std::set<std::string>{"cairn. 30 NS ns.cairn."});
     CHECK(ns.additional == std::set<std::string>{"ns.cairn. 30 A 127.0.0.1"});
-    CHECK(f.ask("ns.cairn.", rrtype::a).answer == std::set<std::string>{"ns.cairn. 30 A 127.0.0.1"});
+    CHECK(f.ask("ns.cairn.", rrtype::a).answer ==
+          std::set<std::string>{"ns.cairn. 30 A 127.0.0.1"});
     Reply wrong_family = f.ask("ns.cairn.", rrtype::aaaa);
     CHECK(wrong_family.answer.empty());
     CHECK(wrong_family.authority.size() == 1);
 }
 
-TEST_CASE("weighted through DNS: 90/10 in the first A record")
-{
+TEST_CASE("weighted through DNS: 90/10 in the first A record") {
     Settings s = settings();
     s.policy = registry::Policy::weighted;
     Fixture f(s);
@@ -446,8 +436,7 @@ TEST_CASE("weighted through DNS: 90/10 in the first A record")
     CHECK(share < 0.93);
 }
 
-TEST_CASE("affinity on the EDNS Client Subnet, echoed with its scope")
-{
+TEST_CASE("affinity on the EDNS Client Subnet, echoed with its scope") {
     Fixture f;
     for (std::uint8_t i = 1; i <= 4; ++i) {
         Instance inst = web("web-" + std::to_string(i), v4(10, 0, 0, i));
@@ -475,20 +464,17 @@ TEST_CASE("affinity on the EDNS Client Subnet, echoed with its scope")
     std::map<std::string, int> spread;
     for (std::uint8_t subnet = 0; subnet < 100; ++subnet) {
         std::string first = first_of(subnet);
-        for (int again = 0; again < 3; ++again)
-            CHECK(first_of(subnet) == first);
+        for (int again = 0; again < 3; ++again) CHECK(first_of(subnet) == first);
         ++spread[first];
     }
     CHECK(spread.size() == 4); // the clients are spread over every instance
 }
 
-TEST_CASE("round_robin through DNS rotates the first record evenly")
-{
+TEST_CASE("round_robin through DNS rotates the first record evenly") {
     Settings s = settings();
     s.policy = registry::Policy::round_robin;
     Fixture f(s);
-    for (std::uint8_t i = 1; i <= 3; ++i)
-        f.add(web("web-" + std::to_string(i), v4(10, 0, 0, i)));
+    for (std::uint8_t i = 1; i <= 3; ++i) f.add(web("web-" + std::to_string(i), v4(10, 0, 0, i)));
     f.publish();
     std::map<std::string, int> first;
     for (int q = 0; q < 300; ++q) {
@@ -499,14 +485,13 @@ TEST_CASE("round_robin through DNS rotates the first record evenly")
         std::free(text);
     }
     CHECK(first.size() == 3);
-    for (const auto& [address, count] : first)
-        CHECK(count == 100);
+    for (const auto& [address, count] : first) CHECK(count == 100);
 }
 
-TEST_CASE("steady-state discovery queries allocate nothing")
-{
-    for (registry::Policy policy : {registry::Policy::random, registry::Policy::round_robin, registry::Policy::weighted,
-                                    registry::Policy::affinity, registry::Policy::fastest}) {
+TEST_CASE("steady-state discovery queries allocate nothing") {
+    for (registry::Policy policy :
+         {registry::Policy::random, registry::Policy::round_robin, registry::Policy::weighted,
+          registry::Policy::affinity, registry::Policy::fastest}) {
         Settings s = settings();
         s.policy = policy;
         s.serve_warning = ServeWarning::always;
@@ -515,8 +500,7 @@ TEST_CASE("steady-state discovery queries allocate nothing")
             Instance inst = web("web-" + std::to_string(i), i % 2 ? v4(10, 0, 0, i) : v6_last(i));
             inst.tags = {"v2"};
             inst.meta = {{"version", "1"}, {"n", std::to_string(i)}};
-            if (i % 5 == 0)
-                inst.checks = {check(inst.id + ":1", Health::warning)};
+            if (i % 5 == 0) inst.checks = {check(inst.id + ":1", Health::warning)};
             f.add(inst);
         }
         f.publish();
@@ -524,8 +508,9 @@ TEST_CASE("steady-state discovery queries allocate nothing")
         ecs.options = ecs_option(198, 51, 100, 24);
         std::vector<std::vector<std::uint8_t>> queries;
         for (std::uint16_t type : {rrtype::a, rrtype::aaaa, rrtype::srv, rrtype::txt})
-            for (const char* name : {"web.service.cairn.", "v2.web.service.cairn.", "_web._tcp.service.cairn.",
-                                     "nope.service.cairn.", "0a000001.addr.cairn.", "agent-1.node.cairn."})
+            for (const char* name :
+                 {"web.service.cairn.", "v2.web.service.cairn.", "_web._tcp.service.cairn.",
+                  "nope.service.cairn.", "0a000001.addr.cairn.", "agent-1.node.cairn."})
                 queries.push_back(test::make_query(name, type, ecs));
         // The Asker's reply parsing (ldns) allocates; answer into a raw buffer instead.
         registry::SnapshotSlot& slot = f.asker.slot();
@@ -541,8 +526,8 @@ TEST_CASE("steady-state discovery queries allocate nothing")
         std::size_t before = cairn::dns::test::allocation_count();
         REQUIRE(before > 0); // the counter counts
         for (int round = 0; round < 10; ++round)
-            for (const auto& q : queries)
-                responder->respond(q, client, out);
-        CHECK_MESSAGE(cairn::dns::test::allocation_count() == before, "policy ", static_cast<int>(policy));
+            for (const auto& q : queries) responder->respond(q, client, out);
+        CHECK_MESSAGE(cairn::dns::test::allocation_count() == before, "policy ",
+                      static_cast<int>(policy));
     }
 }

@@ -12,15 +12,14 @@ using namespace cairn::dns;
 
 namespace {
 
-bool has_line(const std::string& text, const std::string& line)
-{
+bool has_line(const std::string& text, const std::string& line) {
     return text.find("\n" + line + "\n") != std::string::npos || text.rfind(line + "\n", 0) == 0;
 }
 
 } // namespace
 
-TEST_CASE("a thread counts each answer by the RCODE and TC bit in its header, under its transport")
-{
+TEST_CASE(
+    "a thread counts each answer by the RCODE and TC bit in its header, under its transport") {
     WorkerStats udp;
     const std::uint8_t nxdomain_tc[12] = {0x12, 0x34, 0x82, 0x03};
     const std::uint8_t noerror[12] = {0x12, 0x34, 0x80, 0x00};
@@ -42,8 +41,8 @@ TEST_CASE("a thread counts each answer by the RCODE and TC bit in its header, un
     CHECK(t.truncated == 0);
 }
 
-TEST_CASE("format_metrics: queries, answers by transport and rcode, truncations, drops, TCP connections")
-{
+TEST_CASE("format_metrics: queries, answers by transport and rcode, truncations, drops, TCP "
+          "connections") {
     Server::Stats s;
     s.udp_queries = 10;
     s.tcp_queries = 4;

@@ -9,8 +9,7 @@ using cairn::dns::FrameBuffer;
 
 namespace {
 
-void feed(FrameBuffer& frames, const std::vector<std::uint8_t>& bytes)
-{
+void feed(FrameBuffer& frames, const std::vector<std::uint8_t>& bytes) {
     std::size_t done = 0;
     while (done < bytes.size()) {
         auto space = frames.writable();
@@ -22,8 +21,7 @@ void feed(FrameBuffer& frames, const std::vector<std::uint8_t>& bytes)
     }
 }
 
-std::vector<std::uint8_t> frame(std::size_t length, std::uint8_t fill)
-{
+std::vector<std::uint8_t> frame(std::size_t length, std::uint8_t fill) {
     // Sized once: a two-byte vector grown by insert() trips GCC 12's -O3
     // -Warray-bounds false positive.
     std::vector<std::uint8_t> f(2 + length, fill);
@@ -34,8 +32,7 @@ std::vector<std::uint8_t> frame(std::size_t length, std::uint8_t fill)
 
 } // namespace
 
-TEST_CASE("frames: several messages in one read come out one by one")
-{
+TEST_CASE("frames: several messages in one read come out one by one") {
     FrameBuffer frames(64);
     auto bytes = frame(3, 0xaa);
     auto second = frame(5, 0xbb);
@@ -53,8 +50,7 @@ TEST_CASE("frames: several messages in one read come out one by one")
     CHECK(frames.buffered() == 0);
 }
 
-TEST_CASE("frames: a length prefix split across reads")
-{
+TEST_CASE("frames: a length prefix split across reads") {
     FrameBuffer frames(64);
     auto bytes = frame(10, 0x11);
     feed(frames, {bytes[0]});
@@ -67,8 +63,7 @@ TEST_CASE("frames: a length prefix split across reads")
     CHECK(m->size() == 10);
 }
 
-TEST_CASE("frames: a message larger than the buffer grows it, but never past one maximal frame")
-{
+TEST_CASE("frames: a message larger than the buffer grows it, but never past one maximal frame") {
     FrameBuffer frames(16);
     feed(frames, frame(1000, 0x22));
     auto m = frames.next();
@@ -83,8 +78,7 @@ TEST_CASE("frames: a message larger than the buffer grows it, but never past one
     CHECK(frames.capacity() == FrameBuffer::max_frame);
 }
 
-TEST_CASE("frames: leftover bytes move to the front instead of growing")
-{
+TEST_CASE("frames: leftover bytes move to the front instead of growing") {
     FrameBuffer frames(32);
     // 3 frames of 8 bytes (10 with prefix), then half of a fourth.
     std::vector<std::uint8_t> bytes;
@@ -95,8 +89,7 @@ TEST_CASE("frames: leftover bytes move to the front instead of growing")
     auto fourth = frame(8, 9);
     bytes.insert(bytes.end(), fourth.begin(), fourth.begin() + 2);
     feed(frames, bytes);
-    for (int i = 0; i < 3; ++i)
-        REQUIRE(frames.next());
+    for (int i = 0; i < 3; ++i) REQUIRE(frames.next());
     feed(frames, std::vector<std::uint8_t>(fourth.begin() + 2, fourth.end()));
     auto m = frames.next();
     REQUIRE(m);
@@ -104,8 +97,7 @@ TEST_CASE("frames: leftover bytes move to the front instead of growing")
     CHECK(frames.capacity() == 32);
 }
 
-TEST_CASE("frames: a zero-length message is a message")
-{
+TEST_CASE("frames: a zero-length message is a message") {
     FrameBuffer frames;
     feed(frames, {0, 0});
     auto m = frames.next();

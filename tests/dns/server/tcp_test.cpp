@@ -11,16 +11,16 @@ using namespace cairn::dns::test;
 
 namespace {
 
-ServerOptions one_worker(std::chrono::milliseconds idle = 10s, unsigned max_connections = 1024)
-{
-    return {.listen = {address("127.0.0.1:0")}, .workers = 1, .tcp_max_connections = max_connections,
+ServerOptions one_worker(std::chrono::milliseconds idle = 10s, unsigned max_connections = 1024) {
+    return {.listen = {address("127.0.0.1:0")},
+            .workers = 1,
+            .tcp_max_connections = max_connections,
             .tcp_idle_timeout = idle};
 }
 
 } // namespace
 
-TEST_CASE("tcp: several queries in one write are all answered, in order")
-{
+TEST_CASE("tcp: several queries in one write are all answered, in order") {
     Server server(one_worker(), echo_factory());
     REQUIRE(server.start());
     auto s = tcp_connect(server.bound_addresses()[0]);
@@ -40,8 +40,7 @@ TEST_CASE("tcp: several queries in one write are all answered, in order")
     CHECK(server.stats().tcp_connections == 1);
 }
 
-TEST_CASE("tcp: a length prefix and a message split across writes")
-{
+TEST_CASE("tcp: a length prefix and a message split across writes") {
     Server server(one_worker(), echo_factory());
     REQUIRE(server.start());
     auto s = tcp_connect(server.bound_addresses()[0]);
@@ -58,8 +57,7 @@ TEST_CASE("tcp: a length prefix and a message split across writes")
     CHECK(answer->size() == f.size() - 2);
 }
 
-TEST_CASE("tcp: a silent connection is closed after the idle timeout, an active one is not")
-{
+TEST_CASE("tcp: a silent connection is closed after the idle timeout, an active one is not") {
     Server server(one_worker(400ms), echo_factory());
     REQUIRE(server.start());
     auto start = Clock::now();
@@ -82,8 +80,7 @@ TEST_CASE("tcp: a silent connection is closed after the idle timeout, an active 
     CHECK(id_of(*last) == 99);
 }
 
-TEST_CASE("tcp: at the cap, the least recently active idle connection makes room")
-{
+TEST_CASE("tcp: at the cap, the least recently active idle connection makes room") {
     Server server(one_worker(10s, 2), echo_factory());
     REQUIRE(server.start());
     auto bound = server.bound_addresses()[0];
@@ -111,8 +108,7 @@ TEST_CASE("tcp: at the cap, the least recently active idle connection makes room
     CHECK(server.stats().tcp_connections == 2);
 }
 
-TEST_CASE("tcp: the client's half-close still gets every answer, then EOF")
-{
+TEST_CASE("tcp: the client's half-close still gets every answer, then EOF") {
     Server server(one_worker(), echo_factory());
     REQUIRE(server.start());
     auto s = tcp_connect(server.bound_addresses()[0]);
@@ -131,8 +127,7 @@ TEST_CASE("tcp: the client's half-close still gets every answer, then EOF")
     CHECK(closed_by_peer(s, 3s));
 }
 
-TEST_CASE("tcp: a client that does not read is not read from either")
-{
+TEST_CASE("tcp: a client that does not read is not read from either") {
     Server server(one_worker(), echo_factory());
     REQUIRE(server.start());
     // A small receive window, so answers back up in the server quickly.
@@ -169,8 +164,7 @@ TEST_CASE("tcp: a client that does not read is not read from either")
     CHECK(last < count / 2);
 }
 
-TEST_CASE("tcp: stop() writes the answers already queued before closing")
-{
+TEST_CASE("tcp: stop() writes the answers already queued before closing") {
     auto options = one_worker();
     options.stop_grace = 30s; // a generous grace: the client reads slowly through a small window
     Server server(options, echo_factory());
@@ -205,8 +199,8 @@ TEST_CASE("tcp: stop() writes the answers already queued before closing")
     CHECK(received >= static_cast<int>(queued));
 }
 
-TEST_CASE("tcp: a query trickled byte by byte is cut off at the query timeout, not reset by each byte")
-{
+TEST_CASE(
+    "tcp: a query trickled byte by byte is cut off at the query timeout, not reset by each byte") {
     auto options = one_worker(10s);
     options.tcp_query_timeout = 300ms;
     Server server(options, echo_factory());
@@ -227,8 +221,8 @@ TEST_CASE("tcp: a query trickled byte by byte is cut off at the query timeout, n
     CHECK(server.stats().tcp_timeouts >= 1);
 }
 
-TEST_CASE("tcp: at the cap, the connection that has waited longest for a complete query is evicted")
-{
+TEST_CASE(
+    "tcp: at the cap, the connection that has waited longest for a complete query is evicted") {
     auto options = one_worker(10s, 3);
     options.tcp_query_timeout = 10s;
     Server server(options, echo_factory());
@@ -256,8 +250,7 @@ TEST_CASE("tcp: at the cap, the connection that has waited longest for a complet
     CHECK(server.stats().tcp_evicted == 1);
 }
 
-TEST_CASE("tcp: one client address gets at most tcp_max_per_client connections")
-{
+TEST_CASE("tcp: one client address gets at most tcp_max_per_client connections") {
     auto options = one_worker();
     options.tcp_max_per_client = 2;
     Server server(options, echo_factory());
@@ -288,8 +281,7 @@ namespace {
 class SlowResponder final : public Responder {
 public:
     std::size_t respond(std::span<const std::uint8_t> query, const Client& client,
-                        std::span<std::uint8_t> out) noexcept override
-    {
+                        std::span<std::uint8_t> out) noexcept override {
         if (query.size() >= 2 && (query[0] << 8 | query[1]) < 5000)
             std::this_thread::sleep_for(1ms);
         return echo_.respond(query, client, out);
@@ -301,8 +293,7 @@ private:
 
 } // namespace
 
-TEST_CASE("tcp: one client's pipelined burst does not hold back another client's query")
-{
+TEST_CASE("tcp: one client's pipelined burst does not hold back another client's query") {
     Server server(one_worker(), [] { return std::make_unique<SlowResponder>(); });
     REQUIRE(server.start());
     auto bound = server.bound_addresses()[0];

@@ -8,8 +8,7 @@ using namespace cairn;
 using namespace cairn::dns;
 using namespace cairn::dns::test;
 
-TEST_CASE("udp: a burst of queries is answered, each one")
-{
+TEST_CASE("udp: a burst of queries is answered, each one") {
     Server server({.listen = {address("127.0.0.1:0")}, .workers = 1}, echo_factory());
     REQUIRE(server.start());
     REQUIRE(server.bound_addresses().size() == 1);
@@ -17,13 +16,11 @@ TEST_CASE("udp: a burst of queries is answered, each one")
 
     auto s = udp_socket(server.bound_addresses()[0]);
     constexpr int count = 200; // several recvmmsg batches
-    for (int i = 0; i < count; ++i)
-        send_all(s, make_query(static_cast<std::uint16_t>(i)));
+    for (int i = 0; i < count; ++i) send_all(s, make_query(static_cast<std::uint16_t>(i)));
     std::set<std::uint16_t> ids;
     for (int i = 0; i < count; ++i) {
         auto answer = udp_receive(s);
-        if (!answer)
-            break;
+        if (!answer) break;
         REQUIRE(answer->size() >= 12);
         CHECK(((*answer)[2] & 0x80) != 0);
         ids.insert(id_of(*answer));
@@ -41,8 +38,7 @@ TEST_CASE("udp: a burst of queries is answered, each one")
     CHECK(stats.dropped == 0);
 }
 
-TEST_CASE("udp: what the responder refuses is counted as dropped and not answered")
-{
+TEST_CASE("udp: what the responder refuses is counted as dropped and not answered") {
     Server server({.listen = {address("127.0.0.1:0")}, .workers = 1}, echo_factory());
     REQUIRE(server.start());
     auto s = udp_socket(server.bound_addresses()[0]);
@@ -56,8 +52,7 @@ TEST_CASE("udp: what the responder refuses is counted as dropped and not answere
     CHECK(id_of(*answer) == 7);
 }
 
-TEST_CASE("udp and tcp on ::1")
-{
+TEST_CASE("udp and tcp on ::1") {
     Server server({.listen = {address("[::1]:0")}, .workers = 1}, echo_factory());
     auto started = server.start();
     if (!started && started.error().message.find("Cannot assign") != std::string::npos) {
@@ -81,9 +76,9 @@ TEST_CASE("udp and tcp on ::1")
     CHECK(id_of(*tcp_answer) == 43);
 }
 
-TEST_CASE("several addresses and workers share the same ports")
-{
-    Server server({.listen = {address("127.0.0.1:0"), address("127.0.0.2:0")}, .workers = 3}, echo_factory());
+TEST_CASE("several addresses and workers share the same ports") {
+    Server server({.listen = {address("127.0.0.1:0"), address("127.0.0.2:0")}, .workers = 3},
+                  echo_factory());
     REQUIRE(server.start());
     CHECK(server.worker_count() == 3);
     REQUIRE(server.bound_addresses().size() == 2);
@@ -93,16 +88,14 @@ TEST_CASE("several addresses and workers share the same ports")
         for (int i = 0; i < 16; ++i) {
             auto s = udp_socket(bound);
             send_all(s, make_query(static_cast<std::uint16_t>(i)));
-            if (auto a = udp_receive(s); a && id_of(*a) == i)
-                ++answered;
+            if (auto a = udp_receive(s); a && id_of(*a) == i) ++answered;
         }
     }
     CHECK(answered == 32);
     CHECK(server.stats().udp_queries == 32);
 }
 
-TEST_CASE("start fails naming an address already in use")
-{
+TEST_CASE("start fails naming an address already in use") {
     // A socket without SO_REUSEPORT holds the port, so ours cannot share it.
     Socket holder(AF_INET, SOCK_DGRAM);
     auto any = address("127.0.0.1:0");
@@ -120,8 +113,7 @@ TEST_CASE("start fails naming an address already in use")
     server.stop(); // harmless when not started
 }
 
-TEST_CASE("a second server on a port the first one serves fails instead of sharing it")
-{
+TEST_CASE("a second server on a port the first one serves fails instead of sharing it") {
     Server first({.listen = {address("127.0.0.1:0")}, .workers = 2}, echo_factory());
     REQUIRE(first.start());
     SocketAddress taken = first.bound_addresses()[0];
@@ -133,8 +125,7 @@ TEST_CASE("a second server on a port the first one serves fails instead of shari
     CHECK(started.error().message.find("in use") != std::string::npos);
 }
 
-TEST_CASE("stop is idempotent, the destructor stops, and the ports are free afterwards")
-{
+TEST_CASE("stop is idempotent, the destructor stops, and the ports are free afterwards") {
     SocketAddress bound;
     {
         Server server({.listen = {address("127.0.0.1:0")}, .workers = 2}, echo_factory());
@@ -154,8 +145,7 @@ TEST_CASE("stop is idempotent, the destructor stops, and the ports are free afte
     CHECK(third.start());
 }
 
-TEST_CASE("udp on a wildcard address answers from the address the query was sent to")
-{
+TEST_CASE("udp on a wildcard address answers from the address the query was sent to") {
     // Bound to 0.0.0.0, queried at 127.0.0.2 from a socket connected to it:
     // the connected client drops a reply from any other source (127.0.0.1,
     // the kernel's choice without IP_PKTINFO).

@@ -6,16 +6,15 @@
 
 #include <doctest/doctest.h>
 
-#include "dns/zone/zone.hpp"
 #include "asker.hpp"
+#include "dns/zone/zone.hpp"
 
 using namespace cairn::dns;
 using namespace cairn::dns::test;
 
 namespace {
 
-std::string error_of(const std::string& text)
-{
+std::string error_of(const std::string& text) {
     auto r = load_zone_text(text, "z.test.", "z.zone");
     REQUIRE_FALSE(r.has_value());
     return r.error().message;
@@ -25,20 +24,18 @@ const char* const head = "$ORIGIN z.test.\n$TTL 60\n@ IN SOA ns h 1 2 3 4 5\n";
 
 } // namespace
 
-TEST_CASE("every supported type loads and answers in wire form")
-{
-    std::string text = std::string(head) +
-                       "@ IN NS ns\n"
-                       "ns IN A 192.0.2.1\n"
-                       "ns IN AAAA 2001:db8::1\n"
-                       "c IN CNAME ns\n"
-                       "s IN SRV 1 2 3 ns\n"
-                       "t IN TXT \"a b\" c\n"
-                       "@ IN MX 10 ns\n"
-                       "p IN PTR ns\n"
-                       "@ IN CAA 0 issue \"ca.example\"\n"
-                       "u IN TYPE65534 \\# 3 0a0b0c\n"
-                       "g IN TYPE1 \\# 4 C0000263\n";
+TEST_CASE("every supported type loads and answers in wire form") {
+    std::string text = std::string(head) + "@ IN NS ns\n"
+                                           "ns IN A 192.0.2.1\n"
+                                           "ns IN AAAA 2001:db8::1\n"
+                                           "c IN CNAME ns\n"
+                                           "s IN SRV 1 2 3 ns\n"
+                                           "t IN TXT \"a b\" c\n"
+                                           "@ IN MX 10 ns\n"
+                                           "p IN PTR ns\n"
+                                           "@ IN CAA 0 issue \"ca.example\"\n"
+                                           "u IN TYPE65534 \\# 3 0a0b0c\n"
+                                           "g IN TYPE1 \\# 4 C0000263\n";
     auto zones = load_zone_text(text, "z.test.");
     REQUIRE_MESSAGE(zones.has_value(), (zones ? "" : zones.error().message));
     auto info = (*zones)->info();
@@ -46,45 +43,52 @@ TEST_CASE("every supported type loads and answers in wire form")
     CHECK(info[0].origin == "z.test.");
     CHECK(info[0].serial == 1);
     Asker asker(*zones);
-    CHECK(asker.ask("s.z.test.", rrtype::srv).answer == std::set<std::string>{"s.z.test. 60 SRV 1 2 3 ns.z.test."});
-    CHECK(asker.ask("t.z.test.", rrtype::txt).answer == std::set<std::string>{"t.z.test. 60 TXT \"a b\" \"c\""});
+    CHECK(asker.ask("s.z.test.", rrtype::srv).answer ==
+          std::set<std::string>{"s.z.test. 60 SRV 1 2 3 ns.z.test."});
+    CHECK(asker.ask("t.z.test.", rrtype::txt).answer ==
+          std::set<std::string>{"t.z.test. 60 TXT \"a b\" \"c\""});
     CHECK(asker.ask("z.test.", rrtype::caa).answer.size() == 1);
-    CHECK(asker.ask("p.z.test.", rrtype::ptr).answer == std::set<std::string>{"p.z.test. 60 PTR ns.z.test."});
+    CHECK(asker.ask("p.z.test.", rrtype::ptr).answer ==
+          std::set<std::string>{"p.z.test. 60 PTR ns.z.test."});
     Reply unknown = asker.ask("u.z.test.", 65534);
     CHECK(unknown.answer.size() == 1);
     const std::vector<std::uint8_t> rdata = {0, 3, 0x0a, 0x0b, 0x0c}; // RDLENGTH and RDATA
     CHECK(std::search(unknown.bytes.begin(), unknown.bytes.end(), rdata.begin(), rdata.end()) !=
           unknown.bytes.end());
-    CHECK(asker.ask("g.z.test.", rrtype::a).answer == std::set<std::string>{"g.z.test. 60 A 192.0.2.99"});
+    CHECK(asker.ask("g.z.test.", rrtype::a).answer ==
+          std::set<std::string>{"g.z.test. 60 A 192.0.2.99"});
 }
 
-TEST_CASE("duplicate records are kept once")
-{
-    auto zones = load_zone_text(std::string(head) + "a IN A 192.0.2.1\na IN A 192.0.2.1\n", "z.test.");
+TEST_CASE("duplicate records are kept once") {
+    auto zones =
+        load_zone_text(std::string(head) + "a IN A 192.0.2.1\na IN A 192.0.2.1\n", "z.test.");
     REQUIRE(zones.has_value());
     Asker asker(*zones);
     Reply r = asker.ask("a.z.test.", rrtype::a);
     CHECK(ldns_pkt_ancount(r.pkt.get()) == 1);
 }
 
-TEST_CASE("broken zones are errors that name file and line")
-{
-    CHECK(error_of(std::string(head) + "a IN A 300.1.1.1\n") .find("z.zone:4:") == 0);
+TEST_CASE("broken zones are errors that name file and line") {
+    CHECK(error_of(std::string(head) + "a IN A 300.1.1.1\n").find("z.zone:4:") == 0);
     CHECK(error_of("$ORIGIN z.test.\na IN A 192.0.2.1\n").find("no SOA") != std::string::npos);
-    CHECK(error_of(std::string(head) + "@ IN SOA ns h 2 2 3 4 5\n").find("z.zone:4: a second SOA") == 0);
+    CHECK(
+        error_of(std::string(head) + "@ IN SOA ns h 2 2 3 4 5\n").find("z.zone:4: a second SOA") ==
+        0);
     std::string cname = error_of(std::string(head) + "a IN A 192.0.2.1\n\na IN CNAME b\n");
     CHECK(cname.find("z.zone:6: CNAME and other data") == 0);
-    CHECK(error_of(std::string(head) + "a IN CNAME b\na IN CNAME c\n").find("more than one CNAME") !=
-          std::string::npos);
+    CHECK(
+        error_of(std::string(head) + "a IN CNAME b\na IN CNAME c\n").find("more than one CNAME") !=
+        std::string::npos);
     CHECK(error_of(std::string(head) + "other.test. IN A 192.0.2.1\n").find("outside the zone") !=
           std::string::npos);
-    CHECK(error_of(std::string(head) + "a CH TXT \"x\"\n").find("only class IN") != std::string::npos);
-    CHECK(error_of(std::string(head) + "$INCLUDE other.zone\n").find("$INCLUDE") != std::string::npos);
+    CHECK(error_of(std::string(head) + "a CH TXT \"x\"\n").find("only class IN") !=
+          std::string::npos);
+    CHECK(error_of(std::string(head) + "$INCLUDE other.zone\n").find("$INCLUDE") !=
+          std::string::npos);
     CHECK(error_of(std::string(head) + "a IN BOGUSTYPE 1\n").find("z.zone:4:") == 0);
 }
 
-TEST_CASE("load_zones reads *.zone from a directory; missing or empty directory is an empty set")
-{
+TEST_CASE("load_zones reads *.zone from a directory; missing or empty directory is an empty set") {
     auto dir = std::filesystem::temp_directory_path() / "cairn-zone-dir-test";
     std::filesystem::remove_all(dir);
     auto missing = load_zones(dir.string());
@@ -112,16 +116,14 @@ TEST_CASE("load_zones reads *.zone from a directory; missing or empty directory 
     std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("the shipped example zone loads")
-{
+TEST_CASE("the shipped example zone loads") {
     auto dir = std::filesystem::path(CAIRN_SOURCE_ROOT) / "zones";
     auto zones = load_zones(dir.string());
     REQUIRE_MESSAGE(zones.has_value(), (zones ? "" : zones.error().message));
     CHECK_FALSE((*zones)->empty());
 }
 
-TEST_CASE("names: text and wire")
-{
+TEST_CASE("names: text and wire") {
     auto n = name_from_text("A.b\\.c.\\065.");
     REQUIRE(n.has_value());
     CHECK(n->labels == 3);
@@ -136,7 +138,8 @@ TEST_CASE("names: text and wire")
     auto lower = name_from_text("www.example.");
     CHECK(names_equal(upper->name(), lower->name()));
     CHECK(is_subdomain(lower->name(), name_from_text("EXAMPLE")->name()));
-    CHECK_FALSE(is_subdomain(name_from_text("xexample.")->name(), name_from_text("example.")->name()));
+    CHECK_FALSE(
+        is_subdomain(name_from_text("xexample.")->name(), name_from_text("example.")->name()));
     CHECK(count_labels(lower->name()) == 2);
     CHECK(name_to_text(strip_labels(lower->name(), 1)) == "example.");
 }

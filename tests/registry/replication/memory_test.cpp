@@ -51,7 +51,8 @@ TEST_CASE("a replica holds at most 1 KB per instance it learned") {
             id += std::to_string(n);
             std::string service = "svc";
             service += std::to_string(n % 100);
-            Instance i = cairn::registry::test::make_instance(id, service, static_cast<std::uint8_t>(n));
+            Instance i =
+                cairn::registry::test::make_instance(id, service, static_cast<std::uint8_t>(n));
             i.tags = {"v2", "primary"};
             i.meta = {{"version", "2.1.0"}};
             i.checks.push_back(cairn::registry::test::ttl_check(id + ":1", Health::passing));
