@@ -7,7 +7,7 @@ CAIRN_PACKAGES="meson ninja-build g++ pkg-config cmake clang-14 libclang-rt-14-d
   nlohmann-json3-dev libhttp-parser-dev libjemalloc-dev libsqlite3-dev zlib1g-dev libssl-dev
   golang-go golang-github-hashicorp-memberlist-dev
   python3 python3-dnspython bind9-dnsutils knot-dnsutils ldnsutils curl nsd knot dnsperf
-  iproute2 procps"
+  iproute2 procps nftables"
 missing=""
 for p in $CAIRN_PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
