@@ -23,6 +23,7 @@ import atexit
 import json
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -120,7 +121,20 @@ class Net:
         how = None
         for ns in self.namespaces:
             how = lose_packets(ns, percent, how)
+        self.loss = how
         return how
+
+    def dropped(self):
+        """Packets dropped so far by the loss on every agent's link, in all."""
+        total = 0
+        for ns in self.namespaces:
+            if self.loss == "netem":
+                out = run("ip", "netns", "exec", ns, "tc", "-s", "qdisc", "show", "dev", "eth0").stdout
+                total += int(re.search(r"dropped (\d+)", out).group(1))
+            else:
+                out = run("ip", "netns", "exec", ns, "nft", "list", "table", "inet", "cairn_loss").stdout
+                total += int(re.search(r"counter packets (\d+)", out).group(1))
+        return total
 
 
 def lose_packets(ns, percent, how=None):
@@ -146,7 +160,7 @@ def lose_packets(ns, percent, how=None):
     rules = ("table inet cairn_loss {\n"
              "  chain input {\n"
              "    type filter hook input priority 0; policy accept;\n"
-             f"    iifname \"eth0\" numgen random mod 100 < {percent} drop\n"
+             f"    iifname \"eth0\" numgen random mod 100 < {percent} counter drop\n"
              "  }\n"
              "}\n")
     run("ip", "netns", "exec", ns, "nft", "-f", "-", input=rules)
@@ -312,13 +326,14 @@ class Netns(unittest.TestCase):
         print(f"20% loss on every agent's link by {how}")
         seed = int(os.environ.get("CAIRN_NETNS_SEED") or random.randrange(1 << 30))
         rng = random.Random(seed)
-        expected = {}
+        expected, owners = {}, {}
         started = time.monotonic()
         for k in range(20):
             owner = rng.choice(self.agents)
             address = f"192.0.2.{k + 10}"
             self.register(owner, f"s{k}", address)
             expected[f"s{k}"] = [address]
+            owners[f"s{k}"] = owner
         # Broadcasts relayed by every agent, and push-pull (every 15 s) for
         # what they miss: two push-pull rounds and margin.
         try:
@@ -330,6 +345,18 @@ class Netns(unittest.TestCase):
             raise AssertionError(f"seed {seed} (CAIRN_NETNS_SEED): missing {missing}") from None
         print(f"all 20 on all {n} agents {time.monotonic() - started:.1f} s after the first "
               f"registration (seed {seed})")
+        # And every other one deregistered by its owner: gone everywhere.
+        started = time.monotonic()
+        for k in range(0, 20, 2):
+            status, body = owners[f"s{k}"].http("DELETE", f"/v1/services/s{k}")
+            self.assertEqual(status, 200, body)
+            expected[f"s{k}"] = []
+        self.wait_answers(expected, self.agents, timeout=40,
+                          what="10 deregistrations on every agent's DNS under 20% loss")
+        dropped = self.net.dropped()
+        print(f"10 deregistrations gone from all {n} agents after {time.monotonic() - started:.1f} s; "
+              f"{dropped} packets lost in all")
+        self.assertGreater(dropped, 0, "the loss dropped nothing")
 
 
 if __name__ == "__main__":
