@@ -5,7 +5,8 @@ a Go node seen dead by every cairn agent and of a cairn agent by every Go node,
 within a bound from memberlist's local profile; a cairn agent stopped with
 SIGSTOP for less than the suspicion timeout is suspected and refutes; a
 graceful leave seen as left on both sides; the join with a 16- and a 32-byte
-key. The peer is built here, offline, with tests/gossip/peer/build.sh; without
+key; two cairn agents that each join only through a Go node replicate their
+registry to each other. The peer is built here, offline, with tests/gossip/peer/build.sh; without
 Debian's Go or memberlist source the tests are skipped."""
 
 import base64
@@ -20,6 +21,8 @@ import subprocess
 import threading
 import time
 import unittest
+
+import dns.rdatatype
 
 from harness import CAIRN_BIN, Agent, free_port, wait_until
 
@@ -295,6 +298,54 @@ class Interop(unittest.TestCase):
             except AssertionError as e:
                 raise AssertionError(f"{e}; cairn-1: {cairn_states(c1)}, go-1: {g1.states()}") from None
         self.all_alive(["cairn-1", "go-1"], agents=[c1], gos=[g1])
+
+    def test_registry_around_go_peers(self):
+        # Each cairn agent joins only through a Go node: cairn-1 through go-1,
+        # cairn-2 through go-2 (which joins go-1). The cairn agents learn of
+        # each other from memberlist's gossip, and the registry travels
+        # between them beside the Go nodes, which are sent the registry's
+        # user messages and state and carry on.
+        g1 = GoNode("go-1", GO_HOSTS[0]).start()
+        self.gos.append(g1)
+        c1 = Agent(config_extra='[gossip]\nprofile = "local"\n', host=CAIRN_HOSTS[0], name="cairn-1",
+                   args=["--join", f"{g1.host}:{g1.port}"])
+        self.agents.append(c1)
+        c1.start()
+        g2 = GoNode("go-2", GO_HOSTS[1], join=[f"{g1.host}:{g1.port}"]).start()
+        self.gos.append(g2)
+        c2 = Agent(config_extra='[gossip]\nprofile = "local"\n', host=CAIRN_HOSTS[1], name="cairn-2",
+                   args=["--join", f"{g2.host}:{g2.port}"])
+        self.agents.append(c2)
+        c2.start()
+        for g in self.gos:
+            self.assertFalse(g.saw(lambda e: e.get("event") == "join_failed"), g.events)
+        self.all_alive(["cairn-1", "cairn-2", "go-1", "go-2"], timeout=JOIN_S)
+
+        def a_records(agent, name):
+            return sorted(rr.address for rrset in agent.query(name).answer for rr in rrset
+                          if rrset.rdtype == dns.rdatatype.A)
+
+        status, body = c1.http("PUT", "/v1/services", json.dumps(
+            {"id": "web-1", "name": "web", "address": "127.0.0.11", "port": 8080}))
+        self.assertEqual(status, 200, body)
+        wait_until(lambda: a_records(c2, "web.service.cairn") == ["127.0.0.11"], timeout=5,
+                   what="web, registered on cairn-1, answered by cairn-2")
+        status, body = c2.http("GET", "/v1/services/web")
+        self.assertEqual((status, [i["node"] for i in json.loads(body)]), (200, ["cairn-1"]))
+        # And back the other way, and a deregistration.
+        status, body = c2.http("PUT", "/v1/services", json.dumps(
+            {"id": "web-2", "name": "web", "address": "127.0.0.12", "port": 8080}))
+        self.assertEqual(status, 200, body)
+        wait_until(lambda: a_records(c1, "web.service.cairn") == ["127.0.0.11", "127.0.0.12"],
+                   timeout=5, what="web-2, registered on cairn-2, answered by cairn-1")
+        status, body = c1.http("DELETE", "/v1/services/web-1")
+        self.assertEqual(status, 200, body)
+        wait_until(lambda: a_records(c2, "web.service.cairn") == ["127.0.0.12"], timeout=5,
+                   what="web-1's deregistration on cairn-2")
+        # The Go nodes were sent the registry's messages (user state in
+        # push-pull at least) and are still members everywhere.
+        self.assertTrue(any(g.saw(lambda e: e.get("event") in ("user", "merge")) for g in self.gos))
+        self.all_alive(["cairn-1", "cairn-2", "go-1", "go-2"], timeout=5)
 
     def check_encrypted(self, key):
         self.start_cluster(key=key)
