@@ -41,12 +41,6 @@ bool add_address(ResponseWriter& w, Section section, WireName owner, std::uint32
     return false;
 }
 
-// The A or AAAA of this agent, owned by `owner`, if its family is `type`'s.
-void add_own_address(const DiscoveryQuery& q, ResponseWriter& w, Section section, WireName owner,
-                     std::uint16_t type) {
-    add_address(w, section, owner, q.settings.node_ttl_s, q.settings.node_address, type);
-}
-
 // The address records `qtype` asks for: A, AAAA, or both for ANY.
 void add_addresses_for(ResponseWriter& w, WireName owner, std::uint32_t ttl,
                        const registry::Address& address, std::uint16_t qtype) {
@@ -56,17 +50,73 @@ void add_addresses_for(ResponseWriter& w, WireName owner, std::uint32_t ttl,
         add_address(w, Section::answer, owner, ttl, address, rrtype::aaaa);
 }
 
+// The domain's name servers: this agent first, then the live agents of the
+// snapshot by name, each as <node>.node.<domain>; at most this many, so that
+// the RRset and its glue fit a 512-byte answer for short names.
+constexpr std::size_t max_ns_records = 8;
+
+struct NsTarget {
+    std::array<std::uint8_t, max_name_size> name{};
+    std::size_t size = 0;
+    const registry::Address* address = nullptr;
+};
+
+bool same_name(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return ascii_lower(static_cast<std::uint8_t>(x)) ==
+                      ascii_lower(static_cast<std::uint8_t>(y));
+           });
+}
+
+// "<node>.node.<domain>" in lower case, or 0 if the node's name is not one
+// DNS label or the name would be too long.
+std::size_t node_target(std::uint8_t* out, std::string_view node, WireName domain) {
+    constexpr std::string_view node_label = "\4node";
+    if (node.empty() || node.size() > 63 || node.find('.') != std::string_view::npos ||
+        1 + node.size() + node_label.size() + domain.size() > max_name_size)
+        return 0;
+    out[0] = static_cast<std::uint8_t>(node.size());
+    for (std::size_t i = 0; i < node.size(); ++i)
+        out[1 + i] = ascii_lower(static_cast<std::uint8_t>(node[i]));
+    std::size_t n = 1 + node.size();
+    std::memcpy(out + n, node_label.data(), node_label.size());
+    return put_name(out, n + node_label.size(), domain);
+}
+
+// Fills `out` with the NS targets; returns how many. This agent is
+// ns.<domain> when its name is not a label.
+std::size_t ns_targets(const DiscoveryQuery& q, std::array<NsTarget, max_ns_records>& out) {
+    std::size_t count = 0;
+    NsTarget& self = out[count++];
+    self.size = node_target(self.name.data(), q.settings.node_name, q.domain);
+    if (self.size == 0) self.size = prefixed(self.name.data(), "ns", q.domain);
+    self.address = &q.settings.node_address;
+    if (!q.snapshot) return count;
+    for (const registry::Node& node : q.snapshot->nodes()) {
+        if (count == out.size()) break;
+        if (!node.alive || same_name(node.name, q.settings.node_name)) continue;
+        NsTarget& t = out[count];
+        t.size = node_target(t.name.data(), node.name, q.domain);
+        t.address = &node.address;
+        if (t.size > 0) ++count;
+    }
+    return count;
+}
+
 void answer_apex(const DiscoveryQuery& q, ResponseWriter& w) {
     std::uint16_t qtype = q.query.qtype;
-    std::array<std::uint8_t, max_name_size + 3> ns_name{};
-    std::size_t ns_size = prefixed(ns_name.data(), "ns", q.domain);
-    WireName ns{ns_name.data(), ns_size};
     bool any = qtype == rrtype::any;
     if (qtype == rrtype::soa || any) add_soa(q, w, Section::answer);
     if (qtype == rrtype::ns || any) {
-        w.add(Section::answer, q.apex, rrtype::ns, q.settings.node_ttl_s, ns);
-        add_own_address(q, w, Section::additional, ns, rrtype::a);
-        add_own_address(q, w, Section::additional, ns, rrtype::aaaa);
+        std::array<NsTarget, max_ns_records> targets;
+        std::size_t count = ns_targets(q, targets);
+        for (std::size_t i = 0; i < count; ++i)
+            w.add(Section::answer, q.apex, rrtype::ns, q.settings.node_ttl_s,
+                  {targets[i].name.data(), targets[i].size});
+        for (std::size_t i = 0; i < count; ++i)
+            for (std::uint16_t type : {rrtype::a, rrtype::aaaa})
+                add_address(w, Section::additional, {targets[i].name.data(), targets[i].size},
+                            q.settings.node_ttl_s, *targets[i].address, type);
     }
     if (w.count(Section::answer) == 0 && !w.truncated())
         add_soa(q, w, Section::authority); // NODATA

@@ -2,8 +2,8 @@
 // What a name under the discovery domain asks for (docs/discovery.md), read from
 // the labels before the apex. Pure; the views point into the given name.
 //
-//   (nothing)                          apex        SOA, NS
-//   ns                                 ns          the NS target: this agent
+//   (nothing)                          apex        SOA, NS (the live agents' <node>.node)
+//   ns                                 ns          the SOA's MNAME: this agent
 //   <svc>.service                      service
 //   <tag>.<svc>.service                service + tag
 //   _<svc>._<tag>.service              service + tag (RFC 2782; _tcp/_udp = no tag)

@@ -402,13 +402,70 @@ TEST_CASE("the apex still answers SOA and NS") {
     Reply soa = f.ask("cairn.", rrtype::soa);
     CHECK(soa.answer.size() == 1);
     Reply ns = f.ask("cairn.", rrtype::ns);
-    CHECK(ns.answer == std::set<std::string>{"cairn. 30 NS ns.cairn."});
-    CHECK(ns.additional == std::set<std::string>{"ns.cairn. 30 A 127.0.0.1"});
+    CHECK(ns.answer == std::set<std::string>{"cairn. 30 NS agent-1.node.cairn."});
+    CHECK(ns.additional == std::set<std::string>{"agent-1.node.cairn. 30 A 127.0.0.1"});
     CHECK(f.ask("ns.cairn.", rrtype::a).answer ==
           std::set<std::string>{"ns.cairn. 30 A 127.0.0.1"});
     Reply wrong_family = f.ask("ns.cairn.", rrtype::aaaa);
     CHECK(wrong_family.answer.empty());
     CHECK(wrong_family.authority.size() == 1);
+}
+
+TEST_CASE("NS: this agent and the live agents as <node>.node, with their addresses as glue") {
+    Fixture f;
+    f.registry.set_node(registry::Node{"DB-Host", "dc1", v4(10, 9, 9, 9), {}, true});
+    f.registry.set_node(registry::Node{"v6-host", "dc1", v6_last(7), {}, true});
+    f.registry.set_node(registry::Node{"gone", "dc1", v4(10, 9, 9, 8), {}, false});
+    f.registry.set_node(registry::Node{"a.b", "dc1", v4(10, 9, 9, 7), {}, true}); // not a label
+    f.registry.set_node(registry::Node{"agent-1", "dc1", v4(127, 0, 0, 1), {}, true});
+    f.publish();
+    Reply ns = f.ask("cairn.", rrtype::ns);
+    CHECK(ns.aa());
+    CHECK(ns.answer == std::set<std::string>{"cairn. 30 NS agent-1.node.cairn.",
+                                             "cairn. 30 NS db-host.node.cairn.",
+                                             "cairn. 30 NS v6-host.node.cairn."});
+    CHECK(ns.additional == std::set<std::string>{"agent-1.node.cairn. 30 A 127.0.0.1",
+                                                 "db-host.node.cairn. 30 A 10.9.9.9",
+                                                 "v6-host.node.cairn. 30 AAAA 2001:db8::7"});
+    // Each target resolves to the same address on its own.
+    CHECK(f.ask("db-host.node.cairn.", rrtype::a).answer ==
+          std::set<std::string>{"db-host.node.cairn. 30 A 10.9.9.9"});
+    // Under the datacenter label the owner is the apex as asked.
+    CHECK(f.ask("dc1.cairn.", rrtype::ns).answer.count("dc1.cairn. 30 NS db-host.node.cairn.") ==
+          1);
+
+    // An agent that dies leaves the RRset.
+    f.registry.set_node(registry::Node{"DB-Host", "dc1", v4(10, 9, 9, 9), {}, false});
+    f.publish();
+    CHECK(f.ask("cairn.", rrtype::ns).answer ==
+          std::set<std::string>{"cairn. 30 NS agent-1.node.cairn.",
+                                "cairn. 30 NS v6-host.node.cairn."});
+}
+
+TEST_CASE("NS: at most 8, this agent first, then by name; glue as far as it fits") {
+    Fixture f;
+    for (int i = 0; i < 20; ++i)
+        f.registry.set_node(registry::Node{"node-" + std::to_string(100 + i),
+                                           "dc1",
+                                           v4(10, 0, 0, static_cast<std::uint8_t>(i)),
+                                           {},
+                                           true});
+    f.publish();
+    std::set<std::string> expected{"cairn. 30 NS agent-1.node.cairn."};
+    for (int i = 0; i < 7; ++i)
+        expected.insert("cairn. 30 NS node-" + std::to_string(100 + i) + ".node.cairn.");
+    QueryOptions edns;
+    edns.edns = true; // 1232 bytes, dig's default
+    Reply ns = f.ask("cairn.", rrtype::ns, edns);
+    CHECK_FALSE(ns.tc());
+    CHECK(ns.answer == expected);
+    CHECK(ns.additional.size() == 8);
+    // In 512 bytes the RRset is whole; glue that does not fit is left out,
+    // never with TC (a resolver asks for the addresses).
+    Reply small = f.ask("cairn.", rrtype::ns);
+    CHECK_FALSE(small.tc());
+    CHECK(small.answer == expected);
+    CHECK(small.additional.size() >= 6);
 }
 
 TEST_CASE("weighted through DNS: 90/10 in the first A record") {

@@ -1,7 +1,9 @@
 """The registry over gossip with real agents: a service registered on one
 agent is answered by dig on the others; kill -9 its owner and it leaves every
 answer; start the owner again and it returns without re-registration; a
-deregistration leaves everywhere."""
+deregistration leaves everywhere. GET /v1/services/{name} names each
+instance's owner on every agent; the domain's NS RRset names the live agents
+(<node>.node.cairn. with their addresses as glue) and drops a dead one."""
 
 import json
 import subprocess
@@ -74,6 +76,51 @@ class Replication(unittest.TestCase):
         self.assertIn(status, (200, 404))
         if status == 200:
             self.assertEqual(json.loads(body), [])
+
+    def test_owner_nodes_and_ns_records(self):
+        a1, a2, a3 = self.agents
+        for a, i in ((a1, 1), (a2, 2)):
+            status, body = a.http("PUT", "/v1/services", json.dumps(
+                {"id": f"api-{i}", "name": "api", "address": f"127.0.0.{20 + i}", "port": 9000}))
+            self.assertEqual(status, 200, body)
+
+        def owners(agent):
+            status, body = agent.http("GET", "/v1/services/api")
+            return {i["id"]: i["node"] for i in json.loads(body)} if status == 200 else {}
+
+        # Each instance names the agent it was registered with, on every agent.
+        for a in self.agents:
+            wait_until(lambda a=a: owners(a) == {"api-1": "n1", "api-2": "n2"}, timeout=2,
+                       what=f"api's owners on {a.host}")
+
+        # The domain's NS RRset names every live agent, with its address as
+        # glue, and each name resolves on its own.
+        def ns(agent):
+            out = subprocess.run(["dig", "+noall", "+answer", "+additional", "+time=1", "+tries=1",
+                                  f"@{agent.host}", "-p", str(agent.dns_port), "cairn.", "NS"],
+                                 capture_output=True, text=True, timeout=5).stdout
+            names, glue = set(), {}
+            for line in out.splitlines():
+                f = line.split()
+                if len(f) == 5 and f[3] == "NS" and f[0] == "cairn.":
+                    names.add(f[4])
+                elif len(f) == 5 and f[3] == "A":
+                    glue[f[0]] = f[4]
+            return names, glue
+
+        everyone = {f"n{i}.node.cairn." for i in (1, 2, 3)}
+        for a in self.agents:
+            wait_until(lambda a=a: ns(a)[0] == everyone, timeout=5, what=f"three NS on {a.host}")
+            self.assertEqual(ns(a)[1], {f"n{i}.node.cairn.": f"127.0.0.{i}" for i in (1, 2, 3)})
+        self.assertEqual(dig(a1, "n2.node.cairn"), ["127.0.0.2"])
+
+        # A dead agent leaves the RRset everywhere else.
+        a1.proc.kill()
+        a1.proc.wait()
+        for a in (a2, a3):
+            wait_until(lambda a=a: ns(a)[0] == everyone - {"n1.node.cairn."}, timeout=30,
+                       what=f"n1 out of the NS RRset on {a.host}")
+        self.assertEqual(dig(a3, "n1.node.cairn"), [])
 
 
 if __name__ == "__main__":
