@@ -68,6 +68,7 @@ struct Registry::State {
     std::unordered_map<std::string, KeySet> by_node;
     std::unordered_map<std::string, std::string> local_check_owner; // check id -> local instance id
     std::map<std::string, Node> nodes;                              // by exact name
+    std::unordered_set<std::string> local_changes; // own ids written since take_local_changes()
 
     // For publish().
     std::unordered_set<std::string> dirty_services; // lower names
@@ -123,6 +124,9 @@ struct Registry::State {
         auto slot = records.try_emplace(new_key).first;
         const std::string& key = slot->first; // the indexes keep pointers to it
         Record& r = slot->second;
+        if (const std::string& owner = instance ? instance->node : tombstone.node;
+            owner == local_node)
+            local_changes.insert(instance ? instance->id : tombstone.id);
         if (r.instance)
             unindex(key, *r.instance);
         else if (r.tombstone)
@@ -352,6 +356,7 @@ void Registry::collect_tombstones(std::int64_t cutoff_ms) {
         const Record& r = it->second;
         if (!r.instance && r.tombstone->deleted_at_ms < cutoff_ms &&
             s.node_alive(r.tombstone->node)) {
+            if (r.tombstone->node == s.local_node) s.local_changes.insert(r.tombstone->id);
             it = s.records.erase(it);
             s.tombstone_cache_valid = false;
         } else {
@@ -425,6 +430,15 @@ Registry::Records Registry::records_of(std::string_view node, std::uint64_t afte
     std::sort(out.instances.begin(), out.instances.end(), by_version);
     std::sort(out.tombstones.begin(), out.tombstones.end(), by_version);
     return out;
+}
+
+std::vector<std::string> Registry::take_local_changes() {
+    State& s = *state_;
+    std::vector<std::string> ids;
+    ids.reserve(s.local_changes.size());
+    while (!s.local_changes.empty())
+        ids.push_back(std::move(s.local_changes.extract(s.local_changes.begin()).value()));
+    return ids;
 }
 
 const Instance* Registry::find_local(std::string_view id) const {

@@ -106,6 +106,11 @@ public:
     };
     // An owner's records with a version above `after_version`.
     [[nodiscard]] Records records_of(std::string_view node, std::uint64_t after_version) const;
+    // The ids of this agent's own records written (registered, replaced,
+    // deregistered, a check's state, superseded) or collected since the
+    // last call, each once, so that replication looks at what changed
+    // instead of every record. Bounded by the number of own ids.
+    [[nodiscard]] std::vector<std::string> take_local_changes();
 
     // --- Reads on the main loop. ---
     [[nodiscard]] const Instance* find_local(std::string_view id) const;

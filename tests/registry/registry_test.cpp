@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <limits>
+#include <string>
+#include <vector>
 
 #include "registry/registry.hpp"
 #include "test_util.hpp"
@@ -70,6 +73,41 @@ TEST_CASE("the version counter continues above persisted and remote versions") {
     CHECK(r.version_counter() == 500);
     CHECK(r.deregister_local("web-2", 0));
     CHECK(r.tombstones().back().version == 501);
+}
+
+TEST_CASE("take_local_changes names each own record written since the last call, once") {
+    Registry r("node-a");
+    auto sorted = [&r] {
+        std::vector<std::string> ids = r.take_local_changes();
+        std::sort(ids.begin(), ids.end());
+        return ids;
+    };
+    Instance web = make_instance("web-1");
+    web.checks = {ttl_check("web-1:1", Health::critical)};
+    REQUIRE(r.upsert_local(web, 0));
+    REQUIRE(r.upsert_local(make_instance("web-2"), 0));
+    REQUIRE(r.upsert_local(make_instance("web-2"), 0)); // identical: not a write
+    CHECK(sorted() == std::vector<std::string>{"web-1", "web-2"});
+    CHECK(r.take_local_changes().empty());
+
+    Instance remote = make_instance("db-1", "db");
+    remote.node = "node-b";
+    remote.version = 100;
+    CHECK(r.merge(remote)); // another owner's record
+    CHECK(r.take_local_changes().empty());
+
+    CheckState passing;
+    passing.status = Health::passing;
+    CHECK(r.update_check("web-1:1", passing));
+    CHECK(r.deregister_local("web-2", 1000));
+    CHECK(r.set_maintenance("web-1", true, "test"));
+    CHECK(sorted() == std::vector<std::string>{"web-1", "web-2"});
+
+    REQUIRE(r.supersede_local("web-2", 1001));
+    CHECK(sorted() == std::vector<std::string>{"web-2"});
+    r.collect_tombstones(5000); // web-2's tombstone goes
+    CHECK(r.find_local_tombstone("web-2") == nullptr);
+    CHECK(sorted() == std::vector<std::string>{"web-2"});
 }
 
 TEST_CASE("merge: the newest version wins") {

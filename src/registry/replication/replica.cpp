@@ -55,31 +55,40 @@ Replica::Replica(Registry& registry, Clock clock, ReplicaOptions options)
     , announced_(startup_version_) {
     for (const Record& r : own_records_after(registry_, 0))
         known_[record_id(r)] = record_version(r);
+    (void)registry_.take_local_changes(); // known already: counted just above
 }
 
 void Replica::local_changed() {
-    // Every own record, not only those above announced_: a write prepared
-    // before another and applied after it (the agent makes API writes
-    // durable first) lands below what was announced already.
-    std::vector<Record> records = own_records_after(registry_, 0);
-    std::unordered_map<std::string, std::uint64_t> known;
-    known.reserve(records.size());
+    // The own records written since the last call (the registry names
+    // them), so a write costs the same at any registry size; any of them,
+    // not only those above announced_: a write prepared before another and
+    // applied after it (the agent makes API writes durable first) lands
+    // below what was announced already.
+    std::vector<Record> records;
+    for (std::string& id : registry_.take_local_changes()) {
+        if (const Instance* i = registry_.find_local(id))
+            records.emplace_back(*i);
+        else if (const Tombstone* t = registry_.find_local_tombstone(id))
+            records.emplace_back(*t);
+        else
+            known_.erase(id); // a tombstone collected
+    }
+    std::sort(records.begin(), records.end(), [](const Record& a, const Record& b) {
+        return record_version(a) < record_version(b);
+    });
     std::vector<std::string> late;
     for (Record& record : records) {
         const std::string& id = record_id(record);
         std::uint64_t version = record_version(record);
         auto it = known_.find(id);
-        if (it != known_.end() && it->second == version) {
-            known.emplace(id, version);
-            continue;
-        }
+        if (it != known_.end() && it->second == version) continue;
         if (version <= announced_) {
             // Peers may count themselves complete past it: it goes out again
             // with a version above everything announced.
             late.push_back(id);
             continue;
         }
-        known.emplace(id, version);
+        known_.insert_or_assign(id, version);
         std::string name = broadcast_name(self_, id);
         Update update{self_, announced_, std::move(record)};
         std::vector<std::uint8_t> bytes = encode(update);
@@ -88,7 +97,6 @@ void Replica::local_changed() {
         broadcasts_.push_back({std::move(name), std::move(bytes), true});
         announced_ = version;
     }
-    known_ = std::move(known);
     bool superseded = false;
     for (const std::string& id : late)
         superseded = registry_.supersede_local(id, clock_()).has_value() || superseded;
