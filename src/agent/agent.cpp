@@ -18,6 +18,7 @@
 #include "agent/services.hpp"
 #include "agent/state_store.hpp"
 #include "cluster/registry_delegate.hpp"
+#include "core/background.hpp"
 #include "core/log.hpp"
 #include "dns/answer/catalog.hpp"
 #include "dns/server/metrics.hpp"
@@ -96,7 +97,56 @@ void keep_restart_only(const config::Config& running, config::Config& next) {
     keep("storage", next.storage, running.storage);
 }
 
+// The configuration files named on the command line, over the dev defaults
+// with --dev. The dev agent registers itself, so `dig cairn.service.cairn`
+// answers at once. Reads files only: reloads call it off the main loop.
+Result<config::Config> load_config_files(const AgentOptions& options,
+                                         const std::optional<config::Config>& dev_base) {
+    if (!options.dev) return config::load_config(options.config_paths);
+    auto loaded = options.config_paths.empty()
+                      ? Result<config::Config>(*dev_base)
+                      : config::load_config(options.config_paths, *dev_base);
+    if (!loaded) return loaded;
+    bool taken = false;
+    for (const registry::Instance& s : loaded->services) taken = taken || s.id == "cairn";
+    if (!taken) {
+        registry::Instance self;
+        self.service = "cairn";
+        self.port = loaded->http.listen.port();
+        self.meta = {{"version", CAIRN_VERSION}};
+        registry::fill_defaults(self);
+        if (auto r = registry::validate(self); !r) return std::unexpected(r.error());
+        loaded->services.push_back(std::move(self));
+    }
+    return loaded;
+}
+
 } // namespace
+
+// What a reload reads before the loop applies it: the configuration, then
+// the zones it names.
+struct ReloadFiles {
+    Result<config::Config> config;
+    Result<std::shared_ptr<const dns::ZoneSet>> zones;
+    std::int64_t read_ms = 0;
+};
+
+// On the reload thread: everything here works on copies.
+static ReloadFiles read_reload_files(const AgentOptions& options,
+                                     const std::optional<config::Config>& dev_base) {
+    auto started = std::chrono::steady_clock::now();
+    ReloadFiles files;
+    try {
+        files.config = load_config_files(options, dev_base);
+        if (files.config) files.zones = dns::load_zones(files.config->dns.zones_dir);
+    } catch (const std::exception& e) { // bad_alloc on a huge zone, say
+        files.config = fail("reading the configuration and zones: {}", e.what());
+    }
+    files.read_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
+    return files;
+}
 
 Agent::Agent(AgentOptions options)
     : options_(std::move(options)) {}
@@ -143,29 +193,8 @@ void Agent::remove_dev_data_dir() {
 }
 
 Result<config::Config> Agent::load() {
-    Result<config::Config> loaded;
-    if (options_.dev) {
-        if (!dev_base_) dev_base_ = config::dev_config();
-        loaded = options_.config_paths.empty()
-                     ? Result<config::Config>(*dev_base_)
-                     : config::load_config(options_.config_paths, *dev_base_);
-    } else {
-        loaded = config::load_config(options_.config_paths);
-    }
-    if (!loaded || !options_.dev) return loaded;
-    // The dev agent registers itself, so `dig cairn.service.cairn` answers at once.
-    bool taken = false;
-    for (const registry::Instance& s : loaded->services) taken = taken || s.id == "cairn";
-    if (!taken) {
-        registry::Instance self;
-        self.service = "cairn";
-        self.port = loaded->http.listen.port();
-        self.meta = {{"version", CAIRN_VERSION}};
-        registry::fill_defaults(self);
-        if (auto r = registry::validate(self); !r) return std::unexpected(r.error());
-        loaded->services.push_back(std::move(self));
-    }
-    return loaded;
+    if (options_.dev && !dev_base_) dev_base_ = config::dev_config();
+    return load_config_files(options_, dev_base_);
 }
 
 void Agent::apply_logging(const config::Config& config) {
@@ -403,6 +432,7 @@ void Agent::start_signals() {
         log::info("agent.stop", {{"signal", "SIGTERM"}});
         leave_and_shutdown();
     });
+    reloader_ = std::make_unique<Background>(loop_);
     on(SIGHUP, [this] { reload(); });
 }
 
@@ -433,42 +463,59 @@ Result<void> Agent::sync_config_services(const config::Config& config) {
 }
 
 void Agent::reload() {
+    if (stopping_ || leaving_) return;
+    if (reloader_->running()) {
+        // The files may have changed after the running reload read them.
+        reload_again_ = true;
+        return;
+    }
     log::info("reload.start",
               {{"config", fmt::format("{}", fmt::join(options_.config_paths, ","))}});
-    auto next = load();
-    if (!next) {
+    // Parsing a large zone takes seconds: it runs on the reload thread, and
+    // the loop (HTTP, health checks, gossip) goes on until the result is in.
+    auto started = reloader_->start([this, options = options_, dev_base = dev_base_] {
+        auto files = std::make_shared<ReloadFiles>(read_reload_files(options, dev_base));
+        return [this, files] { finish_reload(std::move(*files)); };
+    });
+    if (!started)
         log::error("reload.failed",
-                   {{"error", next.error().message}, {"keeping", "running configuration"}});
-        return;
+                   {{"error", started.error().message}, {"keeping", "running configuration"}});
+}
+
+void Agent::finish_reload(ReloadFiles files) {
+    if (stopping_ || leaving_) return;
+    apply_reload(std::move(files));
+    if (reload_again_) {
+        reload_again_ = false;
+        reload();
     }
-    auto zones = dns::load_zones(next->dns.zones_dir);
-    if (!zones) {
+}
+
+void Agent::apply_reload(ReloadFiles files) {
+    auto refuse = [](const Error& error) {
         log::error("reload.failed",
-                   {{"error", zones.error().message}, {"keeping", "running configuration"}});
-        return;
-    }
-    keep_restart_only(config_, *next);
-    auto settings = dns_settings(*next);
-    if (auto valid = dns::Catalog::validate_settings(settings); !valid) {
-        log::error("reload.failed",
-                   {{"error", valid.error().message}, {"keeping", "running configuration"}});
-        return;
-    }
-    if (auto synced = sync_config_services(*next); !synced) {
-        log::error("reload.failed",
-                   {{"error", synced.error().message}, {"keeping", "running configuration"}});
-        return;
-    }
-    apply_logging(*next);
-    catalog_->set_zones(*zones);
+                   {{"error", error.message}, {"keeping", "running configuration"}});
+    };
+    if (!files.config) return refuse(files.config.error());
+    if (!files.zones) return refuse(files.zones.error());
+    config::Config& next = *files.config;
+    const std::shared_ptr<const dns::ZoneSet>& zones = *files.zones;
+    keep_restart_only(config_, next);
+    auto settings = dns_settings(next);
+    if (auto valid = dns::Catalog::validate_settings(settings); !valid)
+        return refuse(valid.error());
+    if (auto synced = sync_config_services(next); !synced) return refuse(synced.error());
+    apply_logging(next);
+    catalog_->set_zones(zones);
     catalog_->set_settings(std::move(settings));
-    config_ = std::move(*next);
+    config_ = std::move(next);
     publisher_->flush();
-    log::info("reload.done", {{"zones", (*zones)->info().size()},
-                              {"records", record_count(**zones)},
-                              {"serials", zone_summary(**zones)},
+    log::info("reload.done", {{"zones", zones->info().size()},
+                              {"records", record_count(*zones)},
+                              {"serials", zone_summary(*zones)},
                               {"services", config_service_ids_.size()},
-                              {"log_level", config_.log.level}});
+                              {"log_level", config_.log.level},
+                              {"read_ms", files.read_ms}});
 }
 
 void Agent::leave_and_shutdown() {
@@ -500,6 +547,7 @@ void Agent::shutdown() {
     replication_timer_.reset();
     membership_.reset();
     signals_.clear();
+    reloader_.reset(); // a reload still reading its files is waited for and dropped
     loop_.stop();
 }
 

@@ -4,9 +4,12 @@
 //
 // run() loads the configuration, then start() brings the parts up in order,
 // each in its own start_* step, and the loop runs until SIGINT or SIGTERM.
-// SIGHUP reloads the configuration files and the zones: everything that can
-// change safely is applied, the rest keeps its old value (and a warning says
-// so), and a reload that fails keeps the old state serving.
+// SIGHUP reloads the configuration files and the zones: they are read and
+// parsed on a thread of their own (a large zone takes seconds; the loop keeps
+// serving HTTP, health checks and gossip meanwhile), then on the loop
+// everything that can change safely is applied, the rest keeps its old value
+// (and a warning says so), and a reload that fails keeps the old state
+// serving. A SIGHUP during a reload runs one more after it.
 //
 // Another layer joins by adding a member below and a start_<layer>() step to
 // start(), a stop in shutdown(), and, if it cares, a line in reload().
@@ -26,6 +29,9 @@
 #include "registry/snapshot.hpp"
 #include "registry/types.hpp"
 
+namespace cairn {
+class Background;
+}
 namespace cairn::registry {
 class Registry;
 }
@@ -54,6 +60,7 @@ namespace cairn::agent {
 class Membership;
 class SnapshotPublisher;
 class StateStore;
+struct ReloadFiles;
 
 class Agent {
 public:
@@ -86,7 +93,11 @@ private:
     void start_signals();
 
     // --- Running ---
+    // SIGHUP: starts reading the files on the reload thread.
     void reload();
+    // On the loop, with what the reload thread read.
+    void finish_reload(ReloadFiles files);
+    void apply_reload(ReloadFiles files);
     void shutdown();
     // SIGINT / SIGTERM: leave the cluster gracefully, then shutdown().
     void leave_and_shutdown();
@@ -118,6 +129,8 @@ private:
     std::unique_ptr<Timer> replication_timer_;                     // reaped members, tombstones
     std::unique_ptr<Membership> membership_; // gossip; destroyed before the two above
     std::vector<std::unique_ptr<Signal>> signals_;
+    std::unique_ptr<Background> reloader_; // reads and parses reloaded files off the loop
+    bool reload_again_ = false;            // a SIGHUP came while a reload was reading
     bool stopping_ = false;
     bool leaving_ = false;
     int exit_code_ = 0;
