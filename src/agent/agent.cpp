@@ -328,6 +328,37 @@ Result<void> Agent::start_http() {
     hooks.members = [this] {
         return membership_ ? membership_->members_json() : nlohmann::json::array();
     };
+    hooks.keyring_list = [this] {
+        return membership_ ? membership_->keyring_json() : nlohmann::json::object();
+    };
+    hooks.keyring_change =
+        [this](std::string_view op,
+               const std::string& key) -> std::expected<nlohmann::json, http::ApiRefusal> {
+        if (!membership_) return std::unexpected(http::ApiRefusal{503, "gossip is not running"});
+        KeyringOp kop = op == "install" ? KeyringOp::install
+                        : op == "use"   ? KeyringOp::use
+                                        : KeyringOp::remove;
+        auto changed = membership_->change_keyring(kop, key);
+        if (changed) return std::move(*changed);
+        using Kind = KeyringRefusal::Kind;
+        int status = 400;
+        switch (changed.error().kind) {
+        case Kind::bad_key:
+            status = 400;
+            break;
+        case Kind::not_installed:
+            status = 404;
+            break;
+        case Kind::primary:
+        case Kind::disabled:
+            status = 409;
+            break;
+        case Kind::not_stored:
+            status = 503;
+            break;
+        }
+        return std::unexpected(http::ApiRefusal{status, changed.error().message});
+    };
     // The DNS threads' counters, summed when /metrics is read.
     hooks.extra_metrics = [this] {
         std::string out = dns_server_ ? dns::format_metrics(dns_server_->stats()) : std::string();

@@ -35,6 +35,8 @@ constexpr std::string_view client_usage = R"(client commands (talk to a running 
   cairn deregister ID
   cairn check pass|warn|fail CHECK_ID [--note TEXT]
   cairn keygen                           a new gossip encryption key
+  cairn keyring list | install KEY | use KEY | remove KEY
+                                         this agent's gossip keyring (run it on every agent)
 options: --http-addr ADDR (env CAIRN_HTTP_ADDR, default 127.0.0.1:8500), --token TOKEN
          (env CAIRN_HTTP_TOKEN), --json (print the API's JSON)
 )";
@@ -205,7 +207,8 @@ const char* getenv_wrapper(const char* name) {
 } // namespace
 
 bool is_client_command(std::string_view command) {
-    for (std::string_view c : {"register", "deregister", "services", "members", "check", "keygen"})
+    for (std::string_view c :
+         {"register", "deregister", "services", "members", "check", "keygen", "keyring"})
         if (command == c) return true;
     return false;
 }
@@ -349,6 +352,17 @@ std::string format_members(const json& members) {
     return table(rows);
 }
 
+std::string format_keyring(const json& keyring) {
+    std::vector<std::vector<std::string>> rows{{"KEY", "PRIMARY"}};
+    std::string primary = str(keyring, "primary");
+    if (auto it = keyring.find("keys"); it != keyring.end() && it->is_array())
+        for (const auto& k : *it) {
+            std::string key = k.is_string() ? k.get<std::string>() : k.dump();
+            rows.push_back({key, key == primary ? "yes" : ""});
+        }
+    return table(rows);
+}
+
 std::string make_key() {
     auto key = gossip::generate_key(32);
     return key ? gossip::format_key(*key) : std::string();
@@ -382,6 +396,15 @@ int run_client(std::string_view command, std::span<char* const> raw) {
     }
     if (command == "members")
         return finish(a, request(a, "GET", "/v1/members", nullptr), format_members);
+    if (command == "keyring") {
+        const auto& p = a.positional;
+        if (p.size() == 1 && p[0] == "list")
+            return finish(a, request(a, "GET", "/v1/keyring", nullptr), format_keyring);
+        if (p.size() != 2 || (p[0] != "install" && p[0] != "use" && p[0] != "remove"))
+            return usage_error("keyring needs list, or install, use or remove and a KEY");
+        std::string body = json{{"key", p[1]}}.dump();
+        return finish(a, request(a, "PUT", "/v1/keyring/" + p[0], &body), format_keyring);
+    }
     if (command == "services") {
         if (a.positional.size() > 1) return usage_error("services takes at most one NAME");
         if (a.positional.empty())

@@ -1,6 +1,6 @@
 #pragma once
 // The client commands: `cairn register | deregister | services | members |
-// check | keygen`. Each talks to a running agent's HTTP API (--http-addr or
+// check | keygen | keyring`. Each talks to a running agent's HTTP API (--http-addr or
 // CAIRN_HTTP_ADDR, default 127.0.0.1:8500; --token or CAIRN_HTTP_TOKEN) with
 // libcurl and prints a table, or the API's JSON with --json.
 //
@@ -53,6 +53,8 @@ parse_client_args(std::span<const std::string> args, std::span<const std::string
 [[nodiscard]] std::string format_services(const nlohmann::json& services);
 [[nodiscard]] std::string format_instances(const nlohmann::json& instances);
 [[nodiscard]] std::string format_members(const nlohmann::json& members);
+// GET /v1/keyring: one key per line, the primary marked.
+[[nodiscard]] std::string format_keyring(const nlohmann::json& keyring);
 
 // 32 random bytes (OpenSSL), base64: a gossip encryption key.
 [[nodiscard]] std::string make_key();

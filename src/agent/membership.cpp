@@ -104,11 +104,20 @@ Result<void> Membership::start() {
     }
     c->advertise_addr = gossip::address_bytes(advertise);
     c->advertise_port = advertise.port();
-    if (!g.encrypt.empty()) {
-        auto key = gossip::parse_key(g.encrypt);
-        if (!key) return fail("gossip.encrypt: {}", key.error().message);
-        if (auto r = keyring_.add_key(*key); !r)
-            return fail("gossip.encrypt: {}", r.error().message);
+    // data_dir/keyring.json, once it exists, is the keyring; [gossip]
+    // encrypt only seeds it (as Serf's keyring file and -encrypt).
+    std::string path = keyring_path(config_.data_dir);
+    auto start = start_keyring(path, g.encrypt);
+    if (!start) return fail("gossip keyring: {}", start.error().message);
+    keyring_ = std::move(start->keyring);
+    if (start->source == KeyringSource::encrypt)
+        log::info("gossip.keyring_written", {{"path", path}, {"from", "gossip.encrypt"}});
+    if (start->source == KeyringSource::file)
+        log::info("gossip.keyring_loaded", {{"path", path}, {"keys", keyring_.keys().size()}});
+    if (start->encrypt_ignored)
+        log::warn("gossip.encrypt_ignored",
+                  {{"reason", "the keyring file exists and takes precedence"}, {"path", path}});
+    if (keyring_.enabled()) {
         c->security.keyring = &keyring_;
         c->security.verify_incoming = g.verify_incoming;
         c->security.verify_outgoing = g.verify_outgoing;
@@ -122,7 +131,7 @@ Result<void> Membership::start() {
     if (auto r = host_->start(); !r) return r;
     log::info("gossip.listen", {{"bind", host_->local_address().to_string()},
                                 {"profile", g.profile},
-                                {"encrypted", g.encrypt.empty() ? "no" : "yes"}});
+                                {"encrypted", keyring_.enabled() ? "yes" : "no"}});
     std::vector<SocketAddress> seeds;
     for (const auto& j : join_) {
         auto a = parse_socket_address(j, default_gossip_port);
@@ -162,6 +171,33 @@ nlohmann::json Membership::members_json() const {
                        {"meta", meta}});
     }
     return out;
+}
+
+nlohmann::json Membership::keyring_json() const {
+    nlohmann::json keys = nlohmann::json::array();
+    for (const auto& k : keyring_.keys()) keys.push_back(gossip::format_key(k));
+    return {{"primary", keyring_.enabled() ? gossip::format_key(keyring_.primary()) : ""},
+            {"keys", keys}};
+}
+
+std::expected<nlohmann::json, KeyringRefusal> Membership::change_keyring(KeyringOp op,
+                                                                         std::string_view key) {
+    auto next = plan_keyring_change(keyring_, op, key);
+    if (!next) return std::unexpected(next.error());
+    // Durable before it takes effect (and before the API's 200): a small
+    // file written and fsynced on the main loop, as rare as an operator's
+    // command.
+    std::string path = keyring_path(config_.data_dir);
+    if (auto saved = save_keyring_file(path, *next); !saved)
+        return std::unexpected(
+            KeyringRefusal{KeyringRefusal::Kind::not_stored,
+                           "not stored, so not applied: " + saved.error().message});
+    // In place: the engine holds a pointer to keyring_ and seals with its
+    // primary from the next message on.
+    keyring_ = std::move(*next);
+    log::info("gossip.keyring",
+              {{"op", to_string(op)}, {"keys", keyring_.keys().size()}, {"path", path}});
+    return keyring_json();
 }
 
 std::string Membership::metrics() const {

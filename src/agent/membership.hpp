@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/keyring_file.hpp"
 #include "config/config.hpp"
 #include "core/result.hpp"
 #include "gossip/delegate.hpp"
@@ -60,6 +61,15 @@ public:
 
     // GET /v1/members: one object per member, this agent included.
     [[nodiscard]] nlohmann::json members_json() const;
+    // GET /v1/keyring: {"primary": KEY, "keys": [KEY...]}, base64, primary
+    // first; both empty when gossip is not encrypted.
+    [[nodiscard]] nlohmann::json keyring_json() const;
+    // A keyring change (memberlist's rules, plan_keyring_change), written to
+    // data_dir/keyring.json before it takes effect: the keyring after it.
+    // This agent only: the operator (or a tool) runs it on every agent.
+    [[nodiscard]] std::expected<nlohmann::json, KeyringRefusal>
+    change_keyring(KeyringOp op, std::string_view key);
+
     // Prometheus lines: members by state, messages, probes, refutations, the
     // awareness score, decrypt failures.
     [[nodiscard]] std::string metrics() const;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -46,6 +47,12 @@ struct DurableWrite {
 
 using Respond = std::function<void(Response)>;
 
+// A request refused with its status and message ({"error": message}).
+struct ApiRefusal {
+    int status = 400;
+    std::string message;
+};
+
 struct ApiHooks {
     // After every accepted write (register, deregister, check report,
     // maintenance), with the id of the instance written: the agent resyncs
@@ -60,6 +67,15 @@ struct ApiHooks {
         ttl_report;
     // GET /v1/members; unset = this agent alone, alive, incarnation 0.
     std::function<nlohmann::json()> members;
+    // GET /v1/keyring: {"primary": KEY, "keys": [KEY...]} (base64, primary
+    // first). Unset: the agent has no keyring (409 on every keyring request).
+    std::function<nlohmann::json()> keyring_list;
+    // PUT /v1/keyring/install|use|remove with {"key": KEY}: `op` is
+    // "install", "use" or "remove". Answers the keyring after the change,
+    // once it is durable, or the refusal.
+    std::function<std::expected<nlohmann::json, ApiRefusal>(std::string_view op,
+                                                            const std::string& key)>
+        keyring_change;
     // Extra Prometheus lines (HELP/TYPE/samples) appended to GET /metrics.
     std::function<std::string()> extra_metrics;
     // Stores a write and calls `done` on the main loop once its commit has
@@ -104,6 +120,7 @@ private:
     // Stores `write`, then applies it and answers `ok()`; 503 if it fails.
     void durable(DurableWrite write, std::function<Response()> ok, Respond respond);
     Response members();
+    Response keyring(const Request& r, std::string_view op);
     Response agent();
     Response metrics();
 

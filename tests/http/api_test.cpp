@@ -419,3 +419,69 @@ TEST_CASE("a registry whose version counter is at 2^64-1 refuses writes with 503
     CHECK(f.call("DELETE", "/v1/services/web-1").status == 503);
     CHECK(f.reg.find_local("web-1")->port == 80);
 }
+
+TEST_CASE("the keyring: list and changes through the hooks, body rules, token on reads too") {
+    registry::Registry reg{"node-a"};
+    std::vector<std::string> keys{"K1"};
+    std::vector<std::pair<std::string, std::string>> calls;
+    ApiHooks h;
+    h.keyring_list = [&keys] { return json{{"primary", keys.front()}, {"keys", keys}}; };
+    h.keyring_change = [&](std::string_view op,
+                           const std::string& key) -> std::expected<json, ApiRefusal> {
+        calls.emplace_back(std::string(op), key);
+        if (key == "bad") return std::unexpected(ApiRefusal{400, "key: too short"});
+        if (op == "install") keys.push_back(key);
+        return json{{"primary", keys.front()}, {"keys", keys}};
+    };
+    ApiOptions o;
+    o.node_name = "node-a";
+    o.token = "secret";
+    Api api(reg, o, h);
+    auto call = [&api](std::string method, std::string path, std::string body = "",
+                       bool token = true) {
+        Request r;
+        r.method = std::move(method);
+        r.target = r.path = std::move(path);
+        r.body = std::move(body);
+        if (token) r.headers = {{"authorization", "Bearer secret"}};
+        return api.handle(r);
+    };
+
+    Response listed = call("GET", "/v1/keyring");
+    CHECK(listed.status == 200);
+    CHECK(json::parse(listed.body) == json{{"primary", "K1"}, {"keys", {"K1"}}});
+    // The keys are the cluster's secret: reading them needs the token.
+    CHECK(call("GET", "/v1/keyring", "", false).status == 401);
+    CHECK(call("PUT", "/v1/keyring/install", R"({"key": "K2"})", false).status == 401);
+    CHECK(calls.empty());
+
+    Response installed = call("PUT", "/v1/keyring/install", R"({"key": "K2"})");
+    CHECK(installed.status == 200);
+    CHECK(json::parse(installed.body)["keys"] == json{"K1", "K2"});
+    CHECK(call("POST", "/v1/keyring/use", R"({"key": "K2"})").status == 200);
+    CHECK(call("PUT", "/v1/keyring/remove", R"({"key": "K1"})").status == 200);
+    CHECK(calls == std::vector<std::pair<std::string, std::string>>{
+                       {"install", "K2"}, {"use", "K2"}, {"remove", "K1"}});
+
+    Response refused = call("PUT", "/v1/keyring/install", R"({"key": "bad"})");
+    CHECK(refused.status == 400);
+    CHECK(json::parse(refused.body)["error"] == "key: too short");
+    calls.clear();
+    CHECK(json::parse(call("PUT", "/v1/keyring/use", "{}").body)["error"] == "key: missing");
+    CHECK(json::parse(call("PUT", "/v1/keyring/use", R"({"key": 1})").body)["error"] ==
+          "key: expected a base64 string");
+    CHECK(json::parse(call("PUT", "/v1/keyring/use", R"({"key": "K2", "x": 1})").body)["error"] ==
+          "x: unknown field");
+    CHECK(call("PUT", "/v1/keyring/use", "[]").status == 400);
+    CHECK(calls.empty());
+    CHECK(call("DELETE", "/v1/keyring/use").status == 405);
+    CHECK(call("PUT", "/v1/keyring").status == 405);
+    CHECK(call("PUT", "/v1/keyring/rotate", R"({"key": "K2"})").status == 404);
+
+    // Without the hooks (no gossip keyring): 409.
+    Api bare(reg, ApiOptions{});
+    Request r;
+    r.method = "GET";
+    r.target = r.path = "/v1/keyring";
+    CHECK(bare.handle(r).status == 409);
+}

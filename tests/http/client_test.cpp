@@ -101,3 +101,8 @@ TEST_CASE("keygen makes 32 random bytes in base64") {
     CHECK(a.back() == '=');
     CHECK(a != b);
 }
+
+TEST_CASE("the keyring table marks the primary") {
+    json keyring = json::parse(R"({"primary": "K2==", "keys": ["K2==", "K1=="]})");
+    CHECK(format_keyring(keyring) == "KEY   PRIMARY\nK2==  yes\nK1==\n");
+}
