@@ -363,6 +363,7 @@ Result<void> Agent::start_http() {
     hooks.extra_metrics = [this] {
         std::string out = dns_server_ ? dns::format_metrics(dns_server_->stats()) : std::string();
         if (membership_) out += membership_->metrics();
+        if (registry_delegate_) out += registry_delegate_->metrics();
         return out + format_storage_metrics(state_store_->stats(), state_store_->faulted());
     };
     api_ = std::make_unique<http::Api>(*registry_, std::move(options), std::move(hooks));

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
+#include "core/log.hpp"
+
 namespace cairn::cluster {
 
 namespace {
@@ -19,6 +23,26 @@ public:
 private:
     registry::replication::Broadcast b_;
 };
+
+// A dropped message's first bytes, in hex, for the debug log: what a
+// foreign sender (a Go memberlist peer's own user data) sent, byte for byte.
+std::string head_hex(std::span<const std::uint8_t> bytes) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (std::uint8_t b : bytes.first(std::min<std::size_t>(bytes.size(), 64))) {
+        out += digits[b >> 4];
+        out += digits[b & 15];
+    }
+    return out;
+}
+
+void log_drop(std::string_view kind, std::span<const std::uint8_t> bytes,
+              const std::string& reason) {
+    if (!log::enabled(log::Level::debug)) return;
+    log::debug(
+        "replication.dropped",
+        {{"kind", kind}, {"bytes", bytes.size()}, {"head", head_hex(bytes)}, {"reason", reason}});
+}
 
 } // namespace
 
@@ -85,7 +109,10 @@ gossip::Bytes RegistryDelegate::node_meta(std::size_t limit) {
 }
 
 void RegistryDelegate::notify_msg(std::span<const std::uint8_t> msg) {
-    if (!replica_.receive(msg)) ++stats_.dropped_messages;
+    if (auto r = replica_.receive(msg); !r) {
+        ++stats_.dropped_messages;
+        log_drop("message", msg, r.error().message);
+    }
 }
 
 std::vector<gossip::Bytes> RegistryDelegate::get_broadcasts(std::size_t overhead,
@@ -101,7 +128,20 @@ gossip::Bytes RegistryDelegate::local_state(bool) {
 void RegistryDelegate::merge_remote_state(std::span<const std::uint8_t> state, bool) {
     // A Go memberlist peer without a delegate sends no user state.
     if (state.empty()) return;
-    if (!replica_.merge_remote_state(state)) ++stats_.dropped_messages;
+    if (auto r = replica_.merge_remote_state(state); !r) {
+        ++stats_.dropped_states;
+        log_drop("state", state, r.error().message);
+    }
+}
+
+std::string RegistryDelegate::metrics() const {
+    return fmt::format("# HELP cairn_replication_dropped_total User messages and push-pull user "
+                       "states from gossip that are not cairn replication messages (a foreign "
+                       "memberlist node's, or malformed), dropped.\n"
+                       "# TYPE cairn_replication_dropped_total counter\n"
+                       "cairn_replication_dropped_total{{kind=\"message\"}} {}\n"
+                       "cairn_replication_dropped_total{{kind=\"state\"}} {}\n",
+                       stats_.dropped_messages, stats_.dropped_states);
 }
 
 void RegistryDelegate::notify_join(const gossip::Node& node) {

@@ -23,7 +23,8 @@
 namespace cairn::cluster {
 
 struct RegistryDelegateStats {
-    std::uint64_t dropped_messages = 0; // undecodable user messages or state
+    std::uint64_t dropped_messages = 0; // undecodable user messages (packet or stream)
+    std::uint64_t dropped_states = 0;   // undecodable push-pull user state
     std::uint64_t streams_sent = 0;
     std::uint64_t streams_dropped = 0; // to nodes not (or no longer) alive
 };
@@ -74,6 +75,8 @@ public:
     void notify_update(const gossip::Node& node) override;
 
     [[nodiscard]] const RegistryDelegateStats& stats() const { return stats_; }
+    // Prometheus lines: cairn_replication_dropped_total{kind="message"|"state"}.
+    [[nodiscard]] std::string metrics() const;
     [[nodiscard]] std::size_t queued_broadcasts() const { return queue_.num_queued(); }
 
 private:

@@ -153,7 +153,9 @@ TEST_CASE("50 agents with membership and replication under 20% loss") {
     REQUIRE(back);
     MESSAGE("back in every snapshot ", secs(*back - restarted), " s after the restart");
     std::uint64_t dropped = 0;
-    for (std::size_t k = 0; k < n; ++k) dropped += w.stack(k).delegate.stats().dropped_messages;
+    for (std::size_t k = 0; k < n; ++k)
+        dropped += w.stack(k).delegate.stats().dropped_messages +
+                   w.stack(k).delegate.stats().dropped_states;
     CHECK(dropped == 0);
 }
 

@@ -65,7 +65,12 @@ TEST_CASE("foreign user data is dropped and counted; an empty push-pull state is
     f.delegate.notify_msg(junk);
     f.delegate.merge_remote_state(junk, false);
     f.delegate.merge_remote_state({}, true);
-    CHECK(f.delegate.stats().dropped_messages == 2);
+    CHECK(f.delegate.stats().dropped_messages == 1);
+    CHECK(f.delegate.stats().dropped_states == 1);
+    CHECK(f.delegate.metrics().find("cairn_replication_dropped_total{kind=\"message\"} 1\n") !=
+          std::string::npos);
+    CHECK(f.delegate.metrics().find("cairn_replication_dropped_total{kind=\"state\"} 1\n") !=
+          std::string::npos);
 }
 
 TEST_CASE("own changes wait in the delegate's queue, named per record") {

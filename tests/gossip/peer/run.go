@@ -3,12 +3,14 @@
 //
 //	peer run -name go-1 -bind 127.0.0.1 -port 7946 [-join 127.0.0.1:7947,...]
 //	         [-profile lan|wan|local] [-key BASE64,...] [-meta TEXT] [-state TEXT]
-//	         [-verify-incoming=false] [-verify-outgoing=false]
+//	         [-state-b64 BASE64] [-verify-incoming=false] [-verify-outgoing=false]
 //
 // Out (stdout): {"event":"ready"}, then {"event":"join"|"leave"|"update",
-// "node":{...}}, {"event":"user","payload":"..."} for user messages (packet
-// or stream), {"event":"merge","join":bool,"state":"..."} for push-pull user
-// state, and one answer per command. The state in events is memberlist's
+// "node":{...}}, {"event":"user","payload":"...","payload_b64":"..."} for
+// user messages (packet or stream), {"event":"merge","join":bool,
+// "state":"...","state_b64":"..."} for push-pull user state (the _b64 fields
+// are the exact bytes; the others are text for reading), and one answer per
+// command. The state in events is memberlist's
 // Node.State, which this memberlist version never updates (always "alive");
 // the members command reports the real one.
 //
@@ -19,7 +21,12 @@
 //	                         (from memberlist_states.go)
 //	broadcast TEXT        -> queues TEXT as a user broadcast (piggybacked)
 //	send NAME TEXT        -> SendReliable (a stream user message) to NAME
-//	install KEY | use KEY | remove KEY | keys   -> the keyring
+//	broadcast-b64 B64     -> the same with the bytes given in base64
+//	send-reliable NAME B64, send-best-effort NAME B64
+//	                      -> SendReliable (stream) / SendBestEffort (packet)
+//	state B64             -> the push-pull user state LocalState serves from now on
+//	install KEY | use KEY | remove KEY | keys   -> the keyring (AddKey, UseKey,
+//	                         RemoveKey, GetKeys: primary first)
 //	leave                 -> Leave(), then {"event":"left"}
 //	quit                  -> Shutdown() and exit
 //
@@ -46,8 +53,23 @@ type peer struct {
 	out        sync.Mutex
 	list       *memberlist.Memberlist
 	broadcasts *memberlist.TransmitLimitedQueue
-	state      string
+	mu         sync.Mutex // guards state: LocalState runs on memberlist's goroutines
+	state      []byte
 }
+
+func (p *peer) localState() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]byte(nil), p.state...)
+}
+
+func (p *peer) setState(b []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.state = b
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 func (p *peer) emit(v interface{}) {
 	p.out.Lock()
@@ -106,14 +128,14 @@ type delegate struct {
 
 func (d *delegate) NodeMeta(limit int) []byte { return d.meta }
 func (d *delegate) NotifyMsg(b []byte) {
-	d.p.emit(map[string]interface{}{"event": "user", "payload": string(b)})
+	d.p.emit(map[string]interface{}{"event": "user", "payload": string(b), "payload_b64": b64(b)})
 }
 func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 	return d.p.broadcasts.GetBroadcasts(overhead, limit)
 }
-func (d *delegate) LocalState(join bool) []byte { return []byte(d.p.state) }
+func (d *delegate) LocalState(join bool) []byte { return d.p.localState() }
 func (d *delegate) MergeRemoteState(b []byte, join bool) {
-	d.p.emit(map[string]interface{}{"event": "merge", "join": join, "state": string(b)})
+	d.p.emit(map[string]interface{}{"event": "merge", "join": join, "state": string(b), "state_b64": b64(b)})
 }
 
 type broadcast []byte
@@ -152,6 +174,7 @@ func run(args []string) error {
 	keys := fs.String("key", "", "comma-separated base64 keys, primary first")
 	meta := fs.String("meta", "", "node metadata")
 	state := fs.String("state", "", "push-pull user state")
+	stateB64 := fs.String("state-b64", "", "push-pull user state, base64 (instead of -state)")
 	verifyIn := fs.Bool("verify-incoming", true, "GossipVerifyIncoming")
 	verifyOut := fs.Bool("verify-outgoing", true, "GossipVerifyOutgoing")
 	if err := fs.Parse(args); err != nil {
@@ -167,7 +190,14 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	p := &peer{state: *state}
+	p := &peer{state: []byte(*state)}
+	if *stateB64 != "" {
+		b, err := base64.StdEncoding.DecodeString(*stateB64)
+		if err != nil {
+			return fmt.Errorf("-state-b64: %v", err)
+		}
+		p.setState(b)
+	}
 	conf.Name = *name
 	conf.BindAddr = *bind
 	conf.BindPort = *port
@@ -228,7 +258,22 @@ func (p *peer) commands(conf *memberlist.Config) error {
 			}
 			p.broadcasts.QueueBroadcast(broadcast(strings.Join(fields[1:], " ")))
 		case "send":
-			err = p.send(fields)
+			err = p.send(fields, false, false)
+		case "send-reliable":
+			err = p.send(fields, true, false)
+		case "send-best-effort":
+			err = p.send(fields, true, true)
+		case "broadcast-b64", "state":
+			var b []byte
+			if len(fields) != 2 {
+				err = fmt.Errorf("%s B64", fields[0])
+			} else if b, err = base64.StdEncoding.DecodeString(fields[1]); err == nil {
+				if fields[0] == "state" {
+					p.setState(b)
+				} else {
+					p.broadcasts.QueueBroadcast(broadcast(b))
+				}
+			}
 		case "install", "use", "remove":
 			err = p.keyring(conf, fields)
 		case "keys":
@@ -257,13 +302,25 @@ func (p *peer) commands(conf *memberlist.Config) error {
 	return p.list.Shutdown()
 }
 
-func (p *peer) send(fields []string) error {
+// send NAME TEXT, or with encoded: NAME B64; bestEffort: a packet, else a
+// stream.
+func (p *peer) send(fields []string, encoded, bestEffort bool) error {
 	if len(fields) < 3 {
-		return fmt.Errorf("send NAME TEXT")
+		return fmt.Errorf("%s NAME PAYLOAD", fields[0])
+	}
+	payload := []byte(fields[2])
+	if encoded {
+		var err error
+		if payload, err = base64.StdEncoding.DecodeString(fields[2]); err != nil {
+			return err
+		}
 	}
 	for _, n := range p.list.Members() {
 		if n.Name == fields[1] {
-			return p.list.SendReliable(n, []byte(fields[2]))
+			if bestEffort {
+				return p.list.SendBestEffort(n, payload)
+			}
+			return p.list.SendReliable(n, payload)
 		}
 	}
 	return fmt.Errorf("no member %q", fields[1])
