@@ -193,7 +193,7 @@ void Agent::remove_dev_data_dir() {
 }
 
 Result<config::Config> Agent::load() {
-    if (options_.dev && !dev_base_) dev_base_ = config::dev_config();
+    if (options_.dev && !dev_base_) dev_base_ = config::dev_config(options_.dev_member);
     return load_config_files(options_, dev_base_);
 }
 

@@ -15,6 +15,8 @@ std::string_view usage() {
            "*.toml)\n"
            "  agent --dev                  run one self-contained node on 127.0.0.1 (DNS :8600, "
            "HTTP :8500)\n"
+           "  agent --dev --cluster N      run N dev agents on 127.0.0.1 to 127.0.0.N that join "
+           "each other\n"
            "  agent ... --join ADDR        also join the cluster at gossip address ADDR (repeats)\n"
            "  validate FILE|DIR ...        check configuration files and the zones they point at\n"
            "  register, deregister, services, members, check pass|warn|fail, keygen,\n"
@@ -39,6 +41,12 @@ Result<AgentOptions> parse_agent_args(std::span<char* const> args) {
         } else if (arg == "--config" || arg == "-config" || arg == "-c") {
             if (i + 1 == args.size()) return fail("{} needs a file or directory", arg);
             options.config_paths.emplace_back(args[++i]);
+        } else if (arg == "--cluster" || arg == "-cluster") {
+            if (i + 1 == args.size()) return fail("{} needs a number of agents", arg);
+            std::string_view n = args[++i];
+            if (n.size() != 1 || n[0] < '2' || n[0] > '0' + max_dev_cluster)
+                return fail("{} {}: the number of agents is 2 to {}", arg, n, max_dev_cluster);
+            options.cluster = n[0] - '0';
         } else if (arg == "--join" || arg == "-join") {
             if (i + 1 == args.size()) return fail("{} needs a gossip address (host:port)", arg);
             options.join.emplace_back(args[++i]);
@@ -54,6 +62,7 @@ Result<AgentOptions> parse_agent_args(std::span<char* const> args) {
     }
     if (!options.help && !options.dev && options.config_paths.empty())
         return fail("`cairn agent` needs --config FILE|DIR or --dev");
+    if (options.cluster > 0 && !options.dev) return fail("--cluster needs --dev");
     return options;
 }
 

@@ -16,10 +16,19 @@ struct AgentOptions {
     std::vector<std::string> join;         // --join ADDR, besides [gossip].join
     bool dev = false;
     bool help = false;
+    // --cluster N (with --dev): run N dev agents, see dev_cluster.hpp.
+    int cluster = 0;
+    // Set by --cluster for each of its agents, never on the command line:
+    // this agent is member `dev_member` (1..N) of a dev cluster.
+    int dev_member = 0;
 };
 
+// The most agents `--dev --cluster N` starts (127.0.0.1 to 127.0.0.9).
+inline constexpr int max_dev_cluster = 9;
+
 // The arguments after "agent": --config PATH (repeatable, also --config=PATH),
-// --dev, --join ADDR (repeatable), --help. Needs --config or --dev.
+// --dev, --cluster N (with --dev), --join ADDR (repeatable), --help. Needs
+// --config or --dev.
 [[nodiscard]] Result<AgentOptions> parse_agent_args(std::span<char* const> args);
 
 // The usage text of the whole binary.

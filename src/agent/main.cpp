@@ -10,6 +10,7 @@
 #include "agent/agent.hpp"
 #include "agent/cli.hpp"
 #include "agent/client.hpp"
+#include "agent/dev_cluster.hpp"
 
 namespace {
 
@@ -26,6 +27,7 @@ int run_agent(std::span<char* const> args) {
     }
     // Writes to a peer that went away must fail with EPIPE, not kill us.
     std::signal(SIGPIPE, SIG_IGN);
+    if (options->cluster > 0) return cairn::agent::run_dev_cluster(*options);
     cairn::agent::Agent agent(std::move(*options));
     return agent.run();
 }

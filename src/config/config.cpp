@@ -341,7 +341,7 @@ Result<Config> load_config(const std::vector<std::string>& paths) {
     return load_config(paths, Config{});
 }
 
-Config dev_config() {
+Config dev_config(int member) {
     Config c;
     c.node_name = default_node_name();
     c.dns.listen = {literal_address("127.0.0.1:8600")};
@@ -349,6 +349,13 @@ Config dev_config() {
     c.http.listen = literal_address("127.0.0.1:8500");
     c.gossip.bind = literal_address("127.0.0.1:8301");
     c.advertise_address = "127.0.0.1";
+    if (member > 0) {
+        c.node_name = fmt::format("n{}", member);
+        c.dns.listen = {literal_address(fmt::format("127.0.0.{}:8600", member))};
+        c.http.listen = literal_address(fmt::format("127.0.0.{}:8500", member));
+        c.gossip.bind = literal_address(fmt::format("127.0.0.{}:8301", member));
+        c.advertise_address = fmt::format("127.0.0.{}", member);
+    }
     c.log.level = "info";
     auto base = std::filesystem::temp_directory_path() / "cairn-dev-XXXXXX";
     std::string pattern = base.string();
@@ -363,7 +370,7 @@ Config dev_config() {
 
 SocketAddress literal_address(std::string_view text) {
     auto a = parse_socket_address(text);
-    if (!a) std::abort(); // only ever called with literals written in this file
+    if (!a) std::abort(); // only ever called with addresses written in this file
     return *a;
 }
 

@@ -19,7 +19,8 @@ namespace cairn::config {
 
 using cairn::Duration;
 
-// Parses an address literal that is known to be valid; for the defaults below.
+// Parses an address that is known to be valid; for the defaults below and the
+// dev agents.
 [[nodiscard]] SocketAddress literal_address(std::string_view text);
 
 struct ForwardConfig {
@@ -110,7 +111,9 @@ struct Config {
 // Parses one TOML document; `origin` names it in errors ("agent.toml").
 [[nodiscard]] Result<Config> parse_config(std::string_view toml_text, std::string_view origin);
 
-// The self-contained single node of `cairn agent --dev`.
-[[nodiscard]] Config dev_config();
+// The self-contained single node of `cairn agent --dev`; with `member` i > 0,
+// agent i of `--dev --cluster N`: node "n<i>", every address 127.0.0.<i>
+// (same ports).
+[[nodiscard]] Config dev_config(int member = 0);
 
 } // namespace cairn::config

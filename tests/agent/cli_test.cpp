@@ -34,6 +34,21 @@ TEST_CASE("cairn agent: --dev alone, or with config files over it") {
     CHECK(both->config_paths.size() == 1);
 }
 
+TEST_CASE("cairn agent: --dev --cluster N, 2 to 9 agents") {
+    auto three = parse({"--dev", "--cluster", "3"});
+    REQUIRE(three);
+    CHECK(three->cluster == 3);
+    CHECK(three->dev_member == 0);
+    CHECK(parse({"--dev", "--cluster", "9"})->cluster == 9);
+    for (const char* bad : {"1", "10", "0", "x", "-3", ""})
+        CHECK(parse({"--dev", "--cluster", bad}).error().message.find("2 to 9") !=
+              std::string::npos);
+    CHECK(parse({"--dev", "--cluster"}).error().message.find("needs a number") !=
+          std::string::npos);
+    CHECK(parse({"--config", "a.toml", "--cluster", "3"}).error().message ==
+          "--cluster needs --dev");
+}
+
 TEST_CASE("cairn agent: usage errors") {
     CHECK(parse({}).error().message.find("needs --config") != std::string::npos);
     CHECK(parse({"--config"}).error().message.find("needs a file") != std::string::npos);

@@ -416,6 +416,18 @@ TEST_CASE("dev_config: one self-contained node on loopback") {
     }
 }
 
+TEST_CASE("dev_config(i): agent i of a dev cluster, n<i> on 127.0.0.<i>, the same ports") {
+    Config c = dev_config(3);
+    CHECK(c.node_name == "n3");
+    REQUIRE(c.dns.listen.size() == 1);
+    CHECK(c.dns.listen[0].to_string() == "127.0.0.3:8600");
+    CHECK(c.http.listen.to_string() == "127.0.0.3:8500");
+    CHECK(c.gossip.bind.to_string() == "127.0.0.3:8301");
+    CHECK(c.advertise_address == "127.0.0.3");
+    CHECK(std::filesystem::is_directory(c.data_dir));
+    std::filesystem::remove_all(c.data_dir);
+}
+
 TEST_CASE("[storage] sync: fsync by default, none or normal on request, anything else refused") {
     auto defaults = parse_config("", "agent.toml");
     REQUIRE(defaults);
