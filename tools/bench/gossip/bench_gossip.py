@@ -182,11 +182,12 @@ def run(n, profile, args):
     return out
 
 
-def memberlist(n, profile, harness):
-    """The memberlist harness for the same profile and N; its JSON lines."""
+def memberlist(n, profile, harness,
+               extra="-join-trials 1 -bcast-reps 20 -leave-reps 1 -fail-reps 2 -traffic-secs 20"):
+    """The memberlist harness for the same profile and N, with the harness
+    arguments extra; its JSON lines by experiment."""
     out = tempfile.mktemp(suffix=".jsonl")
-    env = dict(os.environ, CONFIGS=profile, NS=str(n), OUT=out, LOG=out + ".log",
-               EXTRA_ARGS="-join-trials 1 -bcast-reps 20 -leave-reps 1 -fail-reps 2 -traffic-secs 20")
+    env = dict(os.environ, CONFIGS=profile, NS=str(n), OUT=out, LOG=out + ".log", EXTRA_ARGS=extra)
     subprocess.run(["sh", os.path.join(harness, "run.sh")], env=env, check=False,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800)
     rows = {}
