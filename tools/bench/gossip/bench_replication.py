@@ -43,7 +43,10 @@ Experiments (--exp, comma-separated; default replicate,bytes):
              --stop-ms of every --period-ms, for --starve-s; every agent's
              /v1/members polled throughout and every agent's log read after:
              no agent is killed, so every gossip.member_dead line is a false
-             death. Suspicions and refutations are counted beside it.
+             death. Beside it: failed probes (gossip.suspect lines) of the
+             starved agent by the others and of the others by it, the
+             starved agent's refutations, and the non-alive states the
+             others listed when polled (at random moments, 0.5-2.5 s apart).
              memberlist's harness runs all its nodes in one process and
              cannot starve one of them: cairn alone.
 """
@@ -154,7 +157,8 @@ class Poller:
 
 
 def stats(times):
-    """median, p99 (nearest rank, misses ranked last) and max over all changes."""
+    """median, p99 (nearest rank, misses ranked last), max over all changes,
+    and the three slowest of those that reached every agent."""
     n, got = len(times), sorted(t for t in times if t is not None)
 
     def rank(q):
@@ -162,7 +166,8 @@ def stats(times):
         return round(got[k], 1) if k < len(got) else None
 
     return {"changes": n, "reached_all": len(got), "median_ms": rank(0.5), "p99_ms": rank(0.99),
-            "max_ms": round(got[-1], 1) if len(got) == n and got else None}
+            "max_ms": round(got[-1], 1) if len(got) == n and got else None,
+            "slowest_reached_ms": [round(t, 1) for t in got[-3:][::-1]]}
 
 
 class Cluster:
@@ -374,12 +379,15 @@ def exp_starve(profile, args):
         thread.start()
         try:
             t0 = time.monotonic()
+            # Not the starved agent (its answer would wait for SIGCONT and so
+            # keep the polls in step with the cycle), at random moments.
             while time.monotonic() - t0 < args.starve_s:
                 for a in c.agents:
-                    for name, state in a.members().items():
-                        if state != "alive":
-                            seen[state] = seen.get(state, 0) + 1
-                time.sleep(2)
+                    if a is not victim:
+                        for name, state in a.members().items():
+                            if state != "alive":
+                                seen[f"{name} {state}"] = seen.get(f"{name} {state}", 0) + 1
+                time.sleep(random.uniform(0.5, 2.5))
         finally:
             stop.set()
             thread.join()
@@ -389,15 +397,18 @@ def exp_starve(profile, args):
         settled = bg.until(lambda: all(a.members() == want for a in c.agents), 60, 0.2)
         out["all_alive_after_ms"] = None if settled is None else round(settled, 1)
         out["non_alive_views_polled"] = seen
-        out["suspicions_raised"] = sum(metric(a, "cairn_gossip_probe_failures_total") for a in c.agents)
         out["refutations_by_starved"] = metric(victim, "cairn_gossip_refutations_total")
-        deaths = []
+        deaths, of_starved, by_starved = [], 0, 0
         for a in c.agents:
             with open(os.path.join(a.dir, "log"), errors="replace") as f:
                 for line in f:
-                    m = re.search(r"msg=gossip\.member_dead .*\bmember=(\S+)", line)
-                    if m:
+                    if m := re.search(r"msg=gossip\.member_dead .*\bmember=(\S+)", line):
                         deaths.append(f"{m.group(1)}@{a.name}")
+                    elif m := re.search(r"msg=gossip\.suspect .*\btarget=(\S+)", line):
+                        of_starved += m.group(1) == victim.name
+                        by_starved += a is victim
+        out["probes_failed_of_starved"] = of_starved
+        out["probes_failed_by_starved"] = by_starved
         out["false_deaths"] = deaths
         out["agents_exited"] = c.exited()
     out["load_after"] = load()
