@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +47,7 @@ int run_dev_cluster(const AgentOptions& options) {
     for (int s : {SIGINT, SIGTERM, SIGCHLD}) sigaddset(&waited, s);
     sigprocmask(SIG_BLOCK, &waited, &previous);
 
+    const pid_t parent = getpid();
     std::vector<Child> children;
     int code = 0;
     bool stopping = false;
@@ -57,6 +59,9 @@ int run_dev_cluster(const AgentOptions& options) {
         std::fflush(nullptr); // nothing buffered is written twice
         pid_t pid = fork();
         if (pid == 0) {
+            // If the cluster command dies (kill -9), its agents stop too.
+            prctl(PR_SET_PDEATHSIG, SIGTERM);
+            if (getppid() != parent) std::exit(1);
             sigprocmask(SIG_SETMASK, &previous, nullptr);
             int agent_code = 0;
             {

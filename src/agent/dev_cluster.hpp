@@ -4,7 +4,8 @@
 // :8301 on each), n2 and later joining n1. SIGINT (Ctrl-C) or SIGTERM stops
 // them all, each with a graceful leave; if one exits on its own (it could not
 // start, say), the others are stopped too; one killed by a signal is only
-// reported. docs/configuration.md describes it.
+// reported. If this process dies, each agent gets SIGTERM (PR_SET_PDEATHSIG).
+// docs/configuration.md describes it.
 
 #include "agent/cli.hpp"
 

@@ -6,6 +6,7 @@ lists three alive; Ctrl-C (SIGINT to the process group, as a terminal sends
 it) stops all three, with exit code 0 and every port free again. `kill -9`
 of one: its instance leaves the others' answers and they keep running. One
 that cannot start (its HTTP address taken) stops the others, exit code 1.
+`kill -9` of the command: its three agents stop too.
 
 Runs alone (is_parallel false in meson.build): the ports are the documented
 ones. Skipped when one of them is taken on this machine (a dev agent someone
@@ -60,9 +61,13 @@ class DevCluster(unittest.TestCase):
         self.addCleanup(self.kill_all)
 
     def kill_all(self):
-        if self.proc.poll() is None:
+        # The command and its agents share the process group it leads, even
+        # after the command is gone.
+        try:
             os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
         self.log.close()
 
     def read_log(self):
@@ -130,6 +135,19 @@ class DevCluster(unittest.TestCase):
         self.assertIn("n2 was killed by signal 9; the others keep running", self.read_log())
         os.killpg(self.proc.pid, signal.SIGINT)
         self.assertEqual(self.proc.wait(timeout=20), 0, self.read_log())
+        wait_until(lambda: not taken(), timeout=5, what="every port free again")
+
+
+    def test_kill_9_of_the_command_stops_its_agents(self):
+        three = {"n1": "alive", "n2": "alive", "n3": "alive"}
+        wait_until(lambda: all(self.members(h) == three for h in HOSTS), timeout=20, interval=0.1,
+                   what="n1, n2, n3 alive on all three")
+        children = self.children()
+        self.assertEqual(len(children), 3)
+        self.proc.kill()
+        self.proc.wait()
+        wait_until(lambda: not sh("pgrep", "-s", str(self.proc.pid)).split(), timeout=20, interval=0.1,
+                   what="the three agents to stop after their parent's kill -9")
         wait_until(lambda: not taken(), timeout=5, what="every port free again")
 
 
