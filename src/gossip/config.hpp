@@ -62,6 +62,10 @@ struct Config {
     Duration gossip_to_the_dead_time = seconds(30);
     // The largest packet the engine builds.
     std::size_t udp_buffer_size = 1400;
+    // LZW-compress what is sent (memberlist's EnableCompression, on by
+    // default there too): a stream, and a packet, whenever that makes it
+    // smaller. Push-pull state shrinks to about a third.
+    bool enable_compression = true;
     // A dead node's name may be taken by another address after this long;
     // 0 never (memberlist's default).
     Duration dead_node_reclaim_time{0};

@@ -7,7 +7,8 @@
 //   out: message -> [has-CRC if the peer's protocol max >= 5] -> [sealed]
 //   in:  [opened; or taken as plaintext if verify_incoming is off] -> decoded
 //
-// cairn never compresses what it sends.
+// Compression comes before these (the engine compresses a message, when
+// that makes it smaller, with compress_payload in packet.hpp).
 
 #include <cstdint>
 #include <optional>

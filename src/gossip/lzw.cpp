@@ -1,7 +1,9 @@
 #include "gossip/lzw.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <vector>
 
 namespace cairn::gossip {
 
@@ -114,6 +116,102 @@ Result<Bytes> lzw_decompress(std::span<const std::uint8_t> in, std::size_t max_o
             }
         }
     }
+}
+
+namespace {
+
+// Writes codes least significant bit first, as Go's writeLSB.
+class CodeWriter {
+public:
+    explicit CodeWriter(Bytes& out)
+        : out_(out) {}
+
+    void write(std::uint32_t code, unsigned width) {
+        bits_ |= code << bits_count_;
+        bits_count_ += width;
+        while (bits_count_ >= 8) {
+            out_.push_back(static_cast<std::uint8_t>(bits_));
+            bits_ >>= 8;
+            bits_count_ -= 8;
+        }
+    }
+    void flush() {
+        if (bits_count_ > 0) out_.push_back(static_cast<std::uint8_t>(bits_));
+        bits_ = 0;
+        bits_count_ = 0;
+    }
+
+private:
+    Bytes& out_;
+    std::uint32_t bits_ = 0;
+    unsigned bits_count_ = 0;
+};
+
+} // namespace
+
+// Go's (*lzw.Writer).Write and Close for one whole input: a clear code first,
+// codes widening from 9 bits as the table grows, a clear code and a fresh
+// table when it is full (code 4095), then the last code and the end code.
+// The same dictionary as Go's, so the output is Go's byte for byte.
+Bytes lzw_compress(std::span<const std::uint8_t> in) {
+    constexpr std::uint32_t max_code = (1u << max_width) - 1;
+    constexpr std::size_t hash_size = 4u << max_width;
+    constexpr std::uint32_t hash_mask = hash_size - 1;
+    // key << 12 | code, 0 for an empty slot (no key is 0: a code is >= 258).
+    std::vector<std::uint32_t> table(hash_size, 0);
+    Bytes out;
+    out.reserve(in.size() / 2 + 16);
+    CodeWriter writer(out);
+    unsigned width = lit_width + 1;
+    std::uint32_t hi = eof_code;
+    std::uint32_t overflow = 1u << width;
+
+    // One more code in use; at the table's end a clear code starts afresh
+    // (true then: the caller inserts nothing).
+    auto inc_hi = [&] {
+        ++hi;
+        if (hi == overflow) {
+            ++width;
+            overflow <<= 1;
+        }
+        if (hi != max_code) return false;
+        writer.write(clear_code, width);
+        width = lit_width + 1;
+        hi = eof_code;
+        overflow = 1u << width;
+        std::fill(table.begin(), table.end(), 0);
+        return true;
+    };
+
+    writer.write(clear_code, width);
+    if (!in.empty()) {
+        std::uint32_t code = in[0];
+        for (std::size_t i = 1; i < in.size(); ++i) {
+            const std::uint32_t literal = in[i];
+            const std::uint32_t key = code << 8 | literal;
+            std::uint32_t hash = (key >> 12 ^ key) & hash_mask;
+            bool found = false;
+            for (std::uint32_t h = hash, t = table[h]; t != 0;
+                 h = (h + 1) & hash_mask, t = table[h]) {
+                if (key == t >> 12) {
+                    code = t & max_code;
+                    found = true;
+                    break;
+                }
+            }
+            if (found) continue;
+            writer.write(code, width);
+            code = literal;
+            if (inc_hi()) continue;
+            while (table[hash] != 0) hash = (hash + 1) & hash_mask;
+            table[hash] = key << 12 | hi;
+        }
+        writer.write(code, width);
+        (void)inc_hi();
+    }
+    writer.write(eof_code, width);
+    writer.flush();
+    return out;
 }
 
 } // namespace cairn::gossip

@@ -1,8 +1,7 @@
 #pragma once
-// LZW decompression as Go's compress/lzw reads it with LSB order and 8-bit
+// LZW as Go's compress/lzw writes and reads it with LSB order and 8-bit
 // literals, the only compression memberlist has (compressMsg, util.go). A
-// default memberlist compresses every stream it sends, so cairn must read
-// it; cairn itself sends uncompressed.
+// default memberlist compresses every stream it sends, and so does cairn.
 
 #include <cstddef>
 #include <span>
@@ -17,5 +16,9 @@ namespace cairn::gossip {
 // expand a thousandfold, so every caller states its cap. Like Go, a stream
 // without its end code is an error.
 Result<Bytes> lzw_decompress(std::span<const std::uint8_t> in, std::size_t max_output);
+
+// Encodes `in` as Go's lzw.NewWriter(w, lzw.LSB, 8) does, Write then Close:
+// the same bytes.
+[[nodiscard]] Bytes lzw_compress(std::span<const std::uint8_t> in);
 
 } // namespace cairn::gossip

@@ -40,6 +40,9 @@ namespace cairn::gossip {
 
 // announce() sends to at most this many members directly.
 inline constexpr std::size_t announce_limit = 256;
+// Messages shorter than this are sent as they are: LZW's clear and end codes
+// and the compress wrapper (about 15 bytes) leave nothing to gain.
+inline constexpr std::size_t min_compress_size = 64;
 
 // What on_stream() wants done with an inbound stream.
 struct StreamReply {
@@ -199,7 +202,9 @@ private:
     void handle_nack(const NackResp& nack);
     void run_ack_timeouts(TimePoint now);
     void send_msg(const Address& to, Bytes msg);
-    void raw_send_packet(const Address& to, Bytes msg);
+    // Compresses msg first (if that makes it smaller) unless told it was.
+    void raw_send_packet(const Address& to, Bytes msg, bool compress = true);
+    [[nodiscard]] Bytes compressed(Bytes msg) const;
     void send_parts(const Address& to, std::vector<Bytes>& parts);
     [[nodiscard]] std::size_t packet_overhead() const;
     [[nodiscard]] Bytes seal(const Bytes& message) const;

@@ -182,7 +182,16 @@ void Memberlist::send_parts(const Address& to, std::vector<Bytes>& parts) {
     for (Bytes& c : *compounds) raw_send_packet(to, std::move(c));
 }
 
-void Memberlist::raw_send_packet(const Address& to, Bytes msg) {
+// memberlist's compressPayload where it pays: the message itself when
+// compressing would not make it smaller (pings and acks never shrink).
+Bytes Memberlist::compressed(Bytes msg) const {
+    if (!config_.enable_compression || msg.size() < min_compress_size) return msg;
+    Bytes c = compress_payload(msg);
+    return c.size() < msg.size() ? std::move(c) : std::move(msg);
+}
+
+void Memberlist::raw_send_packet(const Address& to, Bytes msg, bool compress) {
+    if (compress) msg = compressed(std::move(msg));
     // Peers that understand protocol 5 get the CRC header; unknown ones not.
     std::uint8_t peer_pmax = 0;
     if (!to.name.empty()) {
@@ -208,7 +217,7 @@ std::size_t Memberlist::packet_overhead() const {
 StreamId Memberlist::open_stream(const Address& to, Bytes request, StreamKind kind,
                                  std::uint32_t seq_no, TimePoint deadline) {
     const StreamId id = next_stream_id_++;
-    auto out = write_stream(request, config_.security);
+    auto out = write_stream(compressed(std::move(request)), config_.security);
     if (!out) {
         log::error("gossip.stream.seal_failed",
                    {{"node", config_.name}, {"error", out.error().message}});
@@ -222,7 +231,7 @@ StreamId Memberlist::open_stream(const Address& to, Bytes request, StreamKind ki
 
 void Memberlist::send_reliable(const Node& to, std::span<const std::uint8_t> msg, TimePoint now) {
     if (shutdown_) return;
-    auto out = write_stream(encode_stream_user(msg), config_.security);
+    auto out = write_stream(compressed(encode_stream_user(msg)), config_.security);
     if (!out) {
         log::error("gossip.stream.seal_failed",
                    {{"node", config_.name}, {"error", out.error().message}});
@@ -273,7 +282,7 @@ Result<void> Memberlist::merge_remote_state(bool join, const PushPull& remote, T
 // A stream answer as it goes on the wire; empty (close without answer) if it
 // cannot be sealed.
 Bytes Memberlist::seal(const Bytes& message) const {
-    auto out = write_stream(message, config_.security);
+    auto out = write_stream(compressed(message), config_.security);
     if (!out) {
         log::error("gossip.stream.seal_failed",
                    {{"node", config_.name}, {"error", out.error().message}});
@@ -380,7 +389,8 @@ void Memberlist::announce(const Bytes& msg) {
         rng_.shuffle(targets);
         targets.resize(announce_limit);
     }
-    for (const NodeRecord* n : targets) raw_send_packet(n->node.address(), msg);
+    const Bytes packet = compressed(msg);
+    for (const NodeRecord* n : targets) raw_send_packet(n->node.address(), packet, false);
 }
 
 void Memberlist::on_stream_failed(StreamId id, TimePoint now) {

@@ -138,6 +138,10 @@ Bytes add_crc(std::span<const std::uint8_t> message) {
     return out;
 }
 
+Bytes compress_payload(std::span<const std::uint8_t> message) {
+    return encode(Compress{CompressionType::lzw, lzw_compress(message)});
+}
+
 Result<Bytes> decompress_payload(std::span<const std::uint8_t> body, std::size_t max_output) {
     auto c = decode_body<Compress>(body);
     if (!c) return std::unexpected(c.error());

@@ -62,6 +62,11 @@ Result<std::vector<Bytes>> make_compounds(std::span<const Bytes> parts);
 // Prefixes the has-CRC header (sent to peers whose protocol max is >= 5).
 Bytes add_crc(std::span<const std::uint8_t> message);
 
+// [9][compress{Algo: lzw, Buf: LZW of message}], as memberlist's
+// compressPayload writes it (byte for byte). memberlist compresses every
+// stream, and a packet when that makes it smaller.
+[[nodiscard]] Bytes compress_payload(std::span<const std::uint8_t> message);
+
 // The decompressed message inside a compress{} body (the bytes after the
 // type byte 9), at most max_output bytes.
 Result<Bytes> decompress_payload(std::span<const std::uint8_t> body, std::size_t max_output);

@@ -7,6 +7,7 @@
 
 #include "golden.hpp"
 #include "gossip/codec.hpp"
+#include "gossip/lzw.hpp"
 #include "gossip/packet.hpp"
 
 using namespace cairn::gossip;
@@ -125,6 +126,33 @@ TEST_SUITE("gossip goldens") {
         CHECK(last.node == "node-039");
         CHECK(last.incarnation == 39);
         CHECK(last.addr == Bytes{127, 0, 1, 39});
+    }
+
+    TEST_CASE("cairn compresses as memberlist does, byte for byte") {
+        for (const char* name : {"compress_compound", "compress_long"}) {
+            CAPTURE(name);
+            const Bytes golden = read(name);
+            auto inner = decompress_payload(std::span(golden).subspan(1), 1 << 20);
+            REQUIRE(inner);
+            CHECK(compress_payload(*inner) == golden);
+            CHECK(lzw_decompress(lzw_compress(*inner), 1 << 20).value() == *inner);
+        }
+        // A stream: memberlist's compressed push-pull is compress_payload of
+        // the plain one.
+        CHECK(compress_payload(read("push_pull")) == read("push_pull_compressed"));
+        // The edges: nothing, one byte, and input long enough to fill the
+        // 4096-code table (a clear code, then a fresh table) more than once.
+        CHECK(lzw_decompress(lzw_compress({}), 10).value().empty());
+        CHECK(lzw_decompress(lzw_compress(Bytes{42}), 10).value() == Bytes{42});
+        Bytes big;
+        std::uint32_t x = 1;
+        for (int i = 0; i < 200000; ++i) {
+            x = x * 1103515245 + 12345;
+            big.push_back(static_cast<std::uint8_t>(i % 7 == 0 ? x >> 24 : 'a' + i % 13));
+        }
+        const Bytes packed = lzw_compress(big);
+        CHECK(packed.size() < big.size());
+        CHECK(lzw_decompress(packed, 1 << 20).value() == big);
     }
 
     TEST_CASE("a compressed message bigger than the cap is refused") {

@@ -96,6 +96,7 @@ void SimTransport::send_packet(const Address& to, Bytes packet) {
     auto target = c.lookup(to);
     if (!target) return;
     const std::size_t from = index_;
+    if (c.sent) c.sent(from, packet, false);
     const double p = c.loss + c.agents_[from].out_loss;
     const bool lost =
         !c.link_up(from, *target) || (p > 0 && double(c.rng_.next_u32()) / 4294967296.0 < p);
@@ -118,6 +119,7 @@ void SimTransport::open_stream(StreamId id, const Address& to, Bytes request, Ti
     Cluster& c = cluster_;
     const std::size_t from = index_;
     ++c.streams;
+    if (c.sent) c.sent(from, request, true);
     auto fail_at = [&c, from, id](TimePoint at) {
         c.schedule(at - c.now_, [&c, from, id] {
             Agent& a = c.agents_[from];
@@ -147,6 +149,7 @@ void SimTransport::open_stream(StreamId id, const Address& to, Bytes request, Ti
         }
         StreamReply reply = b.ml->on_stream(src, request, c.now_);
         c.refresh(t);
+        if (c.sent && !reply.reply.empty()) c.sent(t, reply.reply, true);
         if (reply.status != StreamReply::Status::done || reply.reply.empty()) {
             fail_at(c.now_ + c.latency); // closed without an answer
             return;
@@ -175,6 +178,7 @@ void SimTransport::open_stream(StreamId id, const Address& to, Bytes request, Ti
 void SimTransport::send_stream(const Address& to, Bytes message, TimePoint deadline) {
     (void)deadline;
     Cluster& c = cluster_;
+    if (c.sent) c.sent(index_, message, true);
     auto target = c.lookup(to);
     if (!target || !c.link_up(index_, *target)) return;
     const Address src{c.agents_[index_].address.addr, c.agents_[index_].address.port, {}};

@@ -111,6 +111,9 @@ public:
     std::function<void(std::size_t)> after_call;
     // Sees every packet as it is delivered (to, from, bytes).
     std::function<void(std::size_t, std::size_t, const Bytes&)> tap;
+    // Sees every packet and every stream's bytes as an agent sends them
+    // (sender, bytes, true for a stream): what the agent's socket would write.
+    std::function<void(std::size_t, const Bytes&, bool)> sent;
 
     // How agent i sees node `name`, if it has it.
     std::optional<NodeState> view(std::size_t i, const std::string& name) const;
