@@ -11,14 +11,19 @@ Experiments (times in ms, from the moment the action was taken until every
 agent shows the result, polled every --poll-ms):
   join       agents 2..N started at once with --join agent 1: all see N alive
   register   PUT /v1/services on a random agent: every agent answers it in DNS
-  idle       gossip bytes sent per agent per second over --idle-s (from /metrics)
+  idle       gossip bytes sent per agent per second over --idle-s (from /metrics),
+             UDP and TCP payload as memberlist's harness counts them, from the
+             same point: once every agent's first push-pull round is over
+             (push-pull interval + its scaled interval + 1 s after the start)
   failure    kill -9 of a random agent: every other agent lists it dead
   leave      SIGTERM of a random agent: every other agent lists it left
   false_dead members ever listed dead that were never killed
 """
 
 import argparse
+import concurrent.futures
 import json
+import math
 import os
 import random
 import re
@@ -113,6 +118,17 @@ def summary(values):
             "missed": len(values) - len(got)}
 
 
+# The profiles' push-pull intervals (memberlist's DefaultLocalConfig and
+# DefaultLANConfig), for the idle window's start.
+PUSH_PULL_S = {"local": 15, "lan": 30, "wan": 60}
+
+
+def push_pull_scaled_s(profile, n):
+    """memberlist's pushPullScale: the interval times ceil(log2(n) - 5) + 1 past 32 nodes."""
+    base = PUSH_PULL_S[profile]
+    return base if n <= 32 else base * (math.ceil(math.log2(n) - math.log2(32)) + 1)
+
+
 def run(n, profile, args):
     base = tempfile.mkdtemp(prefix="cairn-bench-gossip-")
     agents = [Agent(i, profile, base) for i in range(1, n + 1)]
@@ -120,14 +136,19 @@ def run(n, profile, args):
     out = {"impl": "cairn", "profile": profile, "n": n}
     dead_seen = set()
 
+    # Every agent is asked at once, so that one poll takes one request's time
+    # at N = 50 too (memberlist's harness reads its nodes directly).
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=16)
+
     def all_see(names_states, among):
-        views = [a.members() for a in among]
+        views = list(pool.map(lambda a: a.members(), among))
         for v in views:
             dead_seen.update(k for k, s in v.items() if s == "dead")
         return all(all(v.get(k) == s for k, s in names_states.items()) for v in views)
 
     try:
         seed = agents[0]
+        created = time.monotonic()
         seed.start()
         until(lambda: seed.members() != {}, 10, 0.05)
         t0 = time.monotonic()
@@ -149,6 +170,12 @@ def run(n, profile, args):
             times.append(None if done is None else (time.monotonic() - t) * 1000)
         out["register"] = summary(times)
 
+        # The first push-pull of an agent comes a random phase within the
+        # interval and one scaled interval after its start: measure after
+        # that, as memberlist's harness does, so that both windows see
+        # steady state (and not this run's registrations).
+        steady = created + PUSH_PULL_S[profile] + push_pull_scaled_s(profile, n) + 1
+        time.sleep(max(0.0, steady - time.monotonic()))
         before = [a.sent_bytes() for a in agents]
         time.sleep(args.idle_s)
         after = [a.sent_bytes() for a in agents]
@@ -176,6 +203,7 @@ def run(n, profile, args):
         out["leave_ms"] = None if done is None else round((time.monotonic() - t) * 1000, 1)
         out["false_dead"] = sorted(dead_seen - killed)
     finally:
+        pool.shutdown(wait=False)
         for a in agents:
             a.stop(signal.SIGKILL)
         shutil.rmtree(base, ignore_errors=True)
