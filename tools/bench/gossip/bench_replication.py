@@ -28,13 +28,14 @@ Experiments (--exp, comma-separated; default replicate,bytes):
              Beside it, memberlist's broadcast experiment (20 user messages of
              100 bytes, relayed by each node on first receipt, 5 s each):
              median and max to all nodes, and how many reached all.
-  bytes      --instances instances (the cluster's total, 10 per service) on
-             random agents; once every agent lists them all, and no earlier
-             than memberlist's harness starts counting (push-pull interval +
-             the scaled interval after the cluster started), gossip bytes sent
-             per agent per second (UDP payload and TCP stream bytes,
-             cairn_gossip_sent_bytes_total) over a window of whole scaled
-             push-pull intervals (at least --window-s): idle, then busy, with
+  bytes      Gossip bytes sent per agent per second (UDP payload and TCP
+             stream bytes, cairn_gossip_sent_bytes_total) over a window of
+             whole scaled push-pull intervals (at least --window-s), from the
+             moment memberlist's harness starts counting (push-pull interval +
+             the scaled interval after the cluster started): first with no
+             instance registered; then --instances instances (the cluster's
+             total, 10 per service) on random agents, and 5 s after every
+             agent lists them all: idle, then busy, with
              --busy-rate re-registrations per second across the cluster (each
              a random one of the instances, on its owner, with a new port).
              Beside it, idle memberlist nodes (no user state) counted the same
@@ -320,6 +321,9 @@ def exp_bytes(n, profile, args):
     window = scaled * max(1, math.ceil(args.window_s / scaled))
     out["window_s"] = window
     with Cluster(n, profile) as c:
+        steady = c.started + PUSH_PULL_S[profile] + scaled + 1
+        time.sleep(max(steady - time.monotonic(), 0))
+        out["idle_empty_bytes_per_agent_s"] = sent_per_agent(c.agents, window)
         owners = [random.choice(c.agents) for _ in range(args.instances)]
         body = lambda i, port: {"id": f"bulk-{i}", "name": f"bulk{i // 10}", "address": "127.0.1.1", "port": port}
         for i in range(args.instances):
@@ -331,8 +335,7 @@ def exp_bytes(n, profile, args):
 
         spread = bg.until(lambda: all(holds_all(a) for a in c.agents), 120, 0.5)
         out["registered_everywhere_s"] = None if spread is None else round(spread / 1000, 1)
-        steady = c.started + PUSH_PULL_S[profile] + scaled + 1
-        time.sleep(max(steady - time.monotonic(), 5))
+        time.sleep(5)
         out["idle_bytes_per_agent_s"] = sent_per_agent(c.agents, window)
 
         def update():
@@ -467,6 +470,7 @@ def main():
                         mm = m["idle_bytes_per_node_s"]["mean"]
                         emit({"ratio": "cairn with instances / idle memberlist, bytes sent per agent per second",
                               "profile": profile, "n": n, "target": "idle <= 2",
+                              "idle_no_instances": ratio(c["idle_empty_bytes_per_agent_s"]["mean"], mm),
                               "idle": ratio(c["idle_bytes_per_agent_s"]["mean"], mm),
                               "busy": ratio(c["busy_bytes_per_agent_s"]["mean"], mm)})
             if "starve" in exps:
