@@ -117,8 +117,12 @@ class Net:
         run("ip", "-n", self.bridge_ns, "link", "set", f"v{i}", "up")
 
     def lose(self, percent):
-        """Drops `percent`% of the packets on every agent's link; returns how."""
-        how = None
+        """Drops `percent`% of the packets on every agent's link; returns how.
+        CAIRN_NETNS_LOSS=netem or =nftables insists on one way (netem then
+        fails the test where the kernel lacks it)."""
+        how = os.environ.get("CAIRN_NETNS_LOSS") or None
+        if how not in (None, "netem", "nftables"):
+            raise AssertionError(f"CAIRN_NETNS_LOSS={how}: netem or nftables")
         for ns in self.namespaces:
             how = lose_packets(ns, percent, how)
         self.loss = how
