@@ -10,7 +10,8 @@ namespace has a route out, nothing reaches the machine's own network).
 - loss: 20% of the packets arriving on every agent's interface are dropped
   (`tc netem loss 20%` on egress where the kernel has sch_netem, else an
   nftables `numgen random` drop on ingress: the same loss per hop); 20
-  services registered on random agents reach every agent's DNS within a bound.
+  services registered on random agents reach every agent's DNS within a bound,
+  then every other one, deregistered by its owner, leaves every agent's DNS.
 
 Talks to each agent from inside its namespace (`ip netns exec NS dig/curl`).
 Needs root, network namespaces, veth and a bridge; without those, or without
