@@ -1,5 +1,6 @@
 #include "agent/agent.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -396,6 +397,15 @@ Result<void> Agent::start_health() {
             if (const registry::Tombstone* t = registry_->find_local_tombstone(id);
                 t && !from_config.contains(id))
                 state_store_->write({std::nullopt, *t}, {}, true);
+    });
+    // A TTL check that expired is critical after a restart too, not the
+    // passing of its last report.
+    prober_->on_ttl_expired([this](const std::string& id) {
+        if (std::find(config_service_ids_.begin(), config_service_ids_.end(), id) !=
+            config_service_ids_.end())
+            return;
+        if (const registry::Instance* instance = registry_->find_local(id))
+            state_store_->write({*instance, std::nullopt}, {}, true);
     });
     return {};
 }

@@ -99,6 +99,7 @@ void CheckRunner::on_result(ProbeResult result) {
 
 void CheckRunner::expire_ttl() {
     ++runs_;
+    expired_ = true;
     bool changed = machine_.observe(
         {Health::critical, fmt::format("TTL expired: no update within {} ms", definition_.ttl_ms),
          std::nullopt},
@@ -113,6 +114,7 @@ Result<> CheckRunner::report_ttl(Health status, std::string note) {
     if (definition_.ttl_ms > 0)
         timer_.start(milliseconds(definition_.ttl_ms), milliseconds(definition_.ttl_ms),
                      [this] { expire_ttl(); });
+    expired_ = false;
     bool changed = machine_.observe({status, std::move(note), std::nullopt}, env_.now());
     report_(*this, changed);
     return {};

@@ -55,6 +55,9 @@ public:
     [[nodiscard]] const CheckMachine& machine() const { return machine_; }
     [[nodiscard]] std::uint64_t runs() const { return runs_; }
     [[nodiscard]] bool probing() const { return probe_ != nullptr; }
+    // True when the last result was a TTL check's expiry (no report came in
+    // time), not a report or a probe.
+    [[nodiscard]] bool expired() const { return expired_; }
 
 private:
     void run();
@@ -73,6 +76,7 @@ private:
     ProbePtr probe_;
     std::int64_t last_start_ms_ = 0; // monotonic
     std::uint64_t runs_ = 0;
+    bool expired_ = false;
 };
 
 } // namespace cairn::health

@@ -51,6 +51,7 @@ struct Prober::State {
     // after every API write costs a hash lookup per unchanged instance.
     std::unordered_map<std::string, std::uint64_t> seen_version;
     std::function<void(const std::vector<std::string>&)> deregistered;
+    std::function<void(const std::string&)> ttl_expired;
     // Deregistrations wait for a fresh loop turn: they come from inside a
     // runner's callback, and deregistering destroys that runner.
     std::vector<std::string> to_deregister;
@@ -144,6 +145,8 @@ struct Prober::State {
             running.reported = state;
             running.reported_at_ms = now_ms;
             registry.update_check(id, state);
+            if (status_changed && runner.expired() && ttl_expired)
+                ttl_expired(runner.instance_id());
         }
         if (runner.machine().should_deregister(now_ms)) schedule_deregister(runner.instance_id());
     }
@@ -203,6 +206,10 @@ Result<> Prober::update_ttl(std::string_view check_id, registry::Health status, 
 
 void Prober::on_deregister(std::function<void(const std::vector<std::string>& ids)> callback) {
     state_->deregistered = std::move(callback);
+}
+
+void Prober::on_ttl_expired(std::function<void(const std::string& instance_id)> callback) {
+    state_->ttl_expired = std::move(callback);
 }
 
 std::size_t Prober::check_count() const {

@@ -67,6 +67,10 @@ public:
     // so the owner can persist that. Check results need no callback: they
     // mark the registry dirty, and the snapshot publisher picks that up.
     void on_deregister(std::function<void(const std::vector<std::string>& ids)> callback);
+    // Called after a TTL check's expiry changed its status (no report came
+    // within its ttl), with the instance's id, once the registry holds the
+    // change: nobody asked for it, so nobody else would persist it.
+    void on_ttl_expired(std::function<void(const std::string& instance_id)> callback);
 
     [[nodiscard]] std::size_t check_count() const;
     // Current machine state of a running check (nullptr if none); for tests

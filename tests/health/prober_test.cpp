@@ -141,6 +141,32 @@ TEST_CASE("prober: TTL heartbeats through update_ttl, expiry without them") {
     CHECK(missing.error().message.find("nope:1") != std::string::npos);
 }
 
+TEST_CASE("prober: a TTL expiry that changes the status is announced, reports are not") {
+    ProberFixture f;
+    std::vector<std::string> expired;
+    f.prober.on_ttl_expired([&](const std::string& id) {
+        CHECK(f.health(id) == Health::critical); // the registry holds it already
+        expired.push_back(id);
+    });
+    registry::Instance in = web_instance("job-1", "");
+    in.checks[0].definition.kind = CheckKind::ttl;
+    in.checks[0].definition.ttl_ms = 150;
+    f.put(in);
+    REQUIRE(f.prober.update_ttl("job-1:1", Health::passing, "up"));
+    REQUIRE(f.prober.update_ttl("job-1:1", Health::critical, "down"));
+    REQUIRE(f.prober.update_ttl("job-1:1", Health::passing, "up"));
+    CHECK(expired.empty());
+    CHECK(test::run_until(
+        f.loop, [&] { return !expired.empty(); }, 5s));
+    CHECK(expired == std::vector<std::string>{"job-1"});
+    // Silent for three more TTLs: it expires again each time, but the status
+    // stays critical, so nothing more is announced.
+    test::run_until(
+        f.loop, [] { return false; }, 450ms);
+    CHECK(f.health("job-1") == Health::critical);
+    CHECK(expired.size() == 1);
+}
+
 TEST_CASE("prober: deregister_critical_after removes the instance") {
     ProberFixture f;
     auto in = web_instance("web-9", fmt::format("http://127.0.0.1:{}/", test::closed_port()));
