@@ -21,13 +21,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 CAIRN_BIN = os.environ.get("CAIRN_BIN", os.path.join(ROOT, "build", "cairn"))
 
 
-def free_port(host="127.0.0.1", kind=socket.SOCK_STREAM):
-    """A port free for both TCP and UDP on host right now."""
+def free_port(host="127.0.0.1", kind=socket.SOCK_STREAM, avoid=()):
+    """A port free for both TCP and UDP on host right now, and not in
+    `avoid` (ports picked already but not bound yet: the kernel may hand
+    out a closed one again)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for _ in range(50):
         with socket.socket(family, socket.SOCK_STREAM) as t:
             t.bind((host, 0))
             port = t.getsockname()[1]
+            if port in avoid:
+                continue
             try:
                 with socket.socket(family, socket.SOCK_DGRAM) as u:
                     u.bind((host, port))
@@ -59,8 +63,8 @@ class Agent:
         self.dir = tempfile.mkdtemp(prefix="cairn-test-")
         self.host = host
         self.dns_port = free_port(host)
-        self.http_port = free_port(host)
-        self.gossip_port = free_port(host)
+        self.http_port = free_port(host, avoid={self.dns_port})
+        self.gossip_port = free_port(host, avoid={self.dns_port, self.http_port})
         self.zones_dir = os.path.join(self.dir, "zones")
         os.makedirs(self.zones_dir)
         for filename, text in (zones or {}).items():
