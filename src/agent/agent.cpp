@@ -36,6 +36,22 @@
 namespace cairn::agent {
 namespace {
 
+// The HTTP status of a refused keyring change (docs/http-api.md).
+int keyring_refusal_status(KeyringRefusal::Kind kind) {
+    switch (kind) {
+    case KeyringRefusal::Kind::bad_key:
+        return 400;
+    case KeyringRefusal::Kind::not_installed:
+        return 404;
+    case KeyringRefusal::Kind::primary:
+    case KeyringRefusal::Kind::disabled:
+        return 409;
+    case KeyringRefusal::Kind::not_stored:
+        return 503;
+    }
+    return 500;
+}
+
 SyncMode to_sync_mode(config::StorageSync s) {
     switch (s) {
     case config::StorageSync::none:
@@ -332,33 +348,20 @@ Result<void> Agent::start_http() {
     hooks.keyring_list = [this] {
         return membership_ ? membership_->keyring_json() : nlohmann::json::object();
     };
-    hooks.keyring_change =
-        [this](std::string_view op,
-               const std::string& key) -> std::expected<nlohmann::json, http::ApiRefusal> {
-        if (!membership_) return std::unexpected(http::ApiRefusal{503, "gossip is not running"});
+    hooks.keyring_change = [this](std::string_view op, std::string key,
+                                  http::ApiHooks::KeyringDone done) {
+        if (!membership_)
+            return done(std::unexpected(http::ApiRefusal{503, "gossip is not running"}));
         KeyringOp kop = op == "install" ? KeyringOp::install
                         : op == "use"   ? KeyringOp::use
                                         : KeyringOp::remove;
-        auto changed = membership_->change_keyring(kop, key);
-        if (changed) return std::move(*changed);
-        using Kind = KeyringRefusal::Kind;
-        int status = 400;
-        switch (changed.error().kind) {
-        case Kind::bad_key:
-            status = 400;
-            break;
-        case Kind::not_installed:
-            status = 404;
-            break;
-        case Kind::primary:
-        case Kind::disabled:
-            status = 409;
-            break;
-        case Kind::not_stored:
-            status = 503;
-            break;
-        }
-        return std::unexpected(http::ApiRefusal{status, changed.error().message});
+        membership_->change_keyring(
+            kop, std::move(key),
+            [done = std::move(done)](std::expected<nlohmann::json, KeyringRefusal> changed) {
+                if (changed) return done(std::move(*changed));
+                done(std::unexpected(http::ApiRefusal{keyring_refusal_status(changed.error().kind),
+                                                      changed.error().message}));
+            });
     };
     // The DNS threads' counters, summed when /metrics is read.
     hooks.extra_metrics = [this] {

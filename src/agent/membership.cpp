@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/background.hpp"
 #include "core/log.hpp"
 #include "core/loop.hpp"
 #include "core/net.hpp"
@@ -81,7 +82,8 @@ Membership::Membership(Loop& loop, const config::Config& config, registry::Addre
     , join_(config.gossip.join)
     , user_(std::move(user))
     , meta_(std::make_unique<MetaDelegate>(
-          encode_meta({{"dc", config.datacenter}, {"version", CAIRN_VERSION}}), user_.delegate)) {
+          encode_meta({{"dc", config.datacenter}, {"version", CAIRN_VERSION}}), user_.delegate))
+    , keyring_writer_(std::make_unique<Background>(loop)) {
     join_.insert(join_.end(), extra_join.begin(), extra_join.end());
 }
 
@@ -180,24 +182,50 @@ nlohmann::json Membership::keyring_json() const {
             {"keys", keys}};
 }
 
-std::expected<nlohmann::json, KeyringRefusal> Membership::change_keyring(KeyringOp op,
-                                                                         std::string_view key) {
-    auto next = plan_keyring_change(keyring_, op, key);
-    if (!next) return std::unexpected(next.error());
-    // Durable before it takes effect (and before the API's 200): a small
-    // file written and fsynced on the main loop, as rare as an operator's
-    // command.
-    std::string path = keyring_path(config_.data_dir);
-    if (auto saved = save_keyring_file(path, *next); !saved)
-        return std::unexpected(
-            KeyringRefusal{KeyringRefusal::Kind::not_stored,
-                           "not stored, so not applied: " + saved.error().message});
-    // In place: the engine holds a pointer to keyring_ and seals with its
-    // primary from the next message on.
-    keyring_ = std::move(*next);
-    log::info("gossip.keyring",
-              {{"op", to_string(op)}, {"keys", keyring_.keys().size()}, {"path", path}});
-    return keyring_json();
+void Membership::change_keyring(KeyringOp op, std::string key, KeyringDone done) {
+    keyring_changes_.push_back({op, std::move(key), std::move(done)});
+    next_keyring_change();
+}
+
+void Membership::next_keyring_change() {
+    while (!keyring_changes_.empty() && !keyring_writer_->running()) {
+        KeyringChange change = std::move(keyring_changes_.front());
+        keyring_changes_.pop_front();
+        // Planned against the keyring as the last change left it.
+        auto next = plan_keyring_change(keyring_, change.op, change.key);
+        if (!next) {
+            change.done(std::unexpected(next.error()));
+            continue;
+        }
+        // Durable before it takes effect (and before the API's 200); the
+        // fsyncs run on the writer's thread, so gossip and HTTP go on.
+        auto done = std::make_shared<KeyringDone>(std::move(change.done));
+        std::string path = keyring_path(config_.data_dir);
+        auto started = keyring_writer_->start([this, path, ring = std::move(*next), op = change.op,
+                                               done]() -> Background::Continuation {
+            auto saved = save_keyring_file(path, ring); // copies only on this thread
+            return [this, path, ring, op, done, saved] {
+                if (!saved) {
+                    (*done)(std::unexpected(
+                        KeyringRefusal{KeyringRefusal::Kind::not_stored,
+                                       "not stored, so not applied: " + saved.error().message}));
+                } else {
+                    // In place: the engine holds a pointer to keyring_ and
+                    // seals with its primary from the next message on.
+                    keyring_ = ring;
+                    log::info(
+                        "gossip.keyring",
+                        {{"op", to_string(op)}, {"keys", keyring_.keys().size()}, {"path", path}});
+                    (*done)(keyring_json());
+                }
+                next_keyring_change();
+            };
+        });
+        if (!started)
+            (*done)(std::unexpected(
+                KeyringRefusal{KeyringRefusal::Kind::not_stored,
+                               "not stored, so not applied: " + started.error().message}));
+    }
 }
 
 std::string Membership::metrics() const {

@@ -6,6 +6,7 @@
 //
 // Main thread only.
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -22,8 +23,9 @@
 #include "registry/types.hpp"
 
 namespace cairn {
+class Background;
 class Loop;
-}
+} // namespace cairn
 namespace cairn::gossip {
 class Host;
 class Memberlist;
@@ -65,10 +67,12 @@ public:
     // first; both empty when gossip is not encrypted.
     [[nodiscard]] nlohmann::json keyring_json() const;
     // A keyring change (memberlist's rules, plan_keyring_change), written to
-    // data_dir/keyring.json before it takes effect: the keyring after it.
-    // This agent only: the operator (or a tool) runs it on every agent.
-    [[nodiscard]] std::expected<nlohmann::json, KeyringRefusal>
-    change_keyring(KeyringOp op, std::string_view key);
+    // data_dir/keyring.json on a thread of its own before it takes effect;
+    // `done` runs on the loop with the keyring after it, or the refusal.
+    // Changes are made one at a time, in the order they came. This agent
+    // only: the operator (or a tool) runs it on every agent.
+    using KeyringDone = std::function<void(std::expected<nlohmann::json, KeyringRefusal>)>;
+    void change_keyring(KeyringOp op, std::string key, KeyringDone done);
 
     // Prometheus lines: members by state, messages, probes, refutations, the
     // awareness score, decrypt failures.
@@ -82,6 +86,13 @@ private:
     void notify_conflict(const gossip::Node& existing, const gossip::Node& other) override;
 
     class MetaDelegate;
+    struct KeyringChange {
+        KeyringOp op;
+        std::string key;
+        KeyringDone done;
+    };
+    // Plans and starts the next queued keyring change, when no write runs.
+    void next_keyring_change();
 
     Loop& loop_;
     const config::Config& config_;
@@ -91,6 +102,10 @@ private:
     gossip::Keyring keyring_;
     std::unique_ptr<MetaDelegate> meta_;
     std::unique_ptr<gossip::Host> host_;
+    std::deque<KeyringChange> keyring_changes_;
+    // Last: destroyed first, so a write still running is waited for (its
+    // answer is dropped) before anything it would touch goes.
+    std::unique_ptr<Background> keyring_writer_;
 };
 
 } // namespace cairn::agent

@@ -152,14 +152,14 @@ void Api::handle(const Request& r, Respond respond) {
     if (parts.size() == 2 && parts[1] == "members")
         return respond(m == "GET" ? members() : method_not_allowed("GET"));
     if (parts.size() == 2 && parts[1] == "keyring")
-        return respond(m == "GET" ? keyring(r, "") : method_not_allowed("GET"));
+        return m == "GET" ? keyring(r, "", std::move(respond)) : respond(method_not_allowed("GET"));
     if (parts.size() == 3 && parts[1] == "keyring") {
         if (parts[2] != "install" && parts[2] != "use" && parts[2] != "remove")
             return respond(Response::error(
                 404, fmt::format("no such endpoint: {} (use install, use or remove)",
                                  quote(r.path, 200))));
         if (m != "PUT" && m != "POST") return respond(method_not_allowed("PUT, POST"));
-        return respond(keyring(r, parts[2]));
+        return keyring(r, parts[2], std::move(respond));
     }
     if (parts.size() == 2 && parts[1] == "agent")
         return respond(m == "GET" ? agent() : method_not_allowed("GET"));
@@ -418,34 +418,40 @@ void Api::maintenance(const Request& r, const std::string& id, Respond respond) 
     durable({std::move(prepared->instance), std::nullopt}, answer, std::move(respond));
 }
 
-Response Api::keyring(const Request& r, std::string_view op) {
+void Api::keyring(const Request& r, std::string_view op, Respond respond) {
     // The keys are the cluster's secret: with a token set, reading them
     // needs it as writes do.
     if (!authorized(r)) {
         Response resp = Response::error(
             401, "a valid bearer token is required for the keyring (Authorization: Bearer ...)");
         resp.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"cairn\"");
-        return resp;
+        return respond(std::move(resp));
     }
     if (!hooks_.keyring_list || !hooks_.keyring_change)
-        return Response::error(409, "this agent has no gossip keyring");
-    if (op.empty()) return Response::json(200, dump(hooks_.keyring_list()));
+        return respond(Response::error(409, "this agent has no gossip keyring"));
+    if (op.empty()) return respond(Response::json(200, dump(hooks_.keyring_list())));
     auto j = parse_json_body(r.body);
-    if (!j) return Response::error(400, j.error().message);
+    if (!j) return respond(Response::error(400, j.error().message));
     if (!j->is_object())
-        return Response::error(400, "body: expected a JSON object such as {\"key\": \"...\"}");
+        return respond(
+            Response::error(400, "body: expected a JSON object such as {\"key\": \"...\"}"));
     std::string key;
     bool has_key = false;
     for (const auto& [k, v] : j->items()) {
-        if (k != "key") return Response::error(400, fmt::format("{}: unknown field", escaped(k)));
-        if (!v.is_string()) return Response::error(400, "key: expected a base64 string");
+        if (k != "key")
+            return respond(Response::error(400, fmt::format("{}: unknown field", escaped(k))));
+        if (!v.is_string()) return respond(Response::error(400, "key: expected a base64 string"));
         key = v.get<std::string>();
         has_key = true;
     }
-    if (!has_key) return Response::error(400, "key: missing");
-    auto changed = hooks_.keyring_change(op, key);
-    if (!changed) return Response::error(changed.error().status, changed.error().message);
-    return Response::json(200, dump(*changed));
+    if (!has_key) return respond(Response::error(400, "key: missing"));
+    hooks_.keyring_change(
+        op, std::move(key),
+        [respond = std::move(respond)](std::expected<json, ApiRefusal> changed) {
+            if (!changed)
+                return respond(Response::error(changed.error().status, changed.error().message));
+            respond(Response::json(200, dump(*changed)));
+        });
 }
 
 Response Api::members() {

@@ -71,11 +71,10 @@ struct ApiHooks {
     // first). Unset: the agent has no keyring (409 on every keyring request).
     std::function<nlohmann::json()> keyring_list;
     // PUT /v1/keyring/install|use|remove with {"key": KEY}: `op` is
-    // "install", "use" or "remove". Answers the keyring after the change,
-    // once it is durable, or the refusal.
-    std::function<std::expected<nlohmann::json, ApiRefusal>(std::string_view op,
-                                                            const std::string& key)>
-        keyring_change;
+    // "install", "use" or "remove". Calls `done` on the main loop with the
+    // keyring after the change, once it is durable, or the refusal.
+    using KeyringDone = std::function<void(std::expected<nlohmann::json, ApiRefusal>)>;
+    std::function<void(std::string_view op, std::string key, KeyringDone done)> keyring_change;
     // Extra Prometheus lines (HELP/TYPE/samples) appended to GET /metrics.
     std::function<std::string()> extra_metrics;
     // Stores a write and calls `done` on the main loop once its commit has
@@ -120,7 +119,7 @@ private:
     // Stores `write`, then applies it and answers `ok()`; 503 if it fails.
     void durable(DurableWrite write, std::function<Response()> ok, Respond respond);
     Response members();
-    Response keyring(const Request& r, std::string_view op);
+    void keyring(const Request& r, std::string_view op, Respond respond);
     Response agent();
     Response metrics();
 

@@ -426,12 +426,13 @@ TEST_CASE("the keyring: list and changes through the hooks, body rules, token on
     std::vector<std::pair<std::string, std::string>> calls;
     ApiHooks h;
     h.keyring_list = [&keys] { return json{{"primary", keys.front()}, {"keys", keys}}; };
-    h.keyring_change = [&](std::string_view op,
-                           const std::string& key) -> std::expected<json, ApiRefusal> {
+    std::vector<ApiHooks::KeyringDone> later; // answered after the durable write
+    h.keyring_change = [&](std::string_view op, std::string key, ApiHooks::KeyringDone done) {
         calls.emplace_back(std::string(op), key);
-        if (key == "bad") return std::unexpected(ApiRefusal{400, "key: too short"});
+        if (key == "bad") return done(std::unexpected(ApiRefusal{400, "key: too short"}));
+        if (key == "slow") return later.push_back(std::move(done));
         if (op == "install") keys.push_back(key);
-        return json{{"primary", keys.front()}, {"keys", keys}};
+        done(json{{"primary", keys.front()}, {"keys", keys}});
     };
     ApiOptions o;
     o.node_name = "node-a";
@@ -477,6 +478,20 @@ TEST_CASE("the keyring: list and changes through the hooks, body rules, token on
     CHECK(call("DELETE", "/v1/keyring/use").status == 405);
     CHECK(call("PUT", "/v1/keyring").status == 405);
     CHECK(call("PUT", "/v1/keyring/rotate", R"({"key": "K2"})").status == 404);
+
+    // The answer waits for the hook's done (the keyring file's write).
+    Request slow;
+    slow.method = "PUT";
+    slow.target = slow.path = "/v1/keyring/install";
+    slow.body = R"({"key": "slow"})";
+    slow.headers = {{"authorization", "Bearer secret"}};
+    std::optional<Response> answer;
+    api.handle(slow, [&answer](Response resp) { answer = std::move(resp); });
+    CHECK_FALSE(answer);
+    REQUIRE(later.size() == 1);
+    later[0](std::unexpected(ApiRefusal{503, "not stored, so not applied: disk full"}));
+    REQUIRE(answer);
+    CHECK(answer->status == 503);
 
     // Without the hooks (no gossip keyring): 409.
     Api bare(reg, ApiOptions{});

@@ -2,7 +2,8 @@
 [gossip] encrypt at the first start (mode 0600), `cairn keyring list|install|
 use|remove` against the HTTP API with memberlist's rules (a bad key, using a
 key not installed and removing the primary are refused with the reason), every
-change in the file when its 200 arrives, the token on reads and writes, and at
+change in the file when its 200 arrives, a change the file cannot take
+refused with 503 and not applied, the token on reads and writes, and at
 the next start the file taking precedence over [gossip] encrypt."""
 
 import base64
@@ -71,6 +72,17 @@ class Keyring(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn("409: key: is the primary key", err)
         self.assertEqual(self.file_keys(), [K1])
+
+        # A change the file cannot take is 503 and changes nothing: the
+        # temporary file's name is taken by a directory.
+        blocker = f"{self.path}.tmp-{self.agent.proc.pid}"
+        os.mkdir(blocker)
+        rc, _, err = self.cli("install", K2)
+        self.assertEqual(rc, 1)
+        self.assertIn("503: not stored, so not applied: open " + blocker, err)
+        self.assertEqual(json.loads(self.cli("list", "--json")[1]), {"primary": K1, "keys": [K1]})
+        self.assertEqual(self.file_keys(), [K1])
+        os.rmdir(blocker)
 
         # install, use, remove: each one in the file by the time it is answered.
         rc, out, _ = self.cli("install", K2)
