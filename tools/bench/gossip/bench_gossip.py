@@ -12,7 +12,8 @@ agent shows the result, polled every --poll-ms):
   join       agents 2..N started at once with --join agent 1: all see N alive
              (from the first start, and from the last one)
   register   PUT /v1/services on a random agent: every agent answers it in DNS
-  idle       gossip bytes sent per agent per second over --idle-s (from /metrics),
+  idle       gossip bytes sent per agent per second (from /metrics) over whole
+             push-pull rounds, at least --idle-s,
              UDP and TCP payload as memberlist's harness counts them, from the
              same point: once every agent's first push-pull round is over
              (push-pull interval + its scaled interval + 1 s after the start)
@@ -184,9 +185,16 @@ def run(n, profile, args):
         steady = created + PUSH_PULL_S[profile] + push_pull_scaled_s(profile, n) + 1
         time.sleep(max(0.0, steady - time.monotonic()))
         before = [a.sent_bytes() for a in agents]
-        time.sleep(args.idle_s)
+        # A whole number of push-pull rounds (the smallest at least --idle-s
+        # long): a window shorter than the round catches each agent's
+        # push-pull or not depending on its phase. memberlist's figure is its
+        # harness's window of the same kind (traffic_idle_full_pushpull).
+        scaled = push_pull_scaled_s(profile, n)
+        window = scaled * max(1, math.ceil(args.idle_s / scaled))
+        time.sleep(window)
         after = [a.sent_bytes() for a in agents]
-        per = [(b - a) / args.idle_s for a, b in zip(before, after)]
+        per = [(b - a) / window for a, b in zip(before, after)]
+        out["idle_window_s"] = window
         out["idle_bytes_per_agent_s"] = {"median": round(statistics.median(per)), "max": round(max(per))}
 
         live = list(agents)
@@ -255,7 +263,8 @@ def main():
                       "failure_median_ms": m.get("failure_detection", {}).get("all_nodes_median_ms"),
                       "leave_ms": m.get("graceful_leave", {}).get("all_nodes_median_ms"),
                       "broadcast_median_ms": m.get("broadcast", {}).get("all_nodes_median_ms"),
-                      "idle_bytes_per_agent_s": m.get("traffic_idle", {}).get("total_payload_bytes_per_node_s")}
+                      "idle_bytes_per_agent_s": m.get("traffic_idle_full_pushpull", {}).get(
+                          "total_payload_bytes_per_node_s")}
                 print(json.dumps(ml), flush=True)
                 ratio = lambda a, b: None if not a or not b else round(a / b, 2)
                 print(json.dumps({"ratio": "cairn/memberlist", "profile": profile, "n": n,
