@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <doctest/doctest.h>
 
@@ -167,23 +168,40 @@ TEST_CASE("an RRset that no 65,535-byte message can hold is refused at load, nam
     CHECK(error_of(huge).find("RRset at b.z.test.") != std::string::npos);
 }
 
+// The fastest of three loads of a zone whose one RRset is `repeats` copies of
+// one TXT record, in microseconds.
+static long fastest_load_us(int repeats) {
+    std::string text = head;
+    for (int i = 0; i < repeats; ++i) text += "t IN TXT \"x\"\n";
+    long best = std::numeric_limits<long>::max();
+    for (int round = 0; round < 3; ++round) {
+        auto start = std::chrono::steady_clock::now();
+        REQUIRE(load_zone_text(text, "z.test.", "z.zone").has_value());
+        auto took = std::chrono::steady_clock::now() - start;
+        best = std::min<long>(best,
+                              std::chrono::duration_cast<std::chrono::microseconds>(took).count());
+    }
+    return best;
+}
+
 TEST_CASE("loading a 20,000-record RRset is not quadratic; repeats are still dropped") {
     // Different RDATA sizes so that the RRset fits: TXT of 1 byte, repeated
     // 20,000 times (one record kept) and 3,000 distinct.
     std::string text = head;
     for (int i = 0; i < 20000; ++i) text += "t IN TXT \"x\"\n";
     for (int i = 0; i < 3000; ++i) text += "u IN TXT \"" + std::to_string(i) + "\"\n";
-    auto start = std::chrono::steady_clock::now();
     auto zones = load_zone_text(text, "z.test.", "z.zone");
-    auto took = std::chrono::steady_clock::now() - start;
     REQUIRE(zones.has_value());
     Asker asker(*zones);
     CHECK(ldns_pkt_ancount(asker.ask("t.z.test.", rrtype::txt, {}, Transport::tcp).pkt.get()) == 1);
     CHECK(ldns_pkt_ancount(asker.ask("u.z.test.", rrtype::txt, {}, Transport::tcp).pkt.get()) ==
           3000);
-    // Quadratic comparison of 20,000 repeats is 2*10^8 RDATA compares (more
-    // than a second here); sorting is milliseconds. A generous bound.
-    CHECK(std::chrono::duration_cast<std::chrono::milliseconds>(took).count() < 1000);
+    // The growth, not a wall-clock bound (this machine is shared): ten times
+    // the records costs about ten times the time when loading is O(n log n),
+    // a hundred times when each record is compared with all before it.
+    long small = fastest_load_us(2000), large = fastest_load_us(20000);
+    MESSAGE("2,000 repeats: " << small << " us, 20,000: " << large << " us");
+    CHECK(large < 40 * std::max(small, 1L));
 }
 
 TEST_CASE("TTLs above 2^31-1 are refused at load (RFC 2181 §8)") {
