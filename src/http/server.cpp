@@ -142,6 +142,9 @@ struct Server::Impl {
     }
 
     void on_timeout(Connection& c) {
+        // Waiting for its own deferred reply (a write's commit) is not idle:
+        // the timer starts again when the reply is sent.
+        if (c.awaiting_reply && !c.finishing) return;
         ++stats.timeouts;
         // An unfinished request with nothing queued before it hears why;
         // anything else (idle, answers not read, a FIN not answered) closes.

@@ -304,20 +304,20 @@ TEST_CASE("a client that half-closes after its request still gets the answer") {
 
 namespace {
 
-// A server whose handler defers "/later" by 50 ms (as a durable write
+// A server whose handler defers "/later" by `delay` (as a durable write
 // waits for its commit) and answers everything else at once.
 class Deferring {
 public:
-    Deferring()
+    explicit Deferring(std::chrono::milliseconds delay = 50ms, ServerOptions o = options())
         : async_(loop_, [this] { loop_.stop(); })
         , timer_(loop_)
-        , server_(loop_, options(), [this](const Request& r, Reply reply) {
+        , server_(loop_, o, [this, delay](const Request& r, Reply reply) {
             calls_.push_back(r.path);
             if (r.path != "/later") {
                 reply(Response::text(200, "now " + r.body));
                 return;
             }
-            timer_.start(50ms, 0ms, [this, reply, body = r.body] {
+            timer_.start(delay, 0ms, [this, reply, body = r.body] {
                 calls_.push_back("reply");
                 reply(Response::text(200, "later " + body));
                 reply(Response::text(500, "a second reply is ignored"));
@@ -380,6 +380,21 @@ TEST_CASE("a connection that closes while its reply is deferred is dropped quiet
     auto r = next.response();
     REQUIRE(r);
     CHECK(r->second == "now ");
+}
+
+TEST_CASE("a reply deferred past the idle timeout is still sent, and the connection goes on") {
+    ServerOptions o = options();
+    o.idle_timeout = 100ms;
+    Deferring s(400ms, o);
+    Client c(s.port());
+    c.send("PUT /later HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nA");
+    auto a = c.response();
+    REQUIRE(a);
+    CHECK(a->second == "later A");
+    c.send("GET /now HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto b = c.response();
+    REQUIRE(b);
+    CHECK(b->second == "now ");
 }
 
 TEST_CASE("a client that pipelines and never reads is not parsed past the queue limit") {
