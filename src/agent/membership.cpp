@@ -5,6 +5,7 @@
 #include "core/background.hpp"
 #include "core/log.hpp"
 #include "core/loop.hpp"
+#include "core/metrics_text.hpp"
 #include "core/net.hpp"
 #include "gossip/host.hpp"
 #include "gossip/memberlist.hpp"
@@ -235,32 +236,28 @@ std::string Membership::metrics() const {
     for (const auto& r : ml.all_nodes()) by_state[static_cast<std::size_t>(r.node.state) & 3]++;
     const auto& s = ml.stats();
     const auto& h = host_->stats();
-    std::string out;
-    out += "# HELP cairn_gossip_members Members in this agent's view, by state.\n"
-           "# TYPE cairn_gossip_members gauge\n";
+    MetricsText m;
+    m.family("cairn_gossip_members", "gauge", "Members in this agent's view, by state.");
     for (auto st : {gossip::NodeState::alive, gossip::NodeState::suspect, gossip::NodeState::dead,
                     gossip::NodeState::left})
-        out += fmt::format("cairn_gossip_members{{state=\"{}\"}} {}\n", gossip::to_string(st),
-                           by_state[static_cast<std::size_t>(st)]);
-    auto counter = [&out](std::string_view name, std::string_view help, std::uint64_t v) {
-        out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, v);
-    };
-    counter("cairn_gossip_packets_received_total", "Gossip datagrams received.", h.packets_in);
-    counter("cairn_gossip_packets_sent_total", "Gossip datagrams sent.", h.packets_out);
-    counter("cairn_gossip_received_bytes_total", "Gossip bytes received (UDP and TCP).",
-            h.bytes_in);
-    counter("cairn_gossip_sent_bytes_total", "Gossip bytes sent (UDP and TCP).", h.bytes_out);
-    counter("cairn_gossip_packets_dropped_total",
-            "Gossip datagrams dropped: undecodable, wrongly sealed, bad CRC.", s.packets_dropped);
-    counter("cairn_gossip_probes_total", "Probes of other members.", s.probes);
-    counter("cairn_gossip_probe_failures_total", "Probes that ended in suspicion.",
-            s.probes_failed);
-    counter("cairn_gossip_refutations_total", "Suspicions of this agent it refuted.", s.refutes);
-    counter("cairn_gossip_push_pulls_total", "Completed push-pull state exchanges.", s.push_pulls);
-    out += fmt::format("# HELP cairn_gossip_health_score Lifeguard awareness score (0 = healthy).\n"
-                       "# TYPE cairn_gossip_health_score gauge\ncairn_gossip_health_score {}\n",
-                       ml.health_score());
-    return out;
+        m.sample("cairn_gossip_members", by_state[static_cast<std::size_t>(st)],
+                 {{"state", gossip::to_string(st)}});
+    m.counter("cairn_gossip_packets_received_total", "Gossip datagrams received.", h.packets_in);
+    m.counter("cairn_gossip_packets_sent_total", "Gossip datagrams sent.", h.packets_out);
+    m.counter("cairn_gossip_received_bytes_total", "Gossip bytes received (UDP and TCP).",
+              h.bytes_in);
+    m.counter("cairn_gossip_sent_bytes_total", "Gossip bytes sent (UDP and TCP).", h.bytes_out);
+    m.counter("cairn_gossip_packets_dropped_total",
+              "Gossip datagrams dropped: undecodable, wrongly sealed, bad CRC.", s.packets_dropped);
+    m.counter("cairn_gossip_probes_total", "Probes of other members.", s.probes);
+    m.counter("cairn_gossip_probe_failures_total", "Probes that ended in suspicion.",
+              s.probes_failed);
+    m.counter("cairn_gossip_refutations_total", "Suspicions of this agent it refuted.", s.refutes);
+    m.counter("cairn_gossip_push_pulls_total", "Completed push-pull state exchanges.",
+              s.push_pulls);
+    m.gauge("cairn_gossip_health_score", "Lifeguard awareness score (0 = healthy).",
+            ml.health_score());
+    return std::move(m).text();
 }
 
 void Membership::notify_join(const gossip::Node& node) {

@@ -15,6 +15,7 @@
 
 #include "agent/state_rows.hpp"
 #include "core/log.hpp"
+#include "core/metrics_text.hpp"
 
 namespace cairn::agent {
 
@@ -353,30 +354,20 @@ StorageStats StateStore::stats() const {
 }
 
 std::string format_storage_metrics(const StorageStats& s, bool faulted) {
-    std::string out;
-    out += "# HELP cairn_storage_fault 1 while the last write to the state database failed.\n"
-           "# TYPE cairn_storage_fault gauge\n";
-    out += fmt::format("cairn_storage_fault {}\n", faulted ? 1 : 0);
-    out += "# HELP cairn_storage_commits_total State database transactions, by result.\n"
-           "# TYPE cairn_storage_commits_total counter\n";
-    out += fmt::format("cairn_storage_commits_total{{result=\"ok\"}} {}\n",
-                       s.commits - s.commit_failures);
-    out += fmt::format("cairn_storage_commits_total{{result=\"failed\"}} {}\n", s.commit_failures);
-    out += "# HELP cairn_storage_changes_total Record changes committed (several share a "
-           "transaction).\n"
-           "# TYPE cairn_storage_changes_total counter\n";
-    out += fmt::format("cairn_storage_changes_total {}\n", s.changes);
-    out += "# HELP cairn_storage_commit_seconds_total Time spent in commits.\n"
-           "# TYPE cairn_storage_commit_seconds_total counter\n";
-    out += fmt::format("cairn_storage_commit_seconds_total {:.6f}\n", s.commit_seconds);
-    out += "# HELP cairn_storage_commit_seconds_max The longest commit since start.\n"
-           "# TYPE cairn_storage_commit_seconds_max gauge\n";
-    out += fmt::format("cairn_storage_commit_seconds_max {:.6f}\n", s.commit_seconds_max);
-    out += "# HELP cairn_storage_unsaved Changes the registry holds that the state database does "
-           "not.\n"
-           "# TYPE cairn_storage_unsaved gauge\n";
-    out += fmt::format("cairn_storage_unsaved {}\n", s.unsaved);
-    return out;
+    MetricsText m;
+    m.gauge("cairn_storage_fault", "1 while the last write to the state database failed.",
+            faulted ? 1 : 0);
+    m.family("cairn_storage_commits_total", "counter", "State database transactions, by result.");
+    m.sample("cairn_storage_commits_total", s.commits - s.commit_failures, {{"result", "ok"}});
+    m.sample("cairn_storage_commits_total", s.commit_failures, {{"result", "failed"}});
+    m.counter("cairn_storage_changes_total",
+              "Record changes committed (several share a transaction).", s.changes);
+    m.counter("cairn_storage_commit_seconds_total", "Time spent in commits.", s.commit_seconds);
+    m.gauge("cairn_storage_commit_seconds_max", "The longest commit since start.",
+            s.commit_seconds_max);
+    m.gauge("cairn_storage_unsaved", "Changes the registry holds that the state database does not.",
+            s.unsaved);
+    return std::move(m).text();
 }
 
 } // namespace cairn::agent

@@ -13,6 +13,7 @@
 
 #include "core/duration.hpp"
 #include "core/log.hpp"
+#include "core/metrics_text.hpp"
 #include "core/text.hpp"
 #include "http/json_body.hpp"
 
@@ -480,19 +481,16 @@ Response Api::metrics() {
     for (const std::string& name : names)
         for (const registry::Instance* i : registry_.instances_of(name))
             ++counts[static_cast<std::size_t>(i->health())];
-    std::string out;
-    out += "# HELP cairn_services Services known to this agent.\n# TYPE cairn_services gauge\n";
-    out += fmt::format("cairn_services {}\n", names.size());
-    out += "# HELP cairn_instances Instances known to this agent, by health.\n# TYPE "
-           "cairn_instances gauge\n";
+    MetricsText m;
+    m.gauge("cairn_services", "Services known to this agent.", names.size());
+    m.family("cairn_instances", "gauge", "Instances known to this agent, by health.");
     for (std::size_t h = 0; h < counts.size(); ++h)
-        out += fmt::format("cairn_instances{{health=\"{}\"}} {}\n",
-                           registry::to_string(static_cast<registry::Health>(h)), counts[h]);
-    out += "# HELP cairn_local_instances Instances registered with this agent.\n"
-           "# TYPE cairn_local_instances gauge\n";
-    out += fmt::format("cairn_local_instances {}\n", registry_.local_instances().size());
-    out += "# HELP cairn_tombstones Deregistrations remembered.\n# TYPE cairn_tombstones gauge\n";
-    out += fmt::format("cairn_tombstones {}\n", registry_.tombstones().size());
+        m.sample("cairn_instances", counts[h],
+                 {{"health", registry::to_string(static_cast<registry::Health>(h))}});
+    m.gauge("cairn_local_instances", "Instances registered with this agent.",
+            registry_.local_instances().size());
+    m.gauge("cairn_tombstones", "Deregistrations remembered.", registry_.tombstones().size());
+    std::string out = std::move(m).text();
     if (server_metrics_) out += server_metrics_();
     if (hooks_.extra_metrics) out += hooks_.extra_metrics();
     Response resp = Response::text(200, std::move(out));

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "core/metrics_text.hpp"
 #include "core/tcp_listener.hpp"
 #include "core/tcp_stream.hpp"
 #include "core/timeouts.hpp"
@@ -410,31 +411,20 @@ SocketAddress Server::local_address() const {
 }
 
 std::string format_metrics(const ServerStats& s, std::size_t open_connections) {
-    std::string out;
-    out += "# HELP cairn_http_connections Open HTTP API connections.\n# TYPE "
-           "cairn_http_connections gauge\n";
-    out += fmt::format("cairn_http_connections {}\n", open_connections);
-    out += "# HELP cairn_http_connections_total HTTP API connections accepted or rejected (over "
-           "the cap).\n"
-           "# TYPE cairn_http_connections_total counter\n";
-    out += fmt::format("cairn_http_connections_total{{result=\"accepted\"}} {}\n",
-                       s.connections_accepted);
-    out += fmt::format("cairn_http_connections_total{{result=\"rejected\"}} {}\n",
-                       s.connections_rejected);
-    out += "# HELP cairn_http_requests_total HTTP API requests handled.\n# TYPE "
-           "cairn_http_requests_total counter\n";
-    out += fmt::format("cairn_http_requests_total {}\n", s.requests);
-    out += "# HELP cairn_http_responses_total HTTP API responses by status class.\n"
-           "# TYPE cairn_http_responses_total counter\n";
+    MetricsText m;
+    m.gauge("cairn_http_connections", "Open HTTP API connections.", open_connections);
+    m.family("cairn_http_connections_total", "counter",
+             "HTTP API connections accepted or rejected (over the cap).");
+    m.sample("cairn_http_connections_total", s.connections_accepted, {{"result", "accepted"}});
+    m.sample("cairn_http_connections_total", s.connections_rejected, {{"result", "rejected"}});
+    m.counter("cairn_http_requests_total", "HTTP API requests handled.", s.requests);
+    m.family("cairn_http_responses_total", "counter", "HTTP API responses by status class.");
     for (std::size_t c = 1; c < s.responses.size(); ++c)
-        out += fmt::format("cairn_http_responses_total{{code=\"{}xx\"}} {}\n", c, s.responses[c]);
-    out += "# HELP cairn_http_parse_errors_total Requests refused as malformed or over a limit.\n"
-           "# TYPE cairn_http_parse_errors_total counter\n";
-    out += fmt::format("cairn_http_parse_errors_total {}\n", s.parse_errors);
-    out += "# HELP cairn_http_timeouts_total Connections closed by the idle timeout.\n"
-           "# TYPE cairn_http_timeouts_total counter\n";
-    out += fmt::format("cairn_http_timeouts_total {}\n", s.timeouts);
-    return out;
+        m.sample("cairn_http_responses_total", s.responses[c], {{"code", fmt::format("{}xx", c)}});
+    m.counter("cairn_http_parse_errors_total", "Requests refused as malformed or over a limit.",
+              s.parse_errors);
+    m.counter("cairn_http_timeouts_total", "Connections closed by the idle timeout.", s.timeouts);
+    return std::move(m).text();
 }
 
 std::size_t Server::connection_count() const {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/metrics_text.hpp"
+
 namespace cairn::dns {
 
 namespace {
@@ -27,46 +29,38 @@ bool always_shown(std::size_t rcode) {
 } // namespace
 
 std::string format_metrics(const Server::Stats& s) {
-    std::string out;
-    out += "# HELP cairn_dns_queries_total DNS queries received, by transport.\n"
-           "# TYPE cairn_dns_queries_total counter\n";
-    out += fmt::format("cairn_dns_queries_total{{transport=\"udp\"}} {}\n", s.udp_queries);
-    out += fmt::format("cairn_dns_queries_total{{transport=\"tcp\"}} {}\n", s.tcp_queries);
+    MetricsText m;
+    m.family("cairn_dns_queries_total", "counter", "DNS queries received, by transport.");
+    m.sample("cairn_dns_queries_total", s.udp_queries, {{"transport", "udp"}});
+    m.sample("cairn_dns_queries_total", s.tcp_queries, {{"transport", "tcp"}});
 
-    out += "# HELP cairn_dns_responses_total DNS answers made, by transport and the RCODE in "
-           "their header.\n"
-           "# TYPE cairn_dns_responses_total counter\n";
+    m.family("cairn_dns_responses_total", "counter",
+             "DNS answers made, by transport and the RCODE in their header.");
     for (std::size_t t = 0; t < s.answers.size(); ++t)
         for (std::size_t rcode = 0; rcode < s.answers[t].by_rcode.size(); ++rcode)
             if (always_shown(rcode) || s.answers[t].by_rcode[rcode] != 0)
-                out += fmt::format(
-                    "cairn_dns_responses_total{{transport=\"{}\",rcode=\"{}\"}} {}\n",
-                    transport_names[t], rcode_name(rcode), s.answers[t].by_rcode[rcode]);
+                m.sample("cairn_dns_responses_total", s.answers[t].by_rcode[rcode],
+                         {{"transport", transport_names[t]}, {"rcode", rcode_name(rcode)}});
 
-    out += "# HELP cairn_dns_truncated_total DNS answers with TC set (the client should retry "
-           "over TCP), by transport.\n"
-           "# TYPE cairn_dns_truncated_total counter\n";
+    m.family("cairn_dns_truncated_total", "counter",
+             "DNS answers with TC set (the client should retry over TCP), by transport.");
     for (std::size_t t = 0; t < s.answers.size(); ++t)
-        out += fmt::format("cairn_dns_truncated_total{{transport=\"{}\"}} {}\n", transport_names[t],
-                           s.answers[t].truncated);
+        m.sample("cairn_dns_truncated_total", s.answers[t].truncated,
+                 {{"transport", transport_names[t]}});
 
-    out += "# HELP cairn_dns_dropped_total DNS queries not answered: not DNS, oversized, a failed "
-           "send, or a TCP connection refused (over the per-address limit).\n"
-           "# TYPE cairn_dns_dropped_total counter\n";
-    out += fmt::format("cairn_dns_dropped_total {}\n", s.dropped);
+    m.counter("cairn_dns_dropped_total",
+              "DNS queries not answered: not DNS, oversized, a failed send, or a TCP connection "
+              "refused (over the per-address limit).",
+              s.dropped);
 
-    out += "# HELP cairn_dns_tcp_connections Open DNS TCP connections.\n"
-           "# TYPE cairn_dns_tcp_connections gauge\n";
-    out += fmt::format("cairn_dns_tcp_connections {}\n", s.tcp_connections);
-    out += "# HELP cairn_dns_tcp_connections_total DNS TCP connections accepted, and closed by "
-           "the server: to make room under the cap (evicted) or for being idle (timeout).\n"
-           "# TYPE cairn_dns_tcp_connections_total counter\n";
-    out +=
-        fmt::format("cairn_dns_tcp_connections_total{{result=\"accepted\"}} {}\n", s.tcp_accepted);
-    out += fmt::format("cairn_dns_tcp_connections_total{{result=\"evicted\"}} {}\n", s.tcp_evicted);
-    out +=
-        fmt::format("cairn_dns_tcp_connections_total{{result=\"timeout\"}} {}\n", s.tcp_timeouts);
-    return out;
+    m.gauge("cairn_dns_tcp_connections", "Open DNS TCP connections.", s.tcp_connections);
+    m.family("cairn_dns_tcp_connections_total", "counter",
+             "DNS TCP connections accepted, and closed by the server: to make room under the cap "
+             "(evicted) or for being idle (timeout).");
+    m.sample("cairn_dns_tcp_connections_total", s.tcp_accepted, {{"result", "accepted"}});
+    m.sample("cairn_dns_tcp_connections_total", s.tcp_evicted, {{"result", "evicted"}});
+    m.sample("cairn_dns_tcp_connections_total", s.tcp_timeouts, {{"result", "timeout"}});
+    return std::move(m).text();
 }
 
 } // namespace cairn::dns

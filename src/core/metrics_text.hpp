@@ -1,0 +1,58 @@
+#pragma once
+// Prometheus' text exposition format (version 0.0.4), which /metrics
+// serves: every layer that exports figures writes them with this one
+// writer, so that the format is said once.
+//
+//   MetricsText m;
+//   m.family("cairn_dns_queries_total", "counter", "DNS queries received.");
+//   m.sample("cairn_dns_queries_total", 42, {{"transport", "udp"}});
+//   std::string text = std::move(m).text();
+//
+// gives "# HELP cairn_dns_queries_total DNS queries received.\n# TYPE
+// cairn_dns_queries_total counter\ncairn_dns_queries_total{transport="udp"} 42\n".
+
+#include <concepts>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace cairn {
+
+class MetricsText {
+public:
+    using Labels = std::initializer_list<std::pair<std::string_view, std::string_view>>;
+
+    // The "# HELP" and "# TYPE" lines, once before a metric's samples;
+    // `type` is "counter" or "gauge".
+    void family(std::string_view name, std::string_view type, std::string_view help);
+    // One sample line: name{label="value",...} value. Label values are
+    // escaped as the format says (backslash, double quote, newline).
+    template <std::integral Value>
+    void sample(std::string_view name, Value value, Labels labels = {}) {
+        line(name, labels, std::to_string(value));
+    }
+    // Seconds and other fractions, with six decimals.
+    void sample(std::string_view name, double value, Labels labels = {});
+    // A family with a single unlabelled sample.
+    template <class Value>
+    void counter(std::string_view name, std::string_view help, Value value) {
+        family(name, "counter", help);
+        sample(name, value);
+    }
+    template <class Value>
+    void gauge(std::string_view name, std::string_view help, Value value) {
+        family(name, "gauge", help);
+        sample(name, value);
+    }
+
+    [[nodiscard]] std::string text() && { return std::move(out_); }
+
+private:
+    void line(std::string_view name, Labels labels, std::string_view value);
+
+    std::string out_;
+};
+
+} // namespace cairn
