@@ -2,7 +2,7 @@
 # Installs, with apt, whatever the build and the tests need and this machine
 # lacks. Sourced by tools/dev and tools/test.
 set -e
-CAIRN_PACKAGES="meson ninja-build g++ pkg-config cmake clang-14 libclang-rt-14-dev
+CAIRN_PACKAGES="meson ninja-build g++ pkg-config cmake clang-14 libclang-rt-14-dev clang-format-14
   libldns-dev libuv1-dev libtomlplusplus-dev libfmt-dev doctest-dev libcurl4-openssl-dev
   nlohmann-json3-dev libhttp-parser-dev libjemalloc-dev libsqlite3-dev zlib1g-dev libssl-dev
   golang-go golang-github-hashicorp-memberlist-dev
