@@ -55,11 +55,16 @@ struct StreamBuffer {
     Bytes bytes;
     std::size_t used = 0;
 
-    // Empty at the cap.
-    std::span<char> space(std::size_t cap) {
+    // Where the next read goes: the free space, grown up to `cap`. At the
+    // cap and still no whole message, a scratch area: the reader then sees
+    // used + n beyond the buffer and gives up.
+    std::span<char> read_space(std::size_t cap) {
         if (bytes.size() - used < 4096 && bytes.size() < cap)
             bytes.resize(std::min(cap, std::max<std::size_t>(16 << 10, bytes.size() * 2)));
-        return {reinterpret_cast<char*>(bytes.data()) + used, bytes.size() - used};
+        if (used < bytes.size())
+            return {reinterpret_cast<char*>(bytes.data()) + used, bytes.size() - used};
+        static char scratch[512];
+        return {scratch, sizeof scratch};
     }
     [[nodiscard]] std::span<const std::uint8_t> data() const { return {bytes.data(), used}; }
 };
@@ -219,11 +224,7 @@ Host::Inbound::Inbound(Net& n, std::uint64_t k)
     , stream(n.host.loop_, *this) {}
 
 std::span<char> Host::Inbound::read_buffer() {
-    auto space = buffer.space(net.host.limits_.max_stream_bytes);
-    if (!space.empty()) return space;
-    // At the cap and still no whole request: read into scratch and give up.
-    static char scratch[512];
-    return {scratch, sizeof scratch};
+    return buffer.read_space(net.host.limits_.max_stream_bytes);
 }
 
 void Host::Inbound::on_read(std::size_t n) {
@@ -268,10 +269,7 @@ Host::Outbound::Outbound(Net& n, std::uint64_t k, std::optional<StreamId> i)
     , timer(n.host.loop_) {}
 
 std::span<char> Host::Outbound::read_buffer() {
-    auto space = buffer.space(net.host.limits_.max_stream_bytes);
-    if (!space.empty()) return space;
-    static char scratch[512];
-    return {scratch, sizeof scratch};
+    return buffer.read_space(net.host.limits_.max_stream_bytes);
 }
 
 void Host::Outbound::on_read(std::size_t n) {

@@ -257,14 +257,7 @@ Result<void> Memberlist::merge_remote_state(bool join, const PushPull& remote, T
         std::vector<Node> peers;
         for (const PushNodeState& n : remote.nodes) {
             Node peer = Node{n.name, n.addr, n.port, n.meta, n.state};
-            if (n.vsn.size() >= vsn_size) {
-                peer.pmin = n.vsn[vsn_pmin];
-                peer.pmax = n.vsn[vsn_pmax];
-                peer.pcur = n.vsn[vsn_pcur];
-                peer.dmin = n.vsn[vsn_dmin];
-                peer.dmax = n.vsn[vsn_dmax];
-                peer.dcur = n.vsn[vsn_dcur];
-            }
+            peer.set_vsn(n.vsn);
             peers.push_back(std::move(peer));
         }
         if (auto ok = delegates_.merge->notify_merge(peers); !ok) return ok;

@@ -257,14 +257,7 @@ namespace {
 
 Node node_from(const Alive& a) {
     Node n{a.node, a.addr, a.port, a.meta};
-    if (a.vsn.size() >= vsn_size) {
-        n.pmin = a.vsn[vsn_pmin];
-        n.pmax = a.vsn[vsn_pmax];
-        n.pcur = a.vsn[vsn_pcur];
-        n.dmin = a.vsn[vsn_dmin];
-        n.dmax = a.vsn[vsn_dmax];
-        n.dcur = a.vsn[vsn_dcur];
-    }
+    n.set_vsn(a.vsn);
     return n;
 }
 
@@ -350,14 +343,7 @@ void Memberlist::alive_node(const Alive& a, bool bootstrap, TimePoint now) {
                                     {"reason", "alive message"}});
     } else {
         encode_and_broadcast(a.node, encode(a));
-        if (a.vsn.size() >= vsn_size) {
-            state->node.pmin = a.vsn[vsn_pmin];
-            state->node.pmax = a.vsn[vsn_pmax];
-            state->node.pcur = a.vsn[vsn_pcur];
-            state->node.dmin = a.vsn[vsn_dmin];
-            state->node.dmax = a.vsn[vsn_dmax];
-            state->node.dcur = a.vsn[vsn_dcur];
-        }
+        state->node.set_vsn(a.vsn);
         state->incarnation = a.incarnation;
         state->node.meta = a.meta;
         state->node.addr = a.addr;

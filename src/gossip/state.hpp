@@ -26,6 +26,18 @@ struct Node {
 
     [[nodiscard]] Address address() const { return Address{addr, port, name}; }
     [[nodiscard]] Bytes vsn() const { return {pmin, pmax, pcur, dmin, dmax, dcur}; }
+    // The inverse, from a vsn as it arrived: one shorter than six bytes
+    // leaves the versions as they are (memberlist checks lengths where it
+    // reads them).
+    void set_vsn(const Bytes& versions) {
+        if (versions.size() < vsn_size) return;
+        pmin = versions[vsn_pmin];
+        pmax = versions[vsn_pmax];
+        pcur = versions[vsn_pcur];
+        dmin = versions[vsn_dmin];
+        dmax = versions[vsn_dmax];
+        dcur = versions[vsn_dcur];
+    }
 };
 
 // Our view of one member.

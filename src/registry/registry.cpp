@@ -17,15 +17,6 @@ namespace cairn::registry {
 
 namespace {
 
-// Records are keyed by (owner, id). '\n' sorts before every printable
-// character, so sorting keys sorts by node, then id.
-std::string make_key(std::string_view node, std::string_view id) {
-    std::string key;
-    key.reserve(node.size() + 1 + id.size());
-    key.append(node).append(1, '\n').append(id);
-    return key;
-}
-
 // Everything the registry knows about one (node, id): the instance, or the
 // tombstone that replaced it.
 struct Record {
@@ -140,7 +131,7 @@ struct Registry::State {
     }
 
     const Instance* find(std::string_view node, std::string_view id) const {
-        auto it = records.find(make_key(node, id));
+        auto it = records.find(record_key(node, id));
         return it == records.end() ? nullptr : it->second.instance.get();
     }
 
@@ -238,7 +229,7 @@ void Registry::apply(Instance local) {
         for (Check& c : local.checks)
             for (const Check& current : now->checks)
                 if (current.definition == c.definition) c.state = current.state;
-    std::string key = make_key(s.local_node, local.id);
+    std::string key = record_key(s.local_node, local.id);
     s.put(key, std::make_shared<const Instance>(std::move(local)), {});
 }
 
@@ -246,12 +237,12 @@ void Registry::apply(Tombstone local) {
     State& s = *state_;
     local.node = s.local_node;
     s.observe(s.local_node, local.version);
-    std::string key = make_key(s.local_node, local.id);
+    std::string key = record_key(s.local_node, local.id);
     s.put(key, nullptr, std::move(local));
 }
 
 const Tombstone* Registry::find_local_tombstone(std::string_view id) const {
-    auto it = state_->records.find(make_key(state_->local_node, id));
+    auto it = state_->records.find(record_key(state_->local_node, id));
     return it == state_->records.end() || it->second.instance ? nullptr
                                                               : it->second.tombstone.get();
 }
@@ -289,7 +280,7 @@ bool Registry::update_check(std::string_view check_id, const CheckState& state) 
         if (c.state.output.size() > 4096) c.state.output.resize(4096);
         // With the counter exhausted the change stays local (no version to replicate it with).
         if (replicate) next.version = s.next_version().value_or(next.version);
-        std::string key = make_key(s.local_node, next.id);
+        std::string key = record_key(s.local_node, next.id);
         s.put(key, std::make_shared<const Instance>(std::move(next)), {});
         return true;
     }
@@ -310,7 +301,7 @@ bool Registry::merge(const Instance& remote) {
         return false;
     s.observe(remote.node, remote.version);
     if (remote.node == s.local_node) return false;
-    std::string key = make_key(remote.node, remote.id);
+    std::string key = record_key(remote.node, remote.id);
     if (auto it = s.records.find(key);
         it != s.records.end() && it->second.version() >= remote.version)
         return false; // equal-or-newer instance, or a tombstone that wins ties
@@ -323,7 +314,7 @@ bool Registry::merge(const Tombstone& remote) {
     if (remote.node.empty() || remote.id.empty() || remote.version == 0) return false;
     s.observe(remote.node, remote.version);
     if (remote.node == s.local_node) return false;
-    std::string key = make_key(remote.node, remote.id);
+    std::string key = record_key(remote.node, remote.id);
     if (auto it = s.records.find(key); it != s.records.end()) {
         const Record& r = it->second;
         // A tombstone beats an instance of equal or older version, and an
@@ -367,7 +358,7 @@ void Registry::collect_tombstones(std::int64_t cutoff_ms) {
 
 std::optional<std::uint64_t> Registry::supersede_local(std::string_view id, std::int64_t now_ms) {
     State& s = *state_;
-    std::string key = make_key(s.local_node, id);
+    std::string key = record_key(s.local_node, id);
     auto version = s.next_version();
     if (!version) return std::nullopt;
     if (const Instance* old = s.find(s.local_node, id)) {

@@ -18,8 +18,8 @@ ShardedSnapshot::ShardedSnapshot(std::uint64_t generation, Shards shards,
     , nodes_(std::move(nodes))
     , service_count_(service_count) {}
 
-std::shared_ptr<const ServiceEntry>
-ShardedSnapshot::service_ptr(std::string_view lower_name) const {
+const std::shared_ptr<const ServiceEntry>*
+ShardedSnapshot::slot(std::string_view lower_name) const {
     std::uint64_t hash = hash_of(lower_name);
     const auto& shard = shards_[shard_of(hash)];
     if (!shard) return nullptr;
@@ -27,20 +27,19 @@ ShardedSnapshot::service_ptr(std::string_view lower_name) const {
     if (i == shard->entries.size() || shard->hashes[i] != hash ||
         shard->entries[i]->name != lower_name)
         return nullptr;
-    return shard->entries[i];
+    return &shard->entries[i];
+}
+
+std::shared_ptr<const ServiceEntry>
+ShardedSnapshot::service_ptr(std::string_view lower_name) const {
+    const auto* entry = slot(lower_name);
+    return entry ? *entry : nullptr;
 }
 
 const ServiceEntry* ShardedSnapshot::find_service(std::string_view lower_name) const {
-    // Same search as service_ptr() without the reference-count traffic: this
-    // is the per-query path.
-    std::uint64_t hash = hash_of(lower_name);
-    const auto& shard = shards_[shard_of(hash)];
-    if (!shard) return nullptr;
-    std::size_t i = shard->position(hash, lower_name);
-    if (i == shard->entries.size() || shard->hashes[i] != hash ||
-        shard->entries[i]->name != lower_name)
-        return nullptr;
-    return shard->entries[i].get();
+    // The per-query path.
+    const auto* entry = slot(lower_name);
+    return entry ? entry->get() : nullptr;
 }
 
 const Node* ShardedSnapshot::find_node(std::string_view lower_name) const {

@@ -60,6 +60,11 @@ public:
     static std::size_t shard_of(std::uint64_t hash) { return hash % shard_count; }
 
 private:
+    // The entry of `lower_name`, or nullptr: a pointer to the shared_ptr, so
+    // that the per-query find_service() touches no reference count.
+    [[nodiscard]] const std::shared_ptr<const ServiceEntry>*
+    slot(std::string_view lower_name) const;
+
     std::uint64_t generation_;
     Shards shards_;
     std::shared_ptr<const NodeTable> nodes_;

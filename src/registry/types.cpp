@@ -125,6 +125,13 @@ std::optional<Health> parse_health(std::string_view text) {
     return std::nullopt;
 }
 
+std::string record_key(std::string_view node, std::string_view id) {
+    std::string key;
+    key.reserve(node.size() + 1 + id.size());
+    key.append(node).append(1, '\n').append(id);
+    return key;
+}
+
 std::string to_lower(std::string_view text) {
     std::string out(text);
     std::transform(out.begin(), out.end(), out.begin(), [](char c) {

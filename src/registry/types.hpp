@@ -130,6 +130,11 @@ struct Node {
 [[nodiscard]] Result<ServeWarning> parse_serve_warning(std::string_view text);
 [[nodiscard]] std::optional<Health> parse_health(std::string_view text);
 
+// What names one record (owner, id) in maps and broadcast queues:
+// "<node>\n<id>". '\n' sorts before every printable character, so sorting
+// keys sorts by node, then id.
+[[nodiscard]] std::string record_key(std::string_view node, std::string_view id);
+
 // ASCII lower case, as DNS compares names.
 [[nodiscard]] std::string to_lower(std::string_view text);
 

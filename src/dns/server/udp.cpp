@@ -12,6 +12,18 @@ namespace cairn::dns {
 
 namespace {
 
+// `out`'s one control message: `value` at (level, type), in `reply`'s bytes.
+template <class T>
+void set_control(UdpBatch::Control& reply, msghdr& out, int level, int type, const T& value) {
+    out.msg_control = reply.bytes;
+    out.msg_controllen = CMSG_SPACE(sizeof value);
+    cmsghdr* r = CMSG_FIRSTHDR(&out);
+    r->cmsg_level = level;
+    r->cmsg_type = type;
+    r->cmsg_len = CMSG_LEN(sizeof value);
+    std::memcpy(CMSG_DATA(r), &value, sizeof value);
+}
+
 // The destination address of a received datagram, as a control message to
 // send the reply from; false when there is none.
 bool copy_pktinfo(const msghdr& received, UdpBatch::Control& reply, msghdr& out) {
@@ -22,25 +34,13 @@ bool copy_pktinfo(const msghdr& received, UdpBatch::Control& reply, msghdr& out)
             std::memcpy(&info, CMSG_DATA(c), sizeof info);
             in_pktinfo answer{};
             answer.ipi_spec_dst = info.ipi_addr; // leave from where the query arrived
-            out.msg_control = reply.bytes;
-            out.msg_controllen = CMSG_SPACE(sizeof answer);
-            cmsghdr* r = CMSG_FIRSTHDR(&out);
-            r->cmsg_level = IPPROTO_IP;
-            r->cmsg_type = IP_PKTINFO;
-            r->cmsg_len = CMSG_LEN(sizeof answer);
-            std::memcpy(CMSG_DATA(r), &answer, sizeof answer);
+            set_control(reply, out, IPPROTO_IP, IP_PKTINFO, answer);
             return true;
         }
         if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
             in6_pktinfo info;
             std::memcpy(&info, CMSG_DATA(c), sizeof info);
-            out.msg_control = reply.bytes;
-            out.msg_controllen = CMSG_SPACE(sizeof info);
-            cmsghdr* r = CMSG_FIRSTHDR(&out);
-            r->cmsg_level = IPPROTO_IPV6;
-            r->cmsg_type = IPV6_PKTINFO;
-            r->cmsg_len = CMSG_LEN(sizeof info);
-            std::memcpy(CMSG_DATA(r), &info, sizeof info);
+            set_control(reply, out, IPPROTO_IPV6, IPV6_PKTINFO, info);
             return true;
         }
     }

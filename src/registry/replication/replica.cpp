@@ -8,13 +8,6 @@ namespace cairn::registry::replication {
 
 namespace {
 
-std::string broadcast_name(std::string_view owner, std::string_view id) {
-    std::string name;
-    name.reserve(owner.size() + 1 + id.size());
-    name.append(owner).append(1, '\n').append(id);
-    return name;
-}
-
 // Every own record above `after`, in version order.
 std::vector<Record> own_records_after(const Registry& registry, std::uint64_t after) {
     Registry::Records found = registry.records_of(registry.local_node(), after);
@@ -89,7 +82,7 @@ void Replica::local_changed() {
             continue;
         }
         known_.insert_or_assign(id, version);
-        std::string name = broadcast_name(self_, id);
+        std::string name = record_key(self_, id);
         Update update{self_, announced_, std::move(record)};
         std::vector<std::uint8_t> bytes = encode(update);
         if (bytes.size() > options_.max_update_bytes)
@@ -157,7 +150,7 @@ void Replica::on_update(Update update, std::span<const std::uint8_t> bytes) {
         on_own_record(update.record);
         return;
     }
-    std::string name = broadcast_name(update.owner, record_id(update.record));
+    std::string name = record_key(update.owner, record_id(update.record));
     std::uint64_t version = record_version(update.record);
     bool held = false;
     bool changed = merge_record(std::move(update.record), held);
@@ -185,8 +178,8 @@ void Replica::on_notice(const Notice& notice, std::span<const std::uint8_t> byte
     Owner& owner = owners_[notice.owner];
     if (notice.version <= owner.noticed) return;
     owner.noticed = notice.version;
-    broadcasts_.push_back({broadcast_name(notice.owner, "\n"),
-                           std::vector<std::uint8_t>(bytes.begin(), bytes.end())});
+    broadcasts_.push_back(
+        {record_key(notice.owner, "\n"), std::vector<std::uint8_t>(bytes.begin(), bytes.end())});
     if (owner.watermark < notice.version) request(notice.owner, {{notice.owner, owner.watermark}});
 }
 
@@ -263,7 +256,7 @@ void Replica::on_reply(Reply reply) {
         std::uint64_t version = record_version(r);
         std::vector<std::uint8_t> bytes;
         if (relay) bytes = encode(Update{reply.owner, prev, r});
-        std::string name = broadcast_name(reply.owner, record_id(r));
+        std::string name = record_key(reply.owner, record_id(r));
         if (merge_record(std::move(r), held)) {
             ++stats_.records_merged;
             if (relay && bytes.size() <= options_.max_update_bytes)
