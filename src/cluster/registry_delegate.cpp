@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "core/metrics_text.hpp"
 
 namespace cairn::cluster {
 
@@ -135,13 +136,13 @@ void RegistryDelegate::merge_remote_state(std::span<const std::uint8_t> state, b
 }
 
 std::string RegistryDelegate::metrics() const {
-    return fmt::format("# HELP cairn_replication_dropped_total User messages and push-pull user "
-                       "states from gossip that are not cairn replication messages (a foreign "
-                       "memberlist node's, or malformed), dropped.\n"
-                       "# TYPE cairn_replication_dropped_total counter\n"
-                       "cairn_replication_dropped_total{{kind=\"message\"}} {}\n"
-                       "cairn_replication_dropped_total{{kind=\"state\"}} {}\n",
-                       stats_.dropped_messages, stats_.dropped_states);
+    MetricsText m;
+    m.family("cairn_replication_dropped_total", "counter",
+             "User messages and push-pull user states from gossip that are not cairn replication "
+             "messages (a foreign memberlist node's, or malformed), dropped.");
+    m.sample("cairn_replication_dropped_total", stats_.dropped_messages, {{"kind", "message"}});
+    m.sample("cairn_replication_dropped_total", stats_.dropped_states, {{"kind", "state"}});
+    return std::move(m).text();
 }
 
 void RegistryDelegate::notify_join(const gossip::Node& node) {
