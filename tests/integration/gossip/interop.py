@@ -381,7 +381,7 @@ class Interop(unittest.TestCase):
         # its leave with the gossip, retransmit limit 2 x ceil(log10(6+1)) = 2
         # times, to random gossip targets, and those include nodes dead for
         # less than GossipToTheDeadTime. Right after the kills the two sends
-        # could both go to go-3 and cairn-3 (1 in 6), leaving the leave
+        # could both go to go-3 and cairn-3 (up to 1 in 6), leaving the leave
         # unheard until go-2's next push-pull (up to 15 s later): the flake
         # "go-2 left on cairn-1 and go-1" timed out there. Once they are
         # reaped, go-2's only gossip targets are cairn-1 and go-1.
