@@ -80,10 +80,13 @@ class Agent:
         except Exception:
             return {}
 
-    def sent_bytes(self):
-        text = self.get("/metrics").decode()
-        m = re.search(r"^cairn_gossip_sent_bytes_total (\d+)", text, re.M)
+    def metric(self, name):
+        """The value of an unlabelled counter or gauge in /metrics (0 if absent)."""
+        m = re.search(rf"^{name} (\d+)", self.get("/metrics").decode(), re.M)
         return int(m.group(1)) if m else 0
+
+    def sent_bytes(self):
+        return self.metric("cairn_gossip_sent_bytes_total")
 
     def answers(self, name):
         try:

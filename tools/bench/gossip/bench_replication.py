@@ -78,15 +78,6 @@ import dns.rdatatype
 import bench_gossip as bg
 from netns import Namespace
 
-PUSH_PULL_S = {"local": 15, "lan": 30, "wan": 60}
-
-
-def push_pull_scaled_s(profile, n):
-    """memberlist's pushPullScale: the interval grows by one step per doubling past 32 nodes."""
-    base = PUSH_PULL_S[profile]
-    return base if n <= 32 else base * (math.ceil(math.log2(n) - math.log2(32)) + 1)
-
-
 def http(agent, method, path, body=None, timeout=5.0):
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(f"http://{agent.host}:{bg.HTTP_PORT}{path}", data=data, method=method)
@@ -95,11 +86,6 @@ def http(agent, method, path, body=None, timeout=5.0):
             return json.loads(r.read() or b"null")
     except urllib.error.HTTPError as e:
         raise RuntimeError(f"{method} {path} on {agent.name}: {e.code} {e.read().decode(errors='replace')}")
-
-
-def metric(agent, name):
-    m = re.search(rf"^{name} (\d+)", agent.get("/metrics").decode(), re.M)
-    return int(m.group(1)) if m else 0
 
 
 def load():
@@ -317,11 +303,11 @@ def sent_per_agent(agents, window_s, busy_rate=0.0, update=None):
 def exp_bytes(n, profile, args):
     out = {"impl": "cairn", "experiment": "bytes", "profile": profile, "n": n, "instances": args.instances,
            "busy": f"{args.busy_rate:g} re-registrations per second across the cluster", "load_before": load()}
-    scaled = push_pull_scaled_s(profile, n)
+    scaled = bg.push_pull_scaled_s(profile, n)
     window = scaled * max(1, math.ceil(args.window_s / scaled))
     out["window_s"] = window
     with Cluster(n, profile) as c:
-        steady = c.started + PUSH_PULL_S[profile] + scaled + 1
+        steady = c.started + bg.PUSH_PULL_S[profile] + scaled + 1
         time.sleep(max(steady - time.monotonic(), 0))
         out["idle_empty_bytes_per_agent_s"] = sent_per_agent(c.agents, window)
         owners = [random.choice(c.agents) for _ in range(args.instances)]
@@ -400,7 +386,7 @@ def exp_starve(profile, args):
         settled = bg.until(lambda: all(a.members() == want for a in c.agents), 60, 0.2)
         out["all_alive_after_ms"] = None if settled is None else round(settled, 1)
         out["non_alive_views_polled"] = seen
-        out["refutations_by_starved"] = metric(victim, "cairn_gossip_refutations_total")
+        out["refutations_by_starved"] = victim.metric("cairn_gossip_refutations_total")
         deaths, of_starved, by_starved = [], 0, 0
         for a in c.agents:
             with open(os.path.join(a.dir, "log"), errors="replace") as f:
