@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/state_rows.hpp"
+#include "core/hex.hpp"
 #include "core/log.hpp"
 #include "core/metrics_text.hpp"
 
@@ -52,17 +53,6 @@ bool not_a_database(const std::string& path) {
     if (in.gcount() == 0) return false; // empty: SQLite makes a database of it
     return std::string_view(head, static_cast<std::size_t>(in.gcount())) !=
            std::string_view("SQLite format 3\0", 16);
-}
-
-std::string hex(std::string_view bytes) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(bytes.size() * 2);
-    for (unsigned char b : bytes) {
-        out += digits[b >> 4];
-        out += digits[b & 15];
-    }
-    return out;
 }
 
 std::string dump(const json& j) {
@@ -219,7 +209,7 @@ Result<StateStore::Loaded> StateStore::load(const http::RegistrationDefaults& de
             entries.push_back(dump(json{{"error", instance.error().message},
                                         {"id", row.id},
                                         {"version", row.version},
-                                        {"body_hex", hex(row.body)}}));
+                                        {"body_hex", to_hex(row.body)}}));
             continue;
         }
         out.instances.push_back(std::move(*instance));

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/hex.hpp"
 #include "core/log.hpp"
 #include "core/metrics_text.hpp"
 
@@ -28,13 +29,7 @@ private:
 // A dropped message's first bytes, in hex, for the debug log: what a
 // foreign sender (a Go memberlist peer's own user data) sent, byte for byte.
 std::string head_hex(std::span<const std::uint8_t> bytes) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (std::uint8_t b : bytes.first(std::min<std::size_t>(bytes.size(), 64))) {
-        out += digits[b >> 4];
-        out += digits[b & 15];
-    }
-    return out;
+    return to_hex(bytes.first(std::min<std::size_t>(bytes.size(), 64)));
 }
 
 void log_drop(std::string_view kind, std::span<const std::uint8_t> bytes,

@@ -89,13 +89,12 @@ std::uint8_t decode_addr_label(std::string_view label, std::uint8_t* bytes16) no
 
 std::size_t encode_addr_name(std::uint8_t family, const std::uint8_t* bytes, WireName domain,
                              std::uint8_t* out) noexcept {
-    static constexpr char digits[] = "0123456789abcdef";
     std::size_t count = family == 4 ? 4 : 16;
     std::size_t at = 0;
     out[at++] = static_cast<std::uint8_t>(count * 2);
     for (std::size_t i = 0; i < count; ++i) {
-        out[at++] = static_cast<std::uint8_t>(digits[bytes[i] >> 4]);
-        out[at++] = static_cast<std::uint8_t>(digits[bytes[i] & 15]);
+        out[at++] = static_cast<std::uint8_t>(hex_digits[bytes[i] >> 4]);
+        out[at++] = static_cast<std::uint8_t>(hex_digits[bytes[i] & 15]);
     }
     out[at++] = 4;
     std::memcpy(out + at, "addr", 4);
