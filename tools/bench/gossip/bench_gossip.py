@@ -257,7 +257,8 @@ def main():
     p.add_argument("--idle-s", type=float, default=20)
     p.add_argument("--poll-ms", type=float, default=100)
     p.add_argument("--timeout-s", type=float, default=60)
-    p.add_argument("--memberlist", help="the memberlist harness directory (its run.sh) to run beside")
+    p.add_argument("--memberlist", help="the memberlist harness directory (its run.sh) to run beside: a path outside this "
+                   "repository, given here on the command line")
     args = p.parse_args()
     for profile in args.profile.split(","):
         for n in map(int, args.n.split(",")):

@@ -413,7 +413,8 @@ def main():
     p.add_argument("--exp", default="replicate,bytes", help="replicate, bytes, starve (comma-separated)")
     p.add_argument("--n", default="10", help="agents per cluster, comma-separated (replicate, bytes)")
     p.add_argument("--profile", default="local", help="gossip profiles, comma-separated")
-    p.add_argument("--memberlist", help="the memberlist harness directory (its run.sh) to run beside")
+    p.add_argument("--memberlist", help="the memberlist harness directory (its run.sh) to run beside: a path outside this "
+                   "repository, given here on the command line")
     p.add_argument("--changes", type=int, default=100, help="registrations, deregistrations, health changes")
     p.add_argument("--loss", default="0,20", help="percent of gossip packets dropped, comma-separated")
     p.add_argument("--reach-s", type=float, default=5, help="a change reached all within this, or missed")
