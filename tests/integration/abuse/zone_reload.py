@@ -2,8 +2,9 @@
 
 A SIGHUP that loads a zone of a few MB (about 5 MB, 120,000 records) must
 not stall the loop: while it loads, HTTP requests on a keep-alive
-connection keep being answered, each within 200 ms, and afterwards the new
-zone is served. A reload whose big zone has an error at its end says so in
+connection keep being answered, none of them held for more than a quarter
+of the reload's time (on the loop, the load was one stall that held a
+request for all of it), and afterwards the new zone is served. A reload whose big zone has an error at its end says so in
 the log (file:line) and the old zone keeps serving; the loop keeps serving
 while that one loads too. A SIGHUP that arrives during a reload is not lost.
 """
@@ -20,7 +21,10 @@ import dns.rcode
 from harness import Agent, start_http, wait_until
 
 ZONE = "big.test.zone"
-BOUND_S = 0.2   # the longest an HTTP request may take while a zone loads
+# The longest an HTTP request may take while a zone loads, as a share of the
+# reload's whole time: a ratio, so that a loaded machine, which slows the
+# reload and the requests alike, does not break it.
+BOUND_SHARE = 0.25
 HOSTS = 60_000  # two records each: about 5 MB of zone file
 
 
@@ -60,14 +64,16 @@ class ZoneReload(unittest.TestCase):
 
     def reload_while_asking(self, outcome):
         """SIGHUP, then HTTP requests one after the other until `outcome`
-        is logged; returns the latency of each request sent meanwhile."""
+        is logged; returns the latency of each request sent meanwhile and
+        the time from the SIGHUP until `outcome` was seen."""
         before = self.count(outcome)
         conn = http.client.HTTPConnection(self.agent.host, self.agent.http_port, timeout=10)
         latencies = []
         try:
             self.assertEqual(self.get(conn, "/health"), 200)  # connected before the reload
             self.agent.signal(signal.SIGHUP)
-            deadline = time.monotonic() + 120
+            sighup = time.monotonic()
+            deadline = sighup + 120
             while self.count(outcome) == before:
                 self.assertLess(time.monotonic(), deadline, f"no {outcome} within 120 s")
                 self.assertLess(len(latencies), 1_000_000)
@@ -75,9 +81,10 @@ class ZoneReload(unittest.TestCase):
                 path = "/health" if len(latencies) % 2 else "/v1/services"
                 self.assertEqual(self.get(conn, path), 200)
                 latencies.append(time.monotonic() - started)
+            reload_s = time.monotonic() - sighup
         finally:
             conn.close()
-        return latencies
+        return latencies, reload_s
 
     @staticmethod
     def get(conn, path):
@@ -86,20 +93,21 @@ class ZoneReload(unittest.TestCase):
         r.read()
         return r.status
 
-    def check_served_meanwhile(self, latencies):
+    def check_served_meanwhile(self, latencies, reload_s):
         # The reload took long enough to overlap several requests (on the
         # main loop it took them all up in one stall), and none waited long.
         slowest = max(latencies)
-        print(f"{len(latencies)} requests during the reload, slowest {slowest * 1000:.1f} ms", file=sys.stderr)
-        self.assertLess(slowest, BOUND_S, f"slowest of {len(latencies)} requests during the reload: "
-                                          f"{slowest * 1000:.0f} ms")
+        print(f"{len(latencies)} requests during the reload of {reload_s * 1000:.0f} ms, "
+              f"slowest {slowest * 1000:.1f} ms", file=sys.stderr)
+        self.assertLess(slowest, BOUND_SHARE * reload_s,
+                        f"slowest of {len(latencies)} requests during the reload: "
+                        f"{slowest * 1000:.0f} ms of the reload's {reload_s * 1000:.0f} ms")
         self.assertGreaterEqual(len(latencies), 5, f"requests during the reload: {latencies}")
 
     def test_a_big_zone_loads_while_http_keeps_answering(self):
         self.write_zone(zone_text(2, HOSTS))
         self.assertGreater(os.path.getsize(self.path), 4_000_000)
-        latencies = self.reload_while_asking("msg=reload.done")
-        self.check_served_meanwhile(latencies)
+        self.check_served_meanwhile(*self.reload_while_asking("msg=reload.done"))
         self.assertEqual(self.serial(), 2)
         last = f"host-{HOSTS - 1:06d}.big.test."
         self.assertEqual([rr.address for rr in self.agent.query(last, "A").answer[0]], ["10.0.234.95"])
@@ -108,8 +116,7 @@ class ZoneReload(unittest.TestCase):
 
     def test_a_failing_big_reload_keeps_the_old_zone_and_says_why(self):
         self.write_zone(zone_text(2, HOSTS, www="192.0.2.20", broken=True))
-        latencies = self.reload_while_asking("msg=reload.failed")
-        self.check_served_meanwhile(latencies)
+        self.check_served_meanwhile(*self.reload_while_asking("msg=reload.failed"))
         failed = [line for line in self.agent.read_log().splitlines() if "msg=reload.failed" in line][-1]
         self.assertRegex(failed, re.escape(ZONE) + r":\d+:", f"the error names file and line: {failed}")
         self.assertIn("keeping", failed)
