@@ -129,8 +129,6 @@ public:
     [[nodiscard]] int estimated_num_nodes() const { return static_cast<int>(nodes_.size()); }
     [[nodiscard]] std::size_t join_successes() const { return join_successes_; }
     [[nodiscard]] std::size_t pending_joins() const;
-    // Failed nodes that reconnect() still tries.
-    [[nodiscard]] std::size_t failed_nodes() const { return failed_.size(); }
     [[nodiscard]] std::size_t queued_broadcasts() const { return broadcasts_.num_queued(); }
     [[nodiscard]] const MemberlistStats& stats() const { return stats_; }
     [[nodiscard]] bool has_left() const { return left_; }
