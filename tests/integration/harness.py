@@ -160,6 +160,26 @@ class Agent:
         self.stop()
 
 
+def raw_exchange(agent, data, read_timeout=5.0, until=None):
+    """Sends raw bytes and returns what the server sends until it closes
+    (or until `until(bytes)` is true)."""
+    with socket.create_connection((agent.host, agent.http_port), timeout=read_timeout) as s:
+        s.sendall(data)
+        chunks = []
+        deadline = time.monotonic() + read_timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if until and until(b"".join(chunks)):
+                break
+        return b"".join(chunks)
+
+
 def start_http(agent):
     """Starts the agent and waits for its HTTP API alone (for tests of HTTP only)."""
     agent.start(wait=False)

@@ -1,8 +1,7 @@
-"""Helpers for the abuse tests: raw sockets, the agent's memory, its open connections."""
+"""Helpers for the abuse tests: sockets that do not read, the agent's memory, its open connections."""
 import http.client
 import json
 import re
-import socket
 import time
 
 
@@ -58,26 +57,6 @@ def send_without_reading(sock, data, timeout):
         except (BrokenPipeError, ConnectionResetError):
             break
     return sent
-
-
-def raw_exchange(agent, data, read_timeout=5.0, until=None):
-    """Sends raw bytes and returns what the server sends until it closes
-    (or until `until(bytes)` is true)."""
-    with socket.create_connection((agent.host, agent.http_port), timeout=read_timeout) as s:
-        s.sendall(data)
-        chunks = []
-        deadline = time.monotonic() + read_timeout
-        while time.monotonic() < deadline:
-            try:
-                chunk = s.recv(65536)
-            except (ConnectionResetError, socket.timeout):
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-            if until and until(b"".join(chunks)):
-                break
-        return b"".join(chunks)
 
 
 def statuses(raw):

@@ -9,8 +9,8 @@ import json
 import re
 import unittest
 
-from abuse_util import raw_exchange, statuses
-from harness import Agent, start_http
+from abuse_util import statuses
+from harness import Agent, raw_exchange, start_http
 
 TOKEN = "s3cret"
 

@@ -11,24 +11,7 @@ import socket
 import time
 import unittest
 
-from harness import Agent, start_http
-
-
-def raw_exchange(agent, data, read_timeout=5.0):
-    """Sends raw bytes, returns everything the server sends until it closes."""
-    with socket.create_connection((agent.host, agent.http_port), timeout=read_timeout) as s:
-        s.sendall(data)
-        chunks = []
-        deadline = time.monotonic() + read_timeout
-        while time.monotonic() < deadline:
-            try:
-                chunk = s.recv(65536)
-            except (ConnectionResetError, socket.timeout):
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks)
+from harness import Agent, raw_exchange, start_http
 
 
 def status_of(raw):
