@@ -11,7 +11,6 @@ then expires as any other. Maintenance switched on or off is there after
 kill -9 right after its 200.
 """
 import json
-import os
 import signal
 import unittest
 

@@ -9,13 +9,12 @@ import errno
 import json
 import os
 import subprocess
-import time
 import unittest
 
 import dns.rcode
 
-from harness import Agent, wait_until
-from storage_util import prefill, start_serving
+from harness import Agent
+from storage_util import start_serving
 
 
 def mount_tmpfs(path, size="2m", options=""):
@@ -130,7 +129,7 @@ class FullFileSystem(unittest.TestCase):
         self.assertEqual(a.http("DELETE", "/v1/services/web-1")[0], 503)
         self.assertIn("web-1", ids(a))
         # DNS serves nothing of the refused write.
-        self.assertEqual(a.query(f"web.service.cairn.", "A").rcode(), dns.rcode.NOERROR)
+        self.assertEqual(a.query("web.service.cairn.", "A").rcode(), dns.rcode.NOERROR)
         status, body = a.http("GET", "/health")
         self.assertEqual(status, 503)
         self.assertIn("storage fault", body.decode())

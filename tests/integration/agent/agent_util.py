@@ -1,5 +1,4 @@
 """Helpers shared by the agent integration tests (on top of harness.py)."""
-import os
 import subprocess
 
 import dns.flags
@@ -8,7 +7,6 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-import harness
 from harness import CAIRN_BIN, wait_until
 
 ZONE_TEMPLATE = """$ORIGIN example.test.

@@ -3,7 +3,6 @@
 higher incarnation), stop one with SIGTERM (the others see it left)."""
 
 import json
-import signal
 import unittest
 
 from harness import Agent, wait_until

@@ -4,7 +4,6 @@ by tag and as TXT, deregister one, restart the agent; then the policies
 measured through DNS with bounded query counts (not timing)."""
 import collections
 import json
-import time
 import unittest
 
 import dns.edns
