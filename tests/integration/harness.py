@@ -160,6 +160,15 @@ class Agent:
         self.stop()
 
 
+def rss_kib(pid):
+    """A process's resident memory now, in KiB, from /proc."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS in /proc/{pid}/status")
+
+
 def raw_exchange(agent, data, read_timeout=5.0, until=None):
     """Sends raw bytes and returns what the server sends until it closes
     (or until `until(bytes)` is true)."""

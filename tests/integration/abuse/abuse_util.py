@@ -4,15 +4,12 @@ import json
 import re
 import time
 
+import harness
 
 
 def rss_kib(agent):
-    """The agent's resident memory now, from /proc."""
-    with open(f"/proc/{agent.proc.pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
+    """The agent's resident memory now, in KiB."""
+    return harness.rss_kib(agent.proc.pid)
 
 
 def metric(agent, name):

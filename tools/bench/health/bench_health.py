@@ -37,6 +37,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
+import harness  # noqa: E402
 from harness import Agent, free_port, wait_until  # noqa: E402
 
 
@@ -57,11 +58,7 @@ def cpu_seconds(pid):
 
 
 def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return harness.rss_kib(pid) / 1024
 
 
 def agent_config(checks, per_service, interval, timeout, port):
@@ -119,7 +116,6 @@ def main():
     parser.add_argument("--cairn", default=os.environ.get("CAIRN_BIN", os.path.join(ROOT, "build", "cairn")))
     args = parser.parse_args()
     os.environ["CAIRN_BIN"] = args.cairn
-    import harness
     harness.CAIRN_BIN = args.cairn
 
     work = tempfile.mkdtemp(prefix="cairn-bench-health-")

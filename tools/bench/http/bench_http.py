@@ -62,11 +62,7 @@ def cpu_seconds(pid):
 
 
 def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return harness.rss_kib(pid) / 1024
 
 
 def run_client(binary, agent, connections, count, deregister):
