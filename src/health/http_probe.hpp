@@ -26,7 +26,7 @@ struct HttpRequest {
         void operator()(curl_slist* list) const { curl_slist_free_all(list); }
     };
     struct UrlFree {
-        void operator()(CURLU* url) const { curl_url_cleanup(url); }
+        void operator()(CURLU* handle) const { curl_url_cleanup(handle); }
     };
 
     std::string method;

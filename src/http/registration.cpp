@@ -85,17 +85,24 @@ Result<void> read_http_options(const Fields& f, CheckDefinition& c) {
     return take(f.boolean("tls_skip_verify"), [&](bool v) { c.tls_skip_verify = v; });
 }
 
+// (No structured bindings in the loops: clang 14, which builds the fuzzers,
+// cannot capture them in a lambda.)
 Result<void> read_check_timing(const Fields& f, CheckDefinition& c) {
-    for (auto [key, out] : {std::pair<std::string_view, std::uint32_t*>{"interval", &c.interval_ms},
-                            {"timeout", &c.timeout_ms},
-                            {"deregister_critical_after", &c.deregister_critical_after_ms}})
-        if (auto r = take(f.duration(key), [out](Duration d) { *out = ms32(d); }); !r) return r;
-    for (auto [key, out] : {std::pair<std::string_view, std::uint32_t*>{"success_before_passing",
-                                                                        &c.success_before_passing},
-                            {"failures_before_warning", &c.failures_before_warning},
-                            {"failures_before_critical", &c.failures_before_critical}}) {
+    for (const auto& field :
+         {std::pair<std::string_view, std::uint32_t*>{"interval", &c.interval_ms},
+          {"timeout", &c.timeout_ms},
+          {"deregister_critical_after", &c.deregister_critical_after_ms}}) {
+        std::uint32_t* out = field.second;
+        if (auto r = take(f.duration(field.first), [out](Duration d) { *out = ms32(d); }); !r)
+            return r;
+    }
+    for (const auto& field : {std::pair<std::string_view, std::uint32_t*>{
+                                  "success_before_passing", &c.success_before_passing},
+                              {"failures_before_warning", &c.failures_before_warning},
+                              {"failures_before_critical", &c.failures_before_critical}}) {
+        std::string_view key = field.first;
         auto rule = [&](std::int64_t n) { return registry::counter_value(f.path(key), n); };
-        if (auto r = take_number(f, key, *out, rule); !r) return r;
+        if (auto r = take_number(f, key, *field.second, rule); !r) return r;
     }
     return {};
 }
