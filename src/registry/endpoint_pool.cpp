@@ -1,12 +1,80 @@
 #include "registry/endpoint_pool.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include "registry/snapshot.hpp"
 
 namespace cairn::registry {
 
+std::uint32_t ring_point(std::uint64_t identity, std::uint32_t k) noexcept {
+    // splitmix64's finaliser over the identity and the point number.
+    std::uint64_t z = identity + (std::uint64_t{k} + 1) * 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return static_cast<std::uint32_t>((z ^ (z >> 31)) >> 32);
+}
+
 namespace {
+
+void build_ring(EndpointPool& pool, std::span<const Endpoint> group,
+                const std::vector<std::uint32_t>& positions) {
+    if (pool.count <= affinity_whole) return;
+    pool.ring.reserve(std::size_t{pool.count} * ring_points_per_endpoint);
+    for (std::uint32_t i = 0; i < pool.count; ++i)
+        for (std::uint32_t k = 0; k < ring_points_per_endpoint; ++k)
+            pool.ring.push_back({ring_point(group[positions[i]].identity, k), i});
+    // Ties by index, which follows (node, id): the same order on every agent.
+    std::sort(pool.ring.begin(), pool.ring.end(), [](const RingPoint& a, const RingPoint& b) {
+        return a.point < b.point || (a.point == b.point && a.index < b.index);
+    });
+}
+
+// Vose's alias method, in integers: each weight scaled by n is measured
+// against the total, so that every column holds exactly one total's worth.
+void build_alias(EndpointPool& pool) {
+    std::uint32_t n = pool.count;
+    std::uint64_t total = pool.total_weight();
+    std::vector<std::uint64_t> scaled(n);
+    std::vector<std::uint32_t> small, large;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        std::uint64_t w = pool.cumulative[i] - (i == 0 ? 0 : pool.cumulative[i - 1]);
+        scaled[i] = w * n; // weights are 32-bit and n far below 2^32: no overflow
+        (scaled[i] < total ? small : large).push_back(i);
+    }
+    pool.alias.resize(n);
+    while (!small.empty() && !large.empty()) {
+        std::uint32_t s = small.back(), l = large.back();
+        small.pop_back();
+        double keep = static_cast<double>(scaled[s]) / static_cast<double>(total) * 0x1p32;
+        pool.alias[s] = {static_cast<std::uint32_t>(std::min(keep, 4294967295.0)), l};
+        scaled[l] -= total - scaled[s];
+        if (scaled[l] < total) {
+            large.pop_back();
+            small.push_back(l);
+        }
+    }
+    // What is left holds a full column (up to rounding): always kept.
+    for (std::uint32_t i : small) pool.alias[i] = {UINT32_MAX, i};
+    for (std::uint32_t i : large) pool.alias[i] = {UINT32_MAX, i};
+}
+
+// Whether any two endpoints of the pool share an address (with
+// `with_port`: an address and port).
+bool has_repeats(std::span<const Endpoint> group, const std::vector<std::uint32_t>& positions,
+                 bool with_port) {
+    std::vector<std::pair<std::array<std::uint8_t, 17>, std::uint16_t>> keys;
+    keys.reserve(positions.size());
+    for (std::uint32_t p : positions) {
+        const Endpoint& e = group[p];
+        std::array<std::uint8_t, 17> key{};
+        key[0] = e.address.family;
+        std::copy(e.address.bytes.begin(), e.address.bytes.end(), key.begin() + 1);
+        keys.emplace_back(key, with_port ? e.port : 0);
+    }
+    std::sort(keys.begin(), keys.end());
+    return std::adjacent_find(keys.begin(), keys.end()) != keys.end();
+}
 
 // Fills everything but `positions` from the pool's endpoints.
 void finish(EndpointPool& pool, std::span<const Endpoint> group,
@@ -24,6 +92,7 @@ void finish(EndpointPool& pool, std::span<const Endpoint> group,
         pool.cumulative.resize(pool.count);
         std::uint64_t sum = 0;
         for (std::uint32_t i = 0; i < pool.count; ++i) pool.cumulative[i] = sum += weight(i);
+        build_alias(pool);
     }
     auto latency = [&](std::uint32_t i) {
         std::uint32_t l = group[positions[i]].latency_us;
@@ -37,6 +106,9 @@ void finish(EndpointPool& pool, std::span<const Endpoint> group,
         std::stable_sort(pool.by_latency.begin(), pool.by_latency.end(),
                          [&](std::uint32_t a, std::uint32_t b) { return latency(a) < latency(b); });
     }
+    pool.distinct_address_ports = !has_repeats(group, positions, true);
+    pool.distinct_addresses = pool.distinct_address_ports && !has_repeats(group, positions, false);
+    build_ring(pool, group, positions);
     if (!identity) pool.positions = std::move(positions);
 }
 

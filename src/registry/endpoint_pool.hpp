@@ -1,10 +1,13 @@
 #pragma once
 // What a DNS answer chooses from, precomputed when a snapshot is published
-// so that choosing k instances out of n costs about k log n per query, not n
+// so that choosing k instances out of n costs about k per query, not n
 // (docs/discovery.md, "Large services"): the positions of the endpoints of
 // one health group (optionally of one address family, optionally with one
-// tag), their cumulative weights (a weighted pick is a binary search) and
-// their order by measured check latency (fastest takes a prefix).
+// tag), their weights as cumulative sums and an alias table (a weighted pick
+// is one table draw), their order by measured check latency (fastest takes a
+// prefix), whether their addresses are distinct (then an answer needs no
+// repeat check) and, for a pool larger than affinity_whole, a hash ring that
+// affinity starts from.
 
 #include <cstdint>
 #include <span>
@@ -13,6 +16,32 @@
 namespace cairn::registry {
 
 struct Endpoint;
+
+// affinity ranks this many instances per step (rendezvous hashing over a
+// window of the pool's ring, docs/discovery.md "Large services"); a pool of
+// at most affinity_whole is ranked whole, exactly, and has no ring (which
+// also keeps the memory of services of a few hundred instances as it was).
+inline constexpr std::uint32_t affinity_window = 32;
+inline constexpr std::uint32_t affinity_whole = 8 * affinity_window;
+// Points per endpoint on the ring: more even windows for more memory.
+inline constexpr std::uint32_t ring_points_per_endpoint = 2;
+
+// A point of the affinity ring: a 32-bit hash of (endpoint identity, k).
+struct RingPoint {
+    std::uint32_t point = 0;
+    std::uint32_t index = 0; // into the pool
+};
+
+// One column of a weighted pool's alias table (Walker; Vose's build): a
+// draw picks a column uniformly, then keeps it with probability
+// keep / 2^32, else takes `alias`. O(1) per weighted pick.
+struct AliasColumn {
+    std::uint32_t keep = 0;
+    std::uint32_t alias = 0; // into the pool
+};
+
+// Where an endpoint's k-th ring point lies; the same in every process.
+[[nodiscard]] std::uint32_t ring_point(std::uint64_t identity, std::uint32_t k) noexcept;
 
 // Each part is stored only when it says something, so that a plain service
 // (one address family, equal weights, nothing measured) costs no memory
@@ -25,11 +54,21 @@ struct EndpointPool {
     // cumulative[i]: weights of the first i + 1 endpoints (each at least 1);
     // empty when all weights are equal (weighted is then uniform).
     std::vector<std::uint64_t> cumulative;
+    // The same weights as an alias table, one column per endpoint; empty
+    // with cumulative.
+    std::vector<AliasColumn> alias;
     // Indexes into the pool: the measured endpoints by ascending latency
     // (ties by position), then the unmeasured ones; empty when none is
     // measured.
     std::vector<std::uint32_t> by_latency;
     std::uint32_t measured = 0; // how many of by_latency have a latency
+    // No two endpoints share an address (or an address and port): an
+    // answer from this pool alone needs no duplicate check.
+    bool distinct_addresses = true;
+    bool distinct_address_ports = true;
+    // ring_points_per_endpoint points per endpoint, ascending by (point,
+    // index); empty when the pool has at most affinity_whole endpoints.
+    std::vector<RingPoint> ring;
 
     [[nodiscard]] std::size_t size() const noexcept { return count; }
     [[nodiscard]] bool empty() const noexcept { return count == 0; }

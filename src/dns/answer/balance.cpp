@@ -120,6 +120,14 @@ std::uint64_t client_hash(const ClientKey& client) {
     return mix(c);
 }
 
+// The rendezvous key of an endpoint whose hash with the client is `h`,
+// smallest first: -ln(u)/w (weighted rendezvous, Schindelhauer and
+// Schomaker); with equal weights that order is descending u, so no log.
+double rendezvous_key(std::uint64_t h, std::uint32_t weight, bool equal_weights) {
+    if (equal_weights) return static_cast<double>((~h) >> 11);
+    return -std::log(to_unit(h)) / std::max<std::uint32_t>(weight, 1);
+}
+
 } // namespace
 
 std::uint64_t affinity_hash(const registry::Endpoint& endpoint, const ClientKey& client) noexcept {
@@ -178,13 +186,27 @@ bool Balancer::start(registry::Policy policy, std::span<const registry::Endpoint
     rotation_ = rotation_value;
     chosen_weight_ = 0;
     keyed_mode_ = false;
-    if (!map_.reset(want_)) {
+    equal_weights_ = pool.cumulative.empty();
+    ring_mode_ = policy_ == registry::Policy::affinity && !pool.ring.empty();
+    // The ring walk marks every instance of the windows it ranked.
+    if (!map_.reset(want_ + (ring_mode_ ? registry::affinity_window : 0))) {
         want_ = 0;
         return false;
     }
     auto n = static_cast<std::uint32_t>(pool.size());
     bool ok = true;
-    if (policy_ == registry::Policy::affinity) {
+    if (ring_mode_) {
+        client_hash_ = client_hash(client);
+        auto start = static_cast<std::uint32_t>(client_hash_ >> 32);
+        ring_at_ =
+            static_cast<std::size_t>(std::lower_bound(pool.ring.begin(), pool.ring.end(), start,
+                                                      [](const registry::RingPoint& p,
+                                                         std::uint32_t v) { return p.point < v; }) -
+                                     pool.ring.begin());
+        if (ring_at_ == pool.ring.size()) ring_at_ = 0;
+        ring_steps_ = 0;
+        ok = next_window();
+    } else if (policy_ == registry::Policy::affinity) {
         client_hash_ = client_hash(client);
         ok = order_by_key(n, true);
     } else if (policy_ == registry::Policy::weighted && n <= 4 * want_) {
@@ -208,8 +230,8 @@ std::uint32_t Balancer::shuffled(std::uint32_t end) noexcept {
     return at_j;
 }
 
-// Weighted sampling without replacement by drawing from the cumulative
-// weights and drawing again on a repeat: each pick is then i with
+// Weighted sampling without replacement by drawing from the alias table
+// and drawing again on a repeat: each pick is then i with
 // probability w_i / (the weight not yet chosen), as Efraimidis-Spirakis
 // gives. When repeats become likely (chosen weight past half, or 16 draws
 // in a row) the rest is ordered by keys instead.
@@ -217,10 +239,13 @@ std::uint32_t Balancer::next_weighted() noexcept {
     const auto& cumulative = pool_->cumulative;
     std::uint64_t total = pool_->total_weight();
     if (2 * chosen_weight_ <= total) {
+        const auto& alias = pool_->alias;
+        auto n = static_cast<std::uint32_t>(alias.size());
         for (int attempt = 0; attempt < 16; ++attempt) {
-            std::uint64_t r = random_.below(total);
-            auto i = static_cast<std::uint32_t>(
-                std::upper_bound(cumulative.begin(), cumulative.end(), r) - cumulative.begin());
+            std::uint64_t r = random_.next(); // high half: the column; low half: the coin
+            auto column = static_cast<std::uint32_t>(((r >> 32) * n) >> 32);
+            const registry::AliasColumn& c = alias[column];
+            std::uint32_t i = static_cast<std::uint32_t>(r) < c.keep ? column : c.alias;
             if (map_.contains(i)) continue;
             map_.set(i, i);
             chosen_weight_ += cumulative[i] - (i == 0 ? 0 : cumulative[i - 1]);
@@ -260,9 +285,13 @@ bool Balancer::order_by_key(std::uint32_t count, bool affinity) noexcept {
     }
     for (std::uint32_t i = 0; i < count; ++i) {
         const registry::Endpoint& e = group_[pool_->position(i)];
-        double w = std::max<std::uint32_t>(e.weight, 1);
-        double u = affinity ? to_unit(mix(e.identity ^ client_hash_)) : random_.unit();
-        keyed_.emplace_back(-std::log(u) / w, i);
+        if (affinity) {
+            keyed_.emplace_back(
+                rendezvous_key(mix(e.identity ^ client_hash_), e.weight, equal_weights_), i);
+        } else {
+            double w = std::max<std::uint32_t>(e.weight, 1);
+            keyed_.emplace_back(-std::log(random_.unit()) / w, i);
+        }
     }
     auto middle = keyed_.begin() + static_cast<std::ptrdiff_t>(want_);
     auto less = [](const auto& a, const auto& b) {
@@ -274,13 +303,59 @@ bool Balancer::order_by_key(std::uint32_t count, bool affinity) noexcept {
     return true;
 }
 
+// affinity on a large pool: ranks the next window, the next
+// affinity_window instances on the ring (from the client's place on it) not
+// ranked yet, by rendezvous key; next() reads keyed_ from here on. The key
+// hashes the ring point the walk met the instance at, so that nothing but
+// the ring (and, with unequal weights, the cumulative weights) is read. False when the whole ring
+// has been walked.
+bool Balancer::next_window() noexcept {
+    const auto& ring = pool_->ring;
+    keyed_.clear();
+    try {
+        keyed_.reserve(registry::affinity_window);
+    } catch (...) {
+        return false;
+    }
+    while (keyed_.size() < registry::affinity_window && ring_steps_ < ring.size()) {
+        const registry::RingPoint& p = ring[ring_at_];
+        ring_at_ = ring_at_ + 1 == ring.size() ? 0 : ring_at_ + 1;
+        ++ring_steps_;
+        if (map_.contains(p.index)) continue;
+        map_.set(p.index, p.index);
+        std::uint32_t weight = 1;
+        if (!equal_weights_) {
+            const auto& cumulative = pool_->cumulative;
+            weight = static_cast<std::uint32_t>(cumulative[p.index] -
+                                                (p.index == 0 ? 0 : cumulative[p.index - 1]));
+        }
+        keyed_.emplace_back(rendezvous_key(mix(p.point ^ client_hash_), weight, equal_weights_),
+                            p.index);
+    }
+    std::size_t left = std::min(want_ - taken_, keyed_.size());
+    auto less = [](const auto& a, const auto& b) {
+        return a.first < b.first || (a.first == b.first && a.second < b.second);
+    };
+    if (2 * left >= keyed_.size()) // most of it: a plain sort is cheaper than a heap
+        std::sort(keyed_.begin(), keyed_.end(), less);
+    else
+        std::partial_sort(keyed_.begin(), keyed_.begin() + static_cast<std::ptrdiff_t>(left),
+                          keyed_.end(), less);
+    keyed_mode_ = true;
+    keyed_base_ = taken_;
+    return !keyed_.empty();
+}
+
 const registry::Endpoint* Balancer::next() noexcept {
     if (taken_ >= want_) return nullptr;
     auto n = static_cast<std::uint32_t>(pool_->size());
     std::uint32_t index = 0;
     if (keyed_mode_) {
         std::size_t k = taken_ - keyed_base_;
-        if (k >= keyed_.size()) return nullptr;
+        if (k >= keyed_.size()) {
+            if (!ring_mode_ || !next_window()) return nullptr;
+            k = 0;
+        }
         index = keyed_[k].second;
     } else {
         switch (policy_) {

@@ -8,7 +8,7 @@
 // It chooses from a registry::EndpointPool (built when the snapshot is
 // published) one endpoint at a time, in answer order, and the caller stops
 // asking when the message is full: so a query costs what its answer holds,
-// about k log n for k records out of n instances, not n.
+// about k for k records out of n instances (affinity: k + log n), not n.
 //
 //   random       a partial Fisher-Yates shuffle over the pool's indexes, the
 //                swaps kept in a small table instead of an index array
@@ -17,17 +17,21 @@
 //                workers, so the rotation is even across workers too): take
 //                k from that start
 //   weighted     weighted random sampling without replacement: each pick is
-//                a binary search of the pool's cumulative weights, a repeat
-//                is drawn again; P(first = i) = w_i / sum(w), so 90/10 holds
+//                one draw from the pool's alias table, a repeat is drawn
+//                again; P(first = i) = w_i / sum(w), so 90/10 holds
 //                in A answers. Small pools (and the rare pool whose chosen
 //                weight passes half) use Efraimidis-Spirakis keys
 //                (-ln(u)/w, smallest first) over what is left: the same
 //                distribution
 //   affinity     weighted rendezvous hashing on the client key (address or
 //                EDNS Client Subnet prefix): the same client gets the same
-//                order while the set is unchanged, and removing an instance
-//                moves only the clients that had it first. Hashes every
-//                instance of the pool (O(n)); keeps the smallest k
+//                order while the set is unchanged. A pool of at most
+//                registry::affinity_whole instances is ranked whole (removing
+//                an instance moves only the clients that had it first). A
+//                larger one is ranked a window at a time: from the client's
+//                place on the pool's hash ring, the next affinity_window
+//                distinct instances, ranked by rendezvous hash, then the next
+//                window; so a query hashes about one window, whatever n
 //   fastest      the pool's latency order (ascending measured check latency,
 //                ties by position), then the unmeasured in random order
 #include <array>
@@ -124,6 +128,7 @@ private:
     std::uint32_t shuffled(std::uint32_t end) noexcept;
     std::uint32_t next_weighted() noexcept;
     bool order_by_key(std::uint32_t count, bool affinity) noexcept;
+    bool next_window() noexcept;
 
     Random random_;
     registry::Policy policy_ = registry::Policy::random;
@@ -133,6 +138,10 @@ private:
     std::size_t taken_ = 0;
     std::uint32_t rotation_ = 0;
     std::uint64_t client_hash_ = 0;
+    bool equal_weights_ = true;
+    bool ring_mode_ = false;     // affinity over the pool's ring, a window at a time
+    std::size_t ring_at_ = 0;    // the next ring point to look at
+    std::size_t ring_steps_ = 0; // ring points looked at so far
     std::uint64_t chosen_weight_ = 0;
     bool keyed_mode_ = false; // next() reads keyed_[taken_ - keyed_base_]
     std::size_t keyed_base_ = 0;

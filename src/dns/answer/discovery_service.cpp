@@ -122,13 +122,20 @@ EndpointSet::Key duplicate_key(std::uint16_t qtype) {
     return qtype == rrtype::txt ? EndpointSet::Key::txt : EndpointSet::Key::address;
 }
 
+bool distinct_keys(std::uint16_t qtype, const registry::EndpointPool& pool) {
+    if (qtype == rrtype::srv) return pool.distinct_address_ports;
+    return qtype != rrtype::txt && pool.distinct_addresses;
+}
+
 // Chooses, in answer order, up to `want` endpoints of one pool that the
 // answer does not hold yet (and, for TXT, that have metadata). The balancer
 // is asked for a few more than `want` to cover repeats; only if that is not
 // enough is it asked again for the whole pool (whose repeats `seen` skips).
+// `check_repeats` false: the endpoints cannot repeat a key (one pool whose
+// keys are distinct), so the balancer's picks are taken as they come.
 void choose_from(const DiscoveryQuery& q, std::span<const Endpoint> group,
                  const registry::EndpointPool& pool, std::size_t want, registry::Policy policy,
-                 std::uint32_t step, const ClientKey& client,
+                 std::uint32_t step, const ClientKey& client, bool check_repeats,
                  DiscoveryWorker::Scratch& scratch) noexcept {
     auto& chosen = scratch.chosen;
     for (int round = 0; round < 2 && chosen.size() < want; ++round) {
@@ -141,7 +148,7 @@ void choose_from(const DiscoveryQuery& q, std::span<const Endpoint> group,
             if (!e) break;
             if (q.query.qtype == rrtype::txt && e->txt.empty())
                 continue; // no metadata, no TXT record
-            if (scratch.seen.contains_or_insert(*e)) continue;
+            if (check_repeats && scratch.seen.contains_or_insert(*e)) continue;
             chosen.push_back(e); // reserved by choose(): does not allocate
         }
         if (ask >= pool.size()) return;
@@ -176,11 +183,18 @@ Selection choose(const DiscoveryQuery& q, const registry::ServiceEntry& entry, c
     } catch (...) {
         return {};
     }
-    if (!scratch.seen.begin(duplicate_key(q.query.qtype), want)) return {};
-    choose_from(q, pools.passing_group, *pools.passing, want, policy, step, client, scratch);
+    // Repeats are possible across the two groups, and within one whose keys
+    // are not distinct (TXT: identical metadata is common).
+    bool check_repeats =
+        (pools.warning && !pools.warning->empty() && !pools.passing->empty()) ||
+        !distinct_keys(q.query.qtype, pools.passing->empty() ? *pools.warning : *pools.passing);
+    if (check_repeats && !scratch.seen.begin(duplicate_key(q.query.qtype), want)) return {};
+    choose_from(q, pools.passing_group, *pools.passing, want, policy, step, client, check_repeats,
+                scratch);
     std::size_t passing = chosen.size();
     if (pools.warning)
-        choose_from(q, pools.warning_group, *pools.warning, want, policy, step, client, scratch);
+        choose_from(q, pools.warning_group, *pools.warning, want, policy, step, client,
+                    check_repeats, scratch);
 
     // One TTL for the RRset (RFC 2181 §5.2): the lowest of the chosen.
     std::uint32_t ttl = chosen.empty() ? 0 : ttl_of(*chosen[0], s);
@@ -188,8 +202,8 @@ Selection choose(const DiscoveryQuery& q, const registry::ServiceEntry& entry, c
     return {passing, ttl};
 }
 
-bool add_srv(ResponseWriter& w, WireName owner, std::uint32_t ttl, const Endpoint& e,
-             std::uint16_t priority, WireName domain) noexcept {
+bool add_srv(ResponseWriter& w, std::uint32_t ttl, const Endpoint& e, std::uint16_t priority,
+             WireName domain) noexcept {
     // Left uninitialised on purpose: zeroing 261 bytes per record showed in
     // profiles; every byte sent is written below.
     std::array<std::uint8_t, 6 + max_name_size> rdata;
@@ -198,7 +212,7 @@ bool add_srv(ResponseWriter& w, WireName owner, std::uint32_t ttl, const Endpoin
     put_u16(rdata.data() + 4, e.port);
     std::size_t target =
         encode_addr_name(e.address.family, e.address.bytes.data(), domain, rdata.data() + 6);
-    return w.add(Section::answer, owner, rrtype::srv, ttl, {rdata.data(), 6u + target});
+    return w.add_for_question(Section::answer, rrtype::srv, ttl, {rdata.data(), 6u + target});
 }
 
 // The answer section: one record per chosen endpoint, in order, until the
@@ -207,16 +221,19 @@ bool add_srv(ResponseWriter& w, WireName owner, std::uint32_t ttl, const Endpoin
 std::size_t write_answers(const DiscoveryQuery& q, const Selection& chosen,
                           DiscoveryWorker::Scratch& scratch, ResponseWriter& w) noexcept {
     std::uint16_t qtype = q.query.qtype;
-    WireName owner = q.query.qname.name();
     std::size_t added = 0;
     for (const Endpoint* e : scratch.chosen) {
         bool ok = false;
         if (qtype == rrtype::srv)
-            ok = add_srv(w, owner, chosen.ttl, *e, added < chosen.passing ? 1 : 2, q.domain);
+            ok = add_srv(w, chosen.ttl, *e, added < chosen.passing ? 1 : 2, q.domain);
         else if (qtype == rrtype::txt)
-            ok = w.add(Section::answer, owner, rrtype::txt, chosen.ttl, e->txt);
+            ok = w.add_for_question(Section::answer, rrtype::txt, chosen.ttl, e->txt);
+        else if (e->address.family == 4)
+            ok = w.add_for_question(Section::answer, rrtype::a, chosen.ttl,
+                                    {e->address.bytes.data(), 4});
         else
-            ok = add_address(w, Section::answer, owner, chosen.ttl, e->address);
+            ok = w.add_for_question(Section::answer, rrtype::aaaa, chosen.ttl,
+                                    {e->address.bytes.data(), 16});
         if (!ok) break;
         ++added;
     }

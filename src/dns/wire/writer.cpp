@@ -180,7 +180,29 @@ bool ResponseWriter::add(Section section, WireName owner, std::uint16_t type, st
     if (!enter(section)) return false;
     if (rdata.size() > 0xffff) return fail(section);
     Mark before = mark();
-    if (!write_owner(owner) || size_ + 10 + rdata.size() > limit_) {
+    if (!write_owner(owner)) {
+        rollback(before);
+        return fail(section);
+    }
+    return write_fields(section, type, ttl, rdata, before);
+}
+
+bool ResponseWriter::add_for_question(Section section, std::uint16_t type, std::uint32_t ttl,
+                                      std::span<const std::uint8_t> rdata) noexcept {
+    if (!enter(section)) return false; // also when there is no question
+    if (rdata.size() > 0xffff) return fail(section);
+    Mark before = mark();
+    if (size_ + 2 > limit_) return fail(section);
+    put_u16(out_.data() + size_, static_cast<std::uint16_t>(0xc000 | header_size));
+    size_ += 2;
+    return write_fields(section, type, ttl, rdata, before);
+}
+
+// Type, class, TTL, RDLENGTH and RDATA after an owner already written.
+bool ResponseWriter::write_fields(Section section, std::uint16_t type, std::uint32_t ttl,
+                                  std::span<const std::uint8_t> rdata,
+                                  const Mark& before) noexcept {
+    if (size_ + 10 + rdata.size() > limit_) {
         rollback(before);
         return fail(section);
     }

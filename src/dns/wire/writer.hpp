@@ -79,6 +79,12 @@ public:
     bool add(Section section, WireName owner, std::uint16_t type, std::uint32_t ttl,
              std::span<const std::uint8_t> rdata) noexcept;
 
+    // The same for a record whose owner is the question's name: the owner is
+    // a pointer to the question, found without comparing names (what a
+    // discovery answer of thousands of records writes for each).
+    bool add_for_question(Section section, std::uint16_t type, std::uint32_t ttl,
+                          std::span<const std::uint8_t> rdata) noexcept;
+
     // Adds records precompiled to wire form without their owner: a sequence of
     // `count` entries of [type u16, class u16, ttl u32, rdlength u16, rdata],
     // all with the same owner. All or nothing: on false none of them is kept.
@@ -112,6 +118,8 @@ public:
 private:
     bool enter(Section section) noexcept;
     bool write_owner(WireName owner) noexcept;
+    bool write_fields(Section section, std::uint16_t type, std::uint32_t ttl,
+                      std::span<const std::uint8_t> rdata, const Mark& before) noexcept;
     void remember_name(std::size_t offset, WireName name, std::size_t literal) noexcept;
     [[nodiscard]] std::size_t find_name(WireName name,
                                         std::size_t& matched_suffix_at) const noexcept;
