@@ -3,6 +3,7 @@
 Every wait here polls with a deadline; nothing sleeps and hopes. The binary
 comes from $CAIRN_BIN (set by meson), falling back to build/cairn.
 """
+import atexit
 import contextlib
 import os
 import signal
@@ -56,6 +57,27 @@ def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
 
 
+# Every agent a test started, so that none outlives the test: a setUp that
+# fails half-way never reaches tearDown, and meson's timeout sends SIGTERM.
+_started = []
+
+
+def _kill_leftovers():
+    for proc in _started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _on_sigterm(signum, frame):
+    _kill_leftovers()
+    os._exit(128 + signum)
+
+
+atexit.register(_kill_leftovers)
+signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 class Agent:
     """One `cairn agent` process with its own config, data dir and ports."""
 
@@ -101,6 +123,7 @@ class Agent:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([CAIRN_BIN, "agent", "--config", self.config_path, *self.args],
                                      stdout=self.log, stderr=subprocess.STDOUT)
+        _started.append(self.proc)
         if wait:
             wait_until(self.ready, timeout=15, what=f"agent on {self.host}:{self.dns_port} to serve")
         return self
