@@ -1,7 +1,7 @@
 #pragma once
 // A TCP connection on a cairn::Loop, with libuv's close rules and a bounded
 // write queue inside. Servers (DNS over TCP, HTTP) get their streams from a
-// TcpListener; clients (gossip push-pull, the forwarder) call connect().
+// TcpListener; clients (gossip push-pull) call connect().
 //
 // Back-pressure: write() first tries the socket directly (usually it takes
 // everything: no copy, no callback); what is left is copied into a reused

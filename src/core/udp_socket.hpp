@@ -1,7 +1,7 @@
 #pragma once
 // A UDP socket on a cairn::Loop: bind, receive datagrams, send them. For
-// gossip packets and the forwarder's upstream queries; the DNS workers read
-// with recvmmsg on their own threads and do not use it.
+// gossip packets; the DNS workers read with recvmmsg on their own threads and
+// do not use it.
 //
 // send() tries the socket at once (no copy, no callback); a datagram the
 // kernel cannot take right now is copied into a queue bounded by
