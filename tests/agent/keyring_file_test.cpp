@@ -11,6 +11,7 @@
 
 #include "agent/keyring_file.hpp"
 #include "core/base64.hpp"
+#include "temp_dir.hpp"
 
 using namespace cairn;
 using namespace cairn::agent;
@@ -31,18 +32,11 @@ const std::string b1 = base64_encode(k1);
 const std::string b2 = base64_encode(k2);
 const std::string b3 = base64_encode(k3);
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "cairn-keyring-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    [[nodiscard]] std::string file() const { return keyring_path(path); }
+// A data_dir and its keyring file.
+struct KeyringDir : test::TempDir {
+    KeyringDir()
+        : TempDir("cairn-keyring") {}
+    [[nodiscard]] std::string file() const { return keyring_path(path.string()); }
     void write(const std::string& text) const { std::ofstream(file(), std::ios::binary) << text; }
 };
 
@@ -85,7 +79,7 @@ TEST_CASE("a bad keyring file is refused with the reason") {
 }
 
 TEST_CASE("save writes the file atomically with mode 0600, load reads it") {
-    TempDir dir;
+    KeyringDir dir;
     auto missing = load_keyring_file(dir.file());
     REQUIRE(missing);
     CHECK_FALSE(missing->has_value());
@@ -113,7 +107,7 @@ TEST_CASE("save writes the file atomically with mode 0600, load reads it") {
 }
 
 TEST_CASE("at start the file takes precedence over gossip.encrypt once it exists") {
-    TempDir dir;
+    KeyringDir dir;
     SUBCASE("neither: no encryption, no file") {
         auto s = start_keyring(dir.file(), "");
         REQUIRE(s);

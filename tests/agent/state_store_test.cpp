@@ -17,6 +17,7 @@
 #include "core/ip_address.hpp"
 #include "core/loop.hpp"
 #include "http/registration.hpp"
+#include "temp_dir.hpp"
 
 using namespace cairn;
 using namespace cairn::agent;
@@ -25,17 +26,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "cairn-state-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
+// A data_dir, and the names of what the store left in it.
+struct StateDir : test::TempDir {
+    StateDir()
+        : TempDir("cairn-state") {}
     std::vector<std::string> names() const {
         std::vector<std::string> out;
         for (const auto& e : fs::directory_iterator(path))
@@ -154,7 +148,7 @@ TEST_CASE("the legacy services.json: what is not a state file, and bad instances
 }
 
 TEST_CASE("atomic writes replace the file and leave no temporary behind") {
-    TempDir dir;
+    StateDir dir;
     auto p = (dir.path / "f.json").string();
     REQUIRE(write_file_atomically(p, "one"));
     REQUIRE(write_file_atomically(p, "two"));
@@ -164,7 +158,7 @@ TEST_CASE("atomic writes replace the file and leave no temporary behind") {
 }
 
 TEST_CASE("the database: instances and tombstones replace each other, the counter only rises") {
-    TempDir dir;
+    StateDir dir;
     std::string path = (dir.path / "state.db").string();
     {
         auto db = StateDb::open(path, SyncMode::fsync);
@@ -199,7 +193,7 @@ TEST_CASE("the database: instances and tombstones replace each other, the counte
 }
 
 TEST_CASE("open refuses a data_dir it cannot write, naming it") {
-    TempDir dir;
+    StateDir dir;
     write(dir.path / "file", "x");
     Loop loop;
     auto store = StateStore::open(loop, (dir.path / "file").string(), SyncMode::fsync);
@@ -209,7 +203,7 @@ TEST_CASE("open refuses a data_dir it cannot write, naming it") {
 
 TEST_CASE(
     "writes queued while no commit runs share one transaction, and come back after a restart") {
-    TempDir dir;
+    StateDir dir;
     {
         Loop loop;
         auto store = StateStore::open(loop, dir.path.string(), SyncMode::fsync);
@@ -254,7 +248,7 @@ TEST_CASE(
 
 TEST_CASE(
     "services.json is imported once, renamed, and its bad entries kept in a rejected-*.json") {
-    TempDir dir;
+    StateDir dir;
     write(
         dir.path / "services.json",
         R"({"format": 1, "instances": [{"name": "a", "port": 1, "version": 4}, {"name": "b", "port": 2, "version": 9},
@@ -280,7 +274,7 @@ TEST_CASE(
 }
 
 TEST_CASE("a services.json that is not a state file is moved aside; the agent starts without it") {
-    TempDir dir;
+    StateDir dir;
     write(dir.path / "services.json", "{ this is not json");
     Loop loop;
     auto store = StateStore::open(loop, dir.path.string(), SyncMode::fsync);
@@ -293,7 +287,7 @@ TEST_CASE("a services.json that is not a state file is moved aside; the agent st
 }
 
 TEST_CASE("rows that cannot be read back are copied to rejected-*.json before they are dropped") {
-    TempDir dir;
+    StateDir dir;
     {
         auto db = StateDb::open((dir.path / "state.db").string(), SyncMode::fsync);
         REQUIRE(db);
@@ -321,7 +315,7 @@ TEST_CASE("rows that cannot be read back are copied to rejected-*.json before th
 }
 
 TEST_CASE("a state.db that is not a database is moved aside") {
-    TempDir dir;
+    StateDir dir;
     write(dir.path / "state.db", "this is not a database, not even close to one");
     Loop loop;
     auto store = StateStore::open(loop, dir.path.string(), SyncMode::normal);
@@ -365,7 +359,7 @@ long fastest_load_us(const fs::path& dir, std::size_t want) {
 } // namespace
 
 TEST_CASE("start-up time grows linearly with the stored instances (10,000 and 100,000)") {
-    TempDir small, large;
+    StateDir small, large;
     store_numbered(small.path, 10'000);
     store_numbered(large.path, 100'000);
     long small_us = fastest_load_us(small.path, 10'000);
