@@ -23,7 +23,7 @@ void round_trip(const std::string& name, const T& m) {
     Bytes go = read(name);
     CHECK(encode(m) == go);
     auto back = decode_message(go);
-    REQUIRE_MESSAGE(back, back.error().message);
+    REQUIRE_MESSAGE(back, (back ? "" : back.error().message));
     REQUIRE(std::holds_alternative<T>(*back));
     CHECK(std::get<T>(*back) == m);
 }
@@ -102,7 +102,7 @@ TEST_SUITE("gossip goldens") {
         for (const char* name : {"compound", "crc_compound"}) {
             CAPTURE(name);
             auto decoded = decode_packet(read(name));
-            REQUIRE_MESSAGE(decoded, decoded.error().message);
+            REQUIRE_MESSAGE(decoded, (decoded ? "" : decoded.error().message));
             CHECK(decoded->had_crc == (std::string(name) == "crc_compound"));
             CHECK(decoded->bad_parts.empty());
             REQUIRE(decoded->messages.size() == 3);
@@ -114,13 +114,13 @@ TEST_SUITE("gossip goldens") {
 
     TEST_CASE("memberlist's LZW-compressed messages decompress") {
         auto decoded = decode_packet(read("compress_compound"));
-        REQUIRE_MESSAGE(decoded, decoded.error().message);
+        REQUIRE_MESSAGE(decoded, (decoded ? "" : decoded.error().message));
         REQUIRE(decoded->messages.size() == 3);
         CHECK(std::get<Alive>(decoded->messages[0]) == golden::alive());
 
         // 40 alive messages: codes grow to 10 and 11 bits.
         auto long_packet = decode_packet(read("compress_long"));
-        REQUIRE_MESSAGE(long_packet, long_packet.error().message);
+        REQUIRE_MESSAGE(long_packet, (long_packet ? "" : long_packet.error().message));
         REQUIRE(long_packet->messages.size() == 40);
         const auto& last = std::get<Alive>(long_packet->messages[39]);
         CHECK(last.node == "node-039");
