@@ -34,8 +34,9 @@ Experiments (--exp, comma-separated; default replicate,bytes):
              moment memberlist's harness starts counting (push-pull interval +
              the scaled interval after the cluster started): first with no
              instance registered; then --instances instances (the cluster's
-             total, 10 per service) on random agents, and 5 s after every
-             agent lists them all: idle, then busy, with
+             total, 10 per service) on random agents, and --drain-s after
+             every agent lists them all (the relay of the burst is over):
+             idle, then busy, with
              --busy-rate re-registrations per second across the cluster (each
              a random one of the instances, on its owner, with a new port).
              Beside it, idle memberlist nodes (no user state) counted the same
@@ -321,7 +322,9 @@ def exp_bytes(n, profile, args):
 
         spread = bg.until(lambda: all(holds_all(a) for a in c.agents), 120, 0.5)
         out["registered_everywhere_s"] = None if spread is None else round(spread / 1000, 1)
-        time.sleep(5)
+        # The burst of registrations is relayed by every agent that merges
+        # it; the window waits for those queues to drain.
+        time.sleep(args.drain_s)
         out["idle_bytes_per_agent_s"] = sent_per_agent(c.agents, window)
 
         def update():
@@ -422,6 +425,7 @@ def main():
     p.add_argument("--dns-poll-ms", type=float, default=10)
     p.add_argument("--instances", type=int, default=1000, help="instances registered for bytes")
     p.add_argument("--window-s", type=float, default=30, help="bytes window, rounded up to push-pulls")
+    p.add_argument("--drain-s", type=float, default=60, help="wait after the bulk registrations")
     p.add_argument("--busy-rate", type=float, default=10, help="re-registrations per second when busy")
     p.add_argument("--starve-n", type=int, default=10)
     p.add_argument("--starve-s", type=float, default=600)
