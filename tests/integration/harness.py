@@ -57,9 +57,30 @@ def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
 
 
-# Every agent a test started, so that none outlives the test: a setUp that
-# fails half-way never reaches tearDown, and meson's timeout sends SIGTERM.
-_started = []
+# What must not outlive the test process, however it ends: a setUp that fails
+# half-way never reaches tearDown, and meson's timeout sends SIGTERM. Each
+# function registered with at_exit runs once, last registered first.
+_exit_steps = []
+
+
+def at_exit(step):
+    _exit_steps.append(step)
+
+
+def _run_exit_steps():
+    while _exit_steps:
+        _exit_steps.pop()()
+
+
+def _on_sigterm(signum, frame):
+    _run_exit_steps()
+    os._exit(128 + signum)
+
+
+atexit.register(_run_exit_steps)
+signal.signal(signal.SIGTERM, _on_sigterm)
+
+_started = []  # every agent a test started
 
 
 def _kill_leftovers():
@@ -69,13 +90,7 @@ def _kill_leftovers():
             proc.wait()
 
 
-def _on_sigterm(signum, frame):
-    _kill_leftovers()
-    os._exit(128 + signum)
-
-
-atexit.register(_kill_leftovers)
-signal.signal(signal.SIGTERM, _on_sigterm)
+at_exit(_kill_leftovers)
 
 
 class Agent:

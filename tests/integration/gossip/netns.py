@@ -20,20 +20,18 @@ with it every interface, is deleted on every way out: the end of a test, a
 failed assertion, SIGTERM from meson's timeout, the interpreter's exit.
 Names carry the pid and a random part, so parallel runs do not collide."""
 
-import atexit
 import json
 import os
 import random
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 import unittest
 
-from harness import CAIRN_BIN, wait_until
+from harness import CAIRN_BIN, at_exit, wait_until
 
 SUBNET = "10.200.0"
 DNS_PORT, HTTP_PORT, GOSSIP_PORT = 8600, 8500, 8301
@@ -70,13 +68,7 @@ def cleanup():
         shutil.rmtree(_dirs.pop(), ignore_errors=True)
 
 
-def _on_sigterm(signum, frame):
-    cleanup()
-    os._exit(128 + signum)
-
-
-atexit.register(cleanup)
-signal.signal(signal.SIGTERM, _on_sigterm)
+at_exit(cleanup)
 
 
 class Net:
