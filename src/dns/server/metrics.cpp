@@ -48,6 +48,11 @@ std::string format_metrics(const Server::Stats& s) {
         m.sample("cairn_dns_truncated_total", s.answers[t].truncated,
                  {{"transport", transport_names[t]}});
 
+    m.counter("cairn_dns_deferred_total",
+              "DNS queries whose answer came later (forwarded upstream), counted when deferred; "
+              "their answers are in cairn_dns_responses_total when sent.",
+              s.deferred);
+
     m.counter("cairn_dns_dropped_total",
               "DNS queries not answered: not DNS, oversized, a failed send, or a TCP connection "
               "refused (over the per-address limit).",

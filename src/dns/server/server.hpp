@@ -78,9 +78,12 @@ public:
     struct Stats {
         std::uint64_t udp_queries = 0;     // datagrams received
         std::uint64_t tcp_queries = 0;     // messages read from TCP streams
-        std::uint64_t responses = 0;       // answers sent (UDP) or queued (TCP)
-        std::uint64_t dropped = 0;         // not answered: not DNS, truncated, send failed;
-                                           // also TCP connections refused (per-address limit)
+        std::uint64_t responses = 0;       // answers sent (UDP) or queued (TCP), deferred
+                                           // ones included
+        std::uint64_t deferred = 0;        // queries whose answer came later (forwarded)
+        std::uint64_t dropped = 0;         // not answered: not DNS, truncated, send failed,
+                                           // a deferred answer given up; also TCP
+                                           // connections refused (per-address limit)
         std::uint64_t tcp_connections = 0; // open now
         std::uint64_t tcp_accepted = 0;    // accepted since start
         std::uint64_t tcp_evicted = 0;     // closed to make room (connection cap)

@@ -22,6 +22,7 @@ struct alignas(64) WorkerStats {
     std::atomic<std::uint64_t> tcp_accepted{0};
     std::atomic<std::uint64_t> tcp_evicted{0};
     std::atomic<std::uint64_t> tcp_timeouts{0};
+    std::atomic<std::uint64_t> deferred{0};
     // A thread serves one transport, so it counts its answers here and
     // add_to() files them under that transport.
     std::array<std::atomic<std::uint64_t>, 16> rcodes{};
@@ -30,14 +31,21 @@ struct alignas(64) WorkerStats {
     void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
         counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     }
+    // For counters that several threads write (deferred UDP answers are
+    // completed on whatever thread their answer came from).
+    static void add_shared(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
+        counter.fetch_add(n, std::memory_order_relaxed);
+    }
     void sub(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
         counter.store(counter.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
     }
     // One answer made: its RCODE and TC bit, read from its header.
-    void count_answer(const std::uint8_t* answer, std::size_t length) {
+    // `shared`: this block is written by several threads.
+    void count_answer(const std::uint8_t* answer, std::size_t length, bool shared = false) {
         if (length < 4) return; // not a DNS message; the Responder's contract rules it out
-        add(rcodes[answer[3] & 0x0f]);
-        if ((answer[2] & 0x02) != 0) add(truncated);
+        auto bump = [&](std::atomic<std::uint64_t>& c) { shared ? add_shared(c) : add(c); };
+        bump(rcodes[answer[3] & 0x0f]);
+        if ((answer[2] & 0x02) != 0) bump(truncated);
     }
     void add_to(Server::Stats& total, Transport transport) const;
 };

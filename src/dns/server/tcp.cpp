@@ -1,7 +1,9 @@
 #include "dns/server/tcp.hpp"
 
 #include <cstring>
+#include <deque>
 #include <exception>
+#include <mutex>
 #include <string_view>
 #include <vector>
 
@@ -20,6 +22,81 @@ constexpr std::size_t max_answer = 65535;
 // Room for several answers per write; flushed before an answer might not fit.
 constexpr std::size_t out_capacity = 4 * (2 + max_answer);
 constexpr int listen_backlog = 1024;
+
+using Framed = std::vector<std::uint8_t>; // length prefix and message
+
+Framed frame(std::span<const std::uint8_t> message) {
+    Framed f(2 + message.size());
+    f[0] = static_cast<std::uint8_t>(message.size() >> 8);
+    f[1] = static_cast<std::uint8_t>(message.size());
+    std::memcpy(f.data() + 2, message.data(), message.size());
+    return f;
+}
+
+} // namespace
+
+// Deferred answers on their way from the completing thread to the loop.
+struct TcpInbox {
+    struct Done {
+        std::uint64_t connection = 0;
+        std::uint64_t seq = 0;
+        Framed answer; // empty: given up
+    };
+
+    std::mutex mutex;
+    bool open = true;       // false once the server's loop no longer takes them
+    Async* wake = nullptr;  // the server's, while open
+    std::vector<Done> done; // in arrival order
+
+    void post(Done d) noexcept {
+        std::lock_guard lock(mutex);
+        if (!open) return;
+        try {
+            done.push_back(std::move(d));
+        } catch (const std::exception&) {
+            return; // the connection waits for it until it is closed
+        }
+        wake->send();
+    }
+    void close() {
+        std::lock_guard lock(mutex);
+        open = false;
+        wake = nullptr;
+        done.clear();
+    }
+};
+
+namespace {
+
+class TcpPending final : public PendingAnswer {
+public:
+    TcpPending(std::shared_ptr<TcpInbox> inbox, std::uint64_t connection, std::uint64_t seq)
+        : inbox_(std::move(inbox))
+        , connection_(connection)
+        , seq_(seq) {}
+    ~TcpPending() override {
+        if (!done_) inbox_->post({connection_, seq_, {}});
+    }
+    void complete(std::span<const std::uint8_t> answer) noexcept override {
+        if (done_) return;
+        done_ = true;
+        Framed framed;
+        if (!answer.empty() && answer.size() <= max_answer) {
+            try {
+                framed = frame(answer);
+            } catch (const std::exception&) {
+                framed.clear();
+            }
+        }
+        inbox_->post({connection_, seq_, std::move(framed)});
+    }
+
+private:
+    std::shared_ptr<TcpInbox> inbox_;
+    std::uint64_t connection_;
+    std::uint64_t seq_;
+    bool done_ = false;
+};
 
 } // namespace
 
@@ -57,6 +134,16 @@ public:
     TimeoutEntry query{this};
     TimeoutEntry turn{this};
     TcpServer::ClientKey client;
+    std::uint64_t id = 0;
+    // Answers in query order from the first deferred one on: each waits for
+    // those before it. Empty while nothing is deferred.
+    struct Held {
+        std::uint64_t seq = 0;
+        bool ready = false;
+        Framed answer;
+    };
+    std::deque<Held> held;
+    std::uint64_t next_seq = 0;
     bool counted = false;   // in the server's counters and per-client count
     bool peer_done = false; // the client sent FIN
     bool dead = false;
@@ -92,6 +179,10 @@ TcpServer::TcpServer(Loop& loop, Responder& responder, WorkerStats& stats, TcpLi
     , turn_timer_(std::make_unique<Timer>(loop))
     , grace_timer_(std::make_unique<Timer>(loop))
     , out_(new std::uint8_t[out_capacity]) {
+    inbox_ = std::make_shared<TcpInbox>();
+    wake_ = std::make_unique<Async>(loop, [this] { on_completions(); });
+    inbox_->wake = wake_.get();
+    if (limits_.max_held == 0) limits_.max_held = 1;
     if (limits_.max_connections == 0) limits_.max_connections = 1;
     if (limits_.max_per_client == 0) limits_.max_per_client = 1;
     if (limits_.queries_per_turn == 0) limits_.queries_per_turn = 1;
@@ -108,6 +199,7 @@ TcpServer::TcpServer(Loop& loop, Responder& responder, WorkerStats& stats, TcpLi
 }
 
 TcpServer::~TcpServer() {
+    inbox_->close();
     listener_.reset();
     connections_.clear();
 }
@@ -147,6 +239,8 @@ void TcpServer::admit(std::unique_ptr<TcpConnection> owned) {
     }
     ++mine;
     c.counted = true;
+    c.id = next_id_++;
+    by_id_.emplace(c.id, &c);
     connections_.emplace(&c, std::move(owned));
     stats_.add(stats_.tcp_connections);
     stats_.add(stats_.tcp_accepted);
@@ -166,6 +260,7 @@ void TcpServer::admit(std::unique_ptr<TcpConnection> owned) {
 }
 
 void TcpServer::remove(TcpConnection& c) {
+    by_id_.erase(c.id);
     stats_.sub(stats_.tcp_connections);
     auto it = per_client_.find(c.client);
     if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
@@ -187,8 +282,9 @@ void TcpServer::process(TcpConnection& c) {
     std::size_t used = 0;
     unsigned answered = 0;
     std::uint64_t now = loop_.now_ms();
-    Client client{c.stream.peer().sa(), Transport::tcp};
-    while (!c.dead && !c.stream.backlogged() && c.frames.has_message()) {
+    Client client{c.stream.peer().sa(), Transport::tcp, &deferrer_};
+    while (!c.dead && !c.stream.backlogged() && c.frames.has_message() &&
+           c.held.size() < limits_.max_held) {
         if (answered == limits_.queries_per_turn) {
             // The others get their turn first; not read until this one's comes.
             c.stream.read_stop();
@@ -206,17 +302,33 @@ void TcpServer::process(TcpConnection& c) {
             flush(c, used);
             used = 0;
         }
+        deferrer_.current = &c;
+        deferrer_.taken = false;
         std::size_t length =
             responder_.respond(*message, client, {out_.get() + used + 2, max_answer});
+        if (length == Responder::deferred && deferrer_.taken) {
+            stats_.add(stats_.deferred); // its place is in c.held
+            continue;
+        }
         if (length == 0 || length > max_answer) {
             stats_.add(stats_.dropped);
             continue;
         }
-        stats_.count_answer(out_.get() + used + 2, length);
+        std::uint8_t* answer = out_.get() + used + 2;
+        stats_.count_answer(answer, length);
+        stats_.add(stats_.responses);
+        if (!c.held.empty()) {
+            // Behind a deferred answer: it waits for that one.
+            try {
+                c.held.push_back({c.next_seq++, true, frame({answer, length})});
+            } catch (const std::exception&) {
+                c.dead = true;
+            }
+            continue;
+        }
         out_[used] = static_cast<std::uint8_t>(length >> 8);
         out_[used + 1] = static_cast<std::uint8_t>(length);
         used += 2 + length;
-        stats_.add(stats_.responses);
     }
     flush(c, used);
     if (c.dead || c.stream.finishing()) return;
@@ -226,8 +338,73 @@ void TcpServer::process(TcpConnection& c) {
     else
         TimeoutQueue::cancel(c.query);
     if (timeouts_) timeouts_->schedule();
-    if (!c.turn.linked()) c.stream.read_start();
-    if (c.peer_done && !c.frames.has_message() && c.stream.queued_bytes() == 0) finish(c);
+    if (c.held.size() >= limits_.max_held)
+        c.stream.read_stop(); // until deliver() makes room
+    else if (!c.turn.linked())
+        c.stream.read_start();
+    if (c.peer_done && !c.frames.has_message() && c.stream.queued_bytes() == 0 && c.held.empty())
+        finish(c);
+}
+
+std::unique_ptr<PendingAnswer> TcpServer::Deferrer::defer() noexcept {
+    TcpConnection* c = current;
+    if (taken || c == nullptr) return nullptr;
+    try {
+        std::uint64_t seq = c->next_seq++;
+        c->held.push_back({seq, false, {}});
+        auto pending = std::make_unique<TcpPending>(server_.inbox_, c->id, seq);
+        taken = true;
+        return pending;
+    } catch (const std::exception&) {
+        // The slot, if pushed, stays unready: give it up here.
+        if (!c->held.empty() && !c->held.back().ready) c->held.pop_back();
+        return nullptr;
+    }
+}
+
+void TcpServer::on_completions() {
+    std::vector<TcpInbox::Done> done;
+    {
+        std::lock_guard lock(inbox_->mutex);
+        done.swap(inbox_->done);
+    }
+    for (auto& d : done) {
+        auto it = by_id_.find(d.connection);
+        if (it == by_id_.end()) {
+            stats_.add(stats_.dropped); // the connection is gone
+            continue;
+        }
+        TcpConnection& c = *it->second;
+        for (auto& h : c.held) {
+            if (h.seq != d.seq || h.ready) continue;
+            h.ready = true;
+            if (d.answer.empty()) {
+                stats_.add(stats_.dropped);
+            } else {
+                stats_.count_answer(d.answer.data() + 2, d.answer.size() - 2);
+                stats_.add(stats_.responses);
+                h.answer = std::move(d.answer);
+            }
+            break;
+        }
+        deliver(c);
+        settle(c);
+    }
+}
+
+void TcpServer::deliver(TcpConnection& c) {
+    bool was_full = c.held.size() >= limits_.max_held;
+    while (!c.dead && !c.held.empty() && c.held.front().ready) {
+        Framed answer = std::move(c.held.front().answer);
+        c.held.pop_front();
+        if (answer.empty() || c.stream.finishing()) continue;
+        if (c.stream.write(std::span<const char>(reinterpret_cast<const char*>(answer.data()),
+                                                 answer.size())) != 0)
+            c.dead = true;
+    }
+    if (c.dead || c.stream.finishing() || c.turn.linked()) return;
+    // Queries read meanwhile, a pending FIN, or reading held back for room.
+    if (was_full || c.held.empty()) process(c);
 }
 
 void TcpServer::flush(TcpConnection& c, std::size_t used) {
@@ -297,7 +474,9 @@ void TcpServer::stop() {
 }
 
 void TcpServer::finish_stop() {
-    // Closing the timers lets the worker's loop end.
+    // Closing the timers and the inbox's wakeup lets the worker's loop end.
+    inbox_->close();
+    wake_.reset();
     timeouts_.reset();
     turn_timer_.reset();
     grace_timer_.reset();

@@ -18,6 +18,13 @@
 //   and a connection whose answers pile up unwritten (a client that does not
 //   read) is neither read nor answered until they drain.
 //
+// Deferred answers (Responder::deferred) keep their place: once a query's
+// answer is deferred, the answers to the connection's later queries wait
+// behind it (held, at most `max_held` per connection, beyond which the
+// connection is not read) and go out when it comes. A PendingAnswer may be
+// completed on any thread; it posts the answer to the server's inbox, which
+// wakes the worker's loop.
+//
 // Internal to src/dns/server/. Built on the thread that starts the worker
 // before the worker's loop runs; after that only on the worker's thread.
 
@@ -48,7 +55,11 @@ struct TcpLimits {
     // Unwritten answer bytes per connection above which it is not read.
     std::size_t max_queued_bytes = 256 * 1024;
     unsigned queries_per_turn = 16;
+    // Answers waiting behind a deferred one, per connection, at most.
+    std::size_t max_held = 64;
 };
+
+struct TcpInbox;
 
 class TcpServer {
 public:
@@ -66,6 +77,19 @@ public:
 
 private:
     friend class TcpConnection;
+
+    // Hands out the PendingAnswer for the query being answered.
+    class Deferrer final : public dns::Deferrer {
+    public:
+        explicit Deferrer(TcpServer& server)
+            : server_(server) {}
+        std::unique_ptr<PendingAnswer> defer() noexcept override;
+        TcpConnection* current = nullptr;
+        bool taken = false;
+
+    private:
+        TcpServer& server_;
+    };
 
     // A client's address, without the port, for the per-client count.
     struct ClientKey {
@@ -88,6 +112,10 @@ private:
     void on_end(TcpConnection& c);
     void on_written(TcpConnection& c);
     void on_turns();
+    // Deferred answers that arrived in the inbox, each to its connection.
+    void on_completions();
+    // Writes the connection's held answers that are ready, in order.
+    void deliver(TcpConnection& c);
     // Graceful close: the queued answers are written, then a FIN.
     void finish(TcpConnection& c);
     // Frees a connection marked dead (its callbacks only mark it).
@@ -113,6 +141,11 @@ private:
     std::unique_ptr<TcpListener> listener_;
     std::unordered_map<TcpConnection*, std::unique_ptr<TcpConnection>> connections_;
     std::unordered_map<ClientKey, unsigned, ClientKeyHash> per_client_;
+    std::unordered_map<std::uint64_t, TcpConnection*> by_id_; // for deferred answers
+    std::uint64_t next_id_ = 1;
+    std::shared_ptr<TcpInbox> inbox_;
+    std::unique_ptr<Async> wake_;
+    Deferrer deferrer_{*this};
     bool stopping_ = false;
     // Answers of one process() call, each with its length prefix.
     std::unique_ptr<std::uint8_t[]> out_;

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <exception>
 
 #include <fcntl.h>
 
@@ -47,6 +48,62 @@ bool copy_pktinfo(const msghdr& received, UdpBatch::Control& reply, msghdr& out)
     return false;
 }
 
+// An answer sent later from the reader's socket: the peer and the source
+// address, copied from the datagram when the query was deferred.
+class UdpPending final : public PendingAnswer {
+public:
+    UdpPending(std::shared_ptr<UdpOutlet> outlet, const msghdr& received, bool pktinfo)
+        : outlet_(std::move(outlet)) {
+        std::memcpy(&peer_, received.msg_name, received.msg_namelen);
+        namelen_ = received.msg_namelen;
+        if (pktinfo) {
+            msghdr scratch{};
+            control_ = std::make_unique<UdpBatch::Control>();
+            has_control_ = copy_pktinfo(received, *control_, scratch);
+            controllen_ = scratch.msg_controllen;
+        }
+    }
+    ~UdpPending() override {
+        if (!done_) WorkerStats::add_shared(outlet_->late.dropped);
+    }
+
+    void complete(std::span<const std::uint8_t> answer) noexcept override {
+        if (done_) return;
+        done_ = true;
+        WorkerStats& late = outlet_->late;
+        if (answer.empty() || answer.size() > UdpBatch::max_message) {
+            WorkerStats::add_shared(late.dropped);
+            return;
+        }
+        late.count_answer(answer.data(), answer.size(), true);
+        iovec iov{const_cast<std::uint8_t*>(answer.data()), answer.size()};
+        msghdr h{};
+        h.msg_name = &peer_;
+        h.msg_namelen = namelen_;
+        h.msg_iov = &iov;
+        h.msg_iovlen = 1;
+        if (has_control_) {
+            h.msg_control = control_->bytes;
+            h.msg_controllen = controllen_;
+        }
+        ssize_t n;
+        do {
+            n = ::sendmsg(outlet_->fd.get(), &h, MSG_DONTWAIT);
+        } while (n < 0 && errno == EINTR);
+        WorkerStats::add_shared(n < 0 ? late.dropped : late.responses);
+    }
+
+private:
+    std::shared_ptr<UdpOutlet> outlet_;
+    sockaddr_storage peer_{};
+    socklen_t namelen_ = 0;
+    std::size_t controllen_ = 0;
+    bool has_control_ = false;
+    bool done_ = false;
+    // On the heap: a cmsghdr (flexible array) cannot be a member here.
+    std::unique_ptr<UdpBatch::Control> control_;
+};
+
 } // namespace
 
 UdpBatch::UdpBatch()
@@ -62,11 +119,30 @@ UdpBatch::UdpBatch()
 }
 
 UdpReader::UdpReader(UniqueFd fd, bool pktinfo, std::unique_ptr<Responder> responder)
-    : fd_(std::move(fd))
+    : outlet_(std::make_shared<UdpOutlet>(std::move(fd)))
+    , fd_(outlet_->fd.get())
     , pktinfo_(pktinfo)
     , responder_(std::move(responder)) {
-    int flags = ::fcntl(fd_.get(), F_GETFL);
-    if (flags >= 0) ::fcntl(fd_.get(), F_SETFL, flags & ~O_NONBLOCK);
+    // Blocking for recvmmsg; deferred answers are sent with MSG_DONTWAIT.
+    int flags = ::fcntl(fd_, F_GETFL);
+    if (flags >= 0) ::fcntl(fd_, F_SETFL, flags & ~O_NONBLOCK);
+}
+
+std::unique_ptr<PendingAnswer> UdpReader::Deferrer::defer() noexcept {
+    if (taken) return nullptr;
+    try {
+        auto pending = std::make_unique<UdpPending>(
+            reader_.outlet_, reader_.batch_.recv[current].msg_hdr, reader_.pktinfo_);
+        taken = true;
+        return pending;
+    } catch (const std::exception&) {
+        return nullptr;
+    }
+}
+
+void UdpReader::add_stats(Server::Stats& total) const {
+    stats.add_to(total, Transport::udp);
+    outlet_->late.add_to(total, Transport::udp);
 }
 
 UdpReader::~UdpReader() {
@@ -82,7 +158,7 @@ void UdpReader::request_stop() {
     stopping_.store(true, std::memory_order_relaxed);
     // ENOTCONN on an unconnected UDP socket, but the read side is shut and
     // every waiter woken all the same (Linux's inet_shutdown).
-    ::shutdown(fd_.get(), SHUT_RD);
+    ::shutdown(fd_, SHUT_RD);
 }
 
 void UdpReader::join() {
@@ -100,8 +176,7 @@ void UdpReader::run() noexcept {
             h.msg_controllen = pktinfo_ ? sizeof(UdpBatch::Control) : 0;
             h.msg_flags = 0;
         }
-        int received =
-            ::recvmmsg(fd_.get(), batch_.recv.data(), UdpBatch::size, MSG_WAITFORONE, nullptr);
+        int received = ::recvmmsg(fd_, batch_.recv.data(), UdpBatch::size, MSG_WAITFORONE, nullptr);
         if (received < 0) {
             if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
             log::warn("dns.udp recvmmsg failed", {{"error", std::strerror(errno)}});
@@ -123,18 +198,26 @@ void UdpReader::run() noexcept {
 unsigned UdpReader::answer(unsigned received) noexcept {
     unsigned count = 0;
     std::uint64_t dropped = 0;
+    std::uint64_t deferred = 0;
     for (unsigned i = 0; i < received; ++i) {
         const msghdr& h = batch_.recv[i].msg_hdr;
         if ((h.msg_flags & MSG_TRUNC) != 0) {
             ++dropped; // larger than any DNS message
             continue;
         }
-        Client client{reinterpret_cast<const sockaddr*>(&batch_.peers[i]), Transport::udp};
+        Client client{reinterpret_cast<const sockaddr*>(&batch_.peers[i]), Transport::udp,
+                      &deferrer_};
+        deferrer_.current = i;
+        deferrer_.taken = false;
         std::span<const std::uint8_t> query(batch_.in.get() + i * UdpBatch::max_message,
                                             batch_.recv[i].msg_len);
         std::span<std::uint8_t> out(batch_.out.get() + count * UdpBatch::max_message,
                                     UdpBatch::max_message);
         std::size_t length = responder_->respond(query, client, out);
+        if (length == Responder::deferred && deferrer_.taken) {
+            ++deferred; // its PendingAnswer sends it
+            continue;
+        }
         if (length == 0 || length > UdpBatch::max_message) {
             ++dropped;
             continue;
@@ -150,6 +233,7 @@ unsigned UdpReader::answer(unsigned received) noexcept {
         ++count;
     }
     if (dropped != 0) stats.add(stats.dropped, dropped);
+    if (deferred != 0) stats.add(stats.deferred, deferred);
     return count;
 }
 
@@ -157,7 +241,7 @@ void UdpReader::send(unsigned count) noexcept {
     unsigned next = 0;
     std::uint64_t delivered = 0;
     while (next < count) {
-        int n = ::sendmmsg(fd_.get(), batch_.send.data() + next, count - next, MSG_DONTWAIT);
+        int n = ::sendmmsg(fd_, batch_.send.data() + next, count - next, MSG_DONTWAIT);
         if (n > 0) {
             next += static_cast<unsigned>(n);
             delivered += static_cast<unsigned>(n);

@@ -4,8 +4,13 @@
 // is there with as many more as are queued, up to UdpBatch::size; it answers
 // them and sends the answers with one sendmmsg. No event loop in between, so
 // a wakeup costs the two system calls a bare reflector makes rather than an
-// epoll_wait as well (TCP stays on the worker's libuv loop). Internal to
-// src/dns/server/.
+// epoll_wait as well (TCP stays on the worker's libuv loop).
+//
+// A deferred answer (Responder::deferred) is sent by whichever thread
+// completes it, straight from the same socket with sendmsg and the same
+// source address (IP_PKTINFO) a direct answer would have; the socket is
+// shared with the pending answers (UdpOutlet), so it stays open until the last
+// of them is gone. Internal to src/dns/server/.
 
 #include <array>
 #include <atomic>
@@ -49,6 +54,15 @@ public:
     std::array<Control, size> send_control{};
 };
 
+// The socket and the counters of the answers sent later, shared by the
+// reader and its pending answers.
+struct UdpOutlet {
+    explicit UdpOutlet(UniqueFd socket)
+        : fd(std::move(socket)) {}
+    UniqueFd fd;
+    WorkerStats late; // written by the completing threads: add_shared() only
+};
+
 class UdpReader {
 public:
     // Takes the bound socket (and makes it blocking) and a Responder of its
@@ -67,17 +81,35 @@ public:
     void request_stop();
     void join();
 
+    // This reader's counters, and those of its deferred answers, into `total`.
+    void add_stats(Server::Stats& total) const;
+
     WorkerStats stats;
 
 private:
+    // Hands out the PendingAnswer for the datagram being answered.
+    class Deferrer final : public dns::Deferrer {
+    public:
+        explicit Deferrer(UdpReader& reader)
+            : reader_(reader) {}
+        std::unique_ptr<PendingAnswer> defer() noexcept override;
+        unsigned current = 0; // index into the batch
+        bool taken = false;
+
+    private:
+        UdpReader& reader_;
+    };
+
     void run() noexcept;
     // Answers the `received` datagrams in the batch; returns how many answers
     // it put into batch_.send.
     unsigned answer(unsigned received) noexcept;
     void send(unsigned count) noexcept;
 
-    UniqueFd fd_;
+    std::shared_ptr<UdpOutlet> outlet_;
+    int fd_; // outlet_'s
     bool pktinfo_;
+    Deferrer deferrer_{*this};
     std::unique_ptr<Responder> responder_;
     UdpBatch batch_;
     std::atomic<bool> stopping_{false};

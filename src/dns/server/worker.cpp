@@ -33,6 +33,7 @@ void WorkerStats::add_to(Server::Stats& total, Transport transport) const {
     total.tcp_accepted += get(tcp_accepted);
     total.tcp_evicted += get(tcp_evicted);
     total.tcp_timeouts += get(tcp_timeouts);
+    total.deferred += get(deferred);
     Server::Stats::Answers& answers = total.answers[static_cast<std::size_t>(transport)];
     for (std::size_t rcode = 0; rcode < rcodes.size(); ++rcode)
         answers.by_rcode[rcode] += get(rcodes[rcode]);
@@ -106,7 +107,7 @@ void Worker::join() {
 
 void Worker::add_stats(Server::Stats& total) const {
     stats.add_to(total, Transport::tcp);
-    for (const auto& reader : udp_) reader->stats.add_to(total, Transport::udp);
+    for (const auto& reader : udp_) reader->add_stats(total);
 }
 
 void Worker::run() noexcept {
