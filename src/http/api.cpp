@@ -164,6 +164,8 @@ void Api::handle(const Request& r, Respond respond) {
     }
     if (parts.size() == 2 && parts[1] == "agent")
         return respond(m == "GET" ? agent() : method_not_allowed("GET"));
+    if (parts.size() == 3 && parts[1] == "dns" && parts[2] == "cache")
+        return respond(m == "DELETE" ? flush_dns_cache(r) : method_not_allowed("DELETE"));
     return respond(Response::error(404, fmt::format("no such endpoint: {}", quote(r.path, 200))));
 }
 
@@ -453,6 +455,18 @@ void Api::keyring(const Request& r, std::string_view op, Respond respond) {
                 return respond(Response::error(changed.error().status, changed.error().message));
             respond(Response::json(200, dump(*changed)));
         });
+}
+
+Response Api::flush_dns_cache(const Request& r) {
+    if (!hooks_.flush_dns_cache)
+        return Response::error(409, "this agent does not forward: it has no DNS cache");
+    std::optional<std::string> name = r.query_param("name");
+    if (name && name->empty())
+        return Response::error(400, "name: empty (leave it out to flush all)");
+    auto removed = hooks_.flush_dns_cache(name ? std::optional<std::string_view>(*name)
+                                               : std::optional<std::string_view>());
+    if (!removed) return Response::error(400, removed.error().message);
+    return Response::json(200, dump(json{{"removed", *removed}}));
 }
 
 Response Api::members() {

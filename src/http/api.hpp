@@ -75,6 +75,10 @@ struct ApiHooks {
     // keyring after the change, once it is durable, or the refusal.
     using KeyringDone = std::function<void(std::expected<nlohmann::json, ApiRefusal>)>;
     std::function<void(std::string_view op, std::string key, KeyringDone done)> keyring_change;
+    // DELETE /v1/dns/cache: removes the forwarded answers of one name (given
+    // as text, `?name=`) or, without a name, all; returns how many. An error
+    // (a malformed name) becomes 400. Unset: the agent does not forward (409).
+    std::function<Result<std::size_t>(std::optional<std::string_view> name)> flush_dns_cache;
     // Extra Prometheus lines (HELP/TYPE/samples) appended to GET /metrics.
     std::function<std::string()> extra_metrics;
     // Stores a write and calls `done` on the main loop once its commit has
@@ -121,6 +125,7 @@ private:
     Response members();
     void keyring(const Request& r, std::string_view op, Respond respond);
     Response agent();
+    Response flush_dns_cache(const Request& r);
     Response metrics();
 
     [[nodiscard]] bool authorized(const Request& r) const;

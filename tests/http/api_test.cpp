@@ -500,3 +500,47 @@ TEST_CASE("the keyring: list and changes through the hooks, body rules, token on
     r.target = r.path = "/v1/keyring";
     CHECK(bare.handle(r).status == 409);
 }
+
+TEST_CASE("DELETE /v1/dns/cache: one name or all through the hook; 409 without forwarding") {
+    registry::Registry reg{"node-a"};
+    std::vector<std::optional<std::string>> calls;
+    ApiHooks h;
+    h.flush_dns_cache = [&calls](std::optional<std::string_view> name) -> Result<std::size_t> {
+        calls.emplace_back(name ? std::optional<std::string>(*name) : std::nullopt);
+        if (name && *name == "bad..name") return fail("name: empty label in {}", *name);
+        return name ? 2 : 7;
+    };
+    ApiOptions o;
+    o.token = "secret";
+    Api api(reg, o, h);
+    auto call = [&api](std::string method, std::string target, bool token = true) {
+        Request r;
+        r.method = std::move(method);
+        r.target = target;
+        auto q = target.find('?');
+        r.path = target.substr(0, q);
+        if (q != std::string::npos) r.query = target.substr(q + 1);
+        if (token) r.headers = {{"authorization", "Bearer secret"}};
+        return api.handle(r);
+    };
+    Response all = call("DELETE", "/v1/dns/cache");
+    CHECK(all.status == 200);
+    CHECK(json::parse(all.body) == json{{"removed", 7}});
+    Response one = call("DELETE", "/v1/dns/cache?name=www.example.org.");
+    CHECK(one.status == 200);
+    CHECK(json::parse(one.body) == json{{"removed", 2}});
+    CHECK(call("DELETE", "/v1/dns/cache?name=bad..name").status == 400);
+    CHECK(call("DELETE", "/v1/dns/cache?name=").status == 400);
+    CHECK(calls ==
+          std::vector<std::optional<std::string>>{std::nullopt, "www.example.org.", "bad..name"});
+    // A write: the token is needed; other methods are 405.
+    CHECK(call("DELETE", "/v1/dns/cache", false).status == 401);
+    CHECK(call("GET", "/v1/dns/cache").status == 405);
+    CHECK(calls.size() == 3);
+
+    Api off(reg, ApiOptions{}, ApiHooks{});
+    Request r;
+    r.method = "DELETE";
+    r.target = r.path = "/v1/dns/cache";
+    CHECK(off.handle(r).status == 409);
+}
