@@ -18,6 +18,7 @@
 #include "agent/publisher.hpp"
 #include "agent/services.hpp"
 #include "agent/state_store.hpp"
+#include "agent/systemd_notify.hpp"
 #include "cluster/registry_delegate.hpp"
 #include "core/background.hpp"
 #include "core/log.hpp"
@@ -190,6 +191,7 @@ int Agent::run() {
     }
     config_ = std::move(*config);
     apply_logging(config_);
+    systemd_ = std::make_unique<SystemdNotifier>(loop_);
     if (auto started = start(); !started) {
         log::error("agent.failed", {{"error", started.error().message}});
         shutdown();
@@ -237,6 +239,8 @@ Result<void> Agent::start() {
     if (auto r = register_config_services(); !r) return r;
     start_signals();
     log::info("agent.ready", {{"node", config_.node_name}, {"pid", getpid()}});
+    // DNS and HTTP are bound and listening by now.
+    systemd_->ready("serving");
     return {};
 }
 
@@ -516,30 +520,37 @@ void Agent::reload() {
     }
     log::info("reload.start",
               {{"config", fmt::format("{}", fmt::join(options_.config_paths, ","))}});
+    systemd_->reloading();
     // Parsing a large zone takes seconds: it runs on the reload thread, and
     // the loop (HTTP, health checks, gossip) goes on until the result is in.
     auto started = reloader_->start([this, options = options_, dev_base = dev_base_] {
         auto files = std::make_shared<ReloadFiles>(read_reload_files(options, dev_base));
         return [this, files] { finish_reload(std::move(*files)); };
     });
-    if (!started)
+    if (!started) {
         log::error("reload.failed",
                    {{"error", started.error().message}, {"keeping", "running configuration"}});
+        systemd_->ready("serving; the last reload failed, see the log");
+    }
 }
 
 void Agent::finish_reload(ReloadFiles files) {
     if (stopping_ || leaving_) return;
-    apply_reload(std::move(files));
+    bool applied = apply_reload(std::move(files));
     if (reload_again_) {
         reload_again_ = false;
         reload();
+        return;
     }
+    // The end of the reload for systemd, whether or not it applied.
+    systemd_->ready(applied ? "serving" : "serving; the last reload failed, see the log");
 }
 
-void Agent::apply_reload(ReloadFiles files) {
+bool Agent::apply_reload(ReloadFiles files) {
     auto refuse = [](const Error& error) {
         log::error("reload.failed",
                    {{"error", error.message}, {"keeping", "running configuration"}});
+        return false;
     };
     if (!files.config) return refuse(files.config.error());
     if (!files.zones) return refuse(files.zones.error());
@@ -561,11 +572,13 @@ void Agent::apply_reload(ReloadFiles files) {
                               {"services", config_service_ids_.size()},
                               {"log_level", config_.log.level},
                               {"read_ms", files.read_ms}});
+    return true;
 }
 
 void Agent::leave_and_shutdown() {
     if (stopping_ || leaving_) return;
     leaving_ = true;
+    systemd_->stopping();
     if (!membership_) return shutdown();
     // The others learn of the leave at once instead of suspecting us; DNS and
     // HTTP keep serving meanwhile (a bounded wait, HostLimits::leave_timeout).
@@ -575,6 +588,10 @@ void Agent::leave_and_shutdown() {
 void Agent::shutdown() {
     if (stopping_) return;
     stopping_ = true;
+    if (systemd_) {
+        systemd_->stopping();
+        systemd_->stop_watchdog();
+    }
     http_server_.reset();
     if (state_store_) {
         // Queued commits finish; what the registry holds and the disk

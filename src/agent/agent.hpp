@@ -60,6 +60,7 @@ namespace cairn::agent {
 class Membership;
 class SnapshotPublisher;
 class StateStore;
+class SystemdNotifier;
 struct ReloadFiles;
 
 class Agent {
@@ -97,7 +98,8 @@ private:
     void reload();
     // On the loop, with what the reload thread read.
     void finish_reload(ReloadFiles files);
-    void apply_reload(ReloadFiles files);
+    // False when the files were refused and the running state kept.
+    bool apply_reload(ReloadFiles files);
     void shutdown();
     // SIGINT / SIGTERM: leave the cluster gracefully, then shutdown().
     void leave_and_shutdown();
@@ -129,8 +131,9 @@ private:
     std::unique_ptr<Timer> replication_timer_;                     // reaped members, tombstones
     std::unique_ptr<Membership> membership_; // gossip; destroyed before the two above
     std::vector<std::unique_ptr<Signal>> signals_;
-    std::unique_ptr<Background> reloader_; // reads and parses reloaded files off the loop
-    bool reload_again_ = false;            // a SIGHUP came while a reload was reading
+    std::unique_ptr<SystemdNotifier> systemd_; // READY, RELOADING, STOPPING, the watchdog
+    std::unique_ptr<Background> reloader_;     // reads and parses reloaded files off the loop
+    bool reload_again_ = false;                // a SIGHUP came while a reload was reading
     bool stopping_ = false;
     bool leaving_ = false;
     int exit_code_ = 0;

@@ -134,10 +134,12 @@ class Agent:
         with open(self.config_path, "w") as f:
             f.write(text)
 
-    def start(self, wait=True):
+    def start(self, wait=True, env=None):
+        """env: variables added to this process's environment for the agent."""
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([CAIRN_BIN, "agent", "--config", self.config_path, *self.args],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **(env or {})})
         _started.append(self.proc)
         if wait:
             wait_until(self.ready, timeout=15, what=f"agent on {self.host}:{self.dns_port} to serve")
