@@ -2,32 +2,15 @@
 
 #include <cstdio>
 
+#include "agent/commands.hpp"
 #include "config/config.hpp"
 #include "dns/zone/zone.hpp"
 
 namespace cairn::agent {
 
 std::string_view usage() {
-    return "usage: cairn <command> [options]\n"
-           "\n"
-           "commands:\n"
-           "  agent --config FILE|DIR ...  run the agent (--config repeats; a directory loads its "
-           "*.toml)\n"
-           "  agent --dev                  run one self-contained node on 127.0.0.1 (DNS :8600, "
-           "HTTP :8500)\n"
-           "  agent --dev --cluster N      run N dev agents on 127.0.0.1 to 127.0.0.N that join "
-           "each other\n"
-           "  agent ... --join ADDR        also join the cluster at gossip address ADDR (repeats)\n"
-           "  validate FILE|DIR ...        check configuration files and the zones they point at\n"
-           "  register, deregister, services, members, check pass|warn|fail, keygen,\n"
-           "  keyring list|install|use|remove\n"
-           "                               talk to a running agent's HTTP API (see "
-           "docs/http-api.md)\n"
-           "  version                      print the version\n"
-           "  help, --help                 this text\n"
-           "\n"
-           "signals to a running agent: SIGHUP reloads configuration and zones, SIGINT/SIGTERM "
-           "stop it.\n";
+    static const std::string text = usage_text();
+    return text;
 }
 
 Result<AgentOptions> parse_agent_args(std::span<char* const> args) {

@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
+#include "agent/commands.hpp"
 #include "gossip/keyring.hpp"
 #include "http/json_body.hpp"
 
@@ -24,22 +25,6 @@ using nlohmann::json;
 namespace {
 
 constexpr std::string_view default_http_addr = "127.0.0.1:8500";
-
-constexpr std::string_view client_usage = R"(client commands (talk to a running agent's HTTP API):
-  cairn services [NAME] [--passing]      services with health counts, or NAME's instances and checks
-  cairn members                          the agents in the cluster
-  cairn register --name NAME --port PORT [--id ID] [--address IP] [--tag T]... [--meta K=V]...
-                 [--weight N] [--policy P] [--ttl D] [--check-http URL | --check-tcp HOST:PORT |
-                 --check-ttl D] [--check-interval D] [--check-timeout D]
-  cairn register FILE                    a registration as JSON (- for stdin)
-  cairn deregister ID
-  cairn check pass|warn|fail CHECK_ID [--note TEXT]
-  cairn keygen                           a new gossip encryption key
-  cairn keyring list | install KEY | use KEY | remove KEY
-                                         this agent's gossip keyring (run it on every agent)
-options: --http-addr ADDR (env CAIRN_HTTP_ADDR, default 127.0.0.1:8500), --token TOKEN
-         (env CAIRN_HTTP_TOKEN), --json (print the API's JSON)
-)";
 
 struct Reply {
     long status = 0;
@@ -195,9 +180,20 @@ std::optional<std::string> one(const ClientArgs& a, const std::string& flag) {
 }
 
 int usage_error(std::string_view message) {
-    std::fprintf(stderr, "cairn: %.*s\n\n%.*s", static_cast<int>(message.size()), message.data(),
-                 static_cast<int>(client_usage.size()), client_usage.data());
+    std::string usage = client_usage_text();
+    std::fprintf(stderr, "cairn: %.*s\n\n%s", static_cast<int>(message.size()), message.data(),
+                 usage.c_str());
     return 2;
+}
+
+// The flags that take a value, of every client command (commands.cpp).
+std::vector<std::string_view> client_value_flags() {
+    std::vector<std::string_view> out;
+    for (const Command& c : commands())
+        if (c.client)
+            for (const Flag& f : c.flags)
+                if (!f.value.empty()) out.push_back(f.name);
+    return out;
 }
 
 const char* getenv_wrapper(const char* name) {
@@ -207,10 +203,8 @@ const char* getenv_wrapper(const char* name) {
 } // namespace
 
 bool is_client_command(std::string_view command) {
-    for (std::string_view c :
-         {"register", "deregister", "services", "members", "check", "keygen", "keyring"})
-        if (command == c) return true;
-    return false;
+    const Command* c = find_command(command);
+    return c && c->client;
 }
 
 std::string base_url(std::string_view http_addr) {
@@ -370,16 +364,13 @@ std::string make_key() {
 
 int run_client(std::string_view command, std::span<char* const> raw) {
     std::vector<std::string> argv(raw.begin(), raw.end());
-    static constexpr std::string_view value_flags[] = {
-        "--name",      "--id",        "--address",        "--port",          "--tag",
-        "--meta",      "--weight",    "--policy",         "--ttl",           "--check-http",
-        "--check-tcp", "--check-ttl", "--check-interval", "--check-timeout", "--note",
-        "--file"};
+    static const std::vector<std::string_view> value_flags = client_value_flags();
     auto parsed = parse_client_args(argv, value_flags, getenv_wrapper);
     if (!parsed) return usage_error(parsed.error().message);
     const ClientArgs& a = *parsed;
     if (std::ranges::find(a.switches, "--help") != a.switches.end()) {
-        std::fwrite(client_usage.data(), 1, client_usage.size(), stdout);
+        std::string usage = client_usage_text();
+        std::fwrite(usage.data(), 1, usage.size(), stdout);
         return 0;
     }
     for (const std::string& s : a.switches)

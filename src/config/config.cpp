@@ -341,6 +341,34 @@ Result<Config> load_config(const std::vector<std::string>& paths) {
     return load_config(paths, Config{});
 }
 
+std::vector<std::string> known_keys() {
+    // Every table present and empty, so that each reader runs and asks for
+    // all of its keys; what it thinks of the values does not matter here.
+    static constexpr std::string_view every_table = "[dns]\n[dns.forward]\n[http]\n[gossip]\n"
+                                                    "[storage]\n[log]\n[[service]]\n"
+                                                    "check = {}\nchecks = [{}]\n";
+    std::set<std::string> asked;
+    Errors errors{"(every table)"};
+    errors.record_keys(&asked);
+    toml::table doc = toml::parse(every_table);
+    Config config;
+    std::vector<ServiceSite> sites;
+    TableReader top(doc, "", errors);
+    read_sections(top, config, sites);
+    std::set<std::string> keys;
+    for (const std::string& path : asked) {
+        std::string key;
+        for (std::size_t i = 0; i < path.size(); ++i) {
+            key += path[i];
+            if (path[i] != '[') continue;
+            while (i + 1 < path.size() && std::isdigit(static_cast<unsigned char>(path[i + 1])))
+                ++i; // "[0]" -> "[]"
+        }
+        keys.insert(std::move(key));
+    }
+    return {keys.begin(), keys.end()};
+}
+
 Config dev_config(int member) {
     Config c;
     c.node_name = default_node_name();

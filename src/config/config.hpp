@@ -111,6 +111,14 @@ struct Config {
 // Parses one TOML document; `origin` names it in errors ("agent.toml").
 [[nodiscard]] Result<Config> parse_config(std::string_view toml_text, std::string_view origin);
 
+// Every key the reader knows, each once, sorted: dotted paths with "[]" for
+// the items of an array of tables ("dns.forward.allow", "service[].port",
+// "service[].checks[].interval"; the inline table `check` as
+// "service[].check.interval"), and the tables themselves ("dns",
+// "service[].checks"). Taken from the reader as it reads a document with every
+// table present, so that a test holds docs/configuration.md to it.
+[[nodiscard]] std::vector<std::string> known_keys();
+
 // The self-contained single node of `cairn agent --dev`; with `member` i > 0,
 // agent i of `--dev --cluster N`: node "n<i>", every address 127.0.0.<i>
 // (same ports).

@@ -79,6 +79,7 @@ void TableReader::error(std::string_view key, std::string_view message) {
 
 const toml::node* TableReader::find(std::string_view key) {
     read_.emplace(key);
+    errors_.asked(path_of(key));
     return table_.get(key);
 }
 

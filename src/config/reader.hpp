@@ -29,6 +29,12 @@ public:
     // All errors, sorted by line, one per line of text.
     [[nodiscard]] std::string text() const;
     [[nodiscard]] const std::string& origin() const { return origin_; }
+    // With a set given, every key path any reader looks up ("dns.listen",
+    // "service[0].checks[0].id") is added to it: known_keys() lists them so.
+    void record_keys(std::set<std::string>* keys) { keys_ = keys; }
+    void asked(std::string path) {
+        if (keys_) keys_->insert(std::move(path));
+    }
 
 private:
     struct Entry {
@@ -37,6 +43,7 @@ private:
     };
     std::string origin_;
     std::vector<Entry> entries_;
+    std::set<std::string>* keys_ = nullptr;
 };
 
 class TableReader {
