@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "dns/forward/cache.hpp"
+#include "dns/forward/cache_metrics.hpp"
 #include "dns/wire/query.hpp"
 
 #include "../answer/alloc_counter.hpp"
@@ -510,4 +511,24 @@ TEST_CASE("workers share it: lookups and stores from several threads") {
     for (auto& t : threads) t.join();
     CHECK(f.cache.stats().entries == 50);
     for (auto h : hits) CHECK(h >= 500 - 50);
+}
+
+TEST_CASE("the figures for /metrics") {
+    Fixture f;
+    REQUIRE(
+        f.store("www.example.test", rrtype::a, positive({"www.example.test. 300 IN A 192.0.2.1"})));
+    (void)f.lookup("www.example.test", rrtype::a, t0);
+    (void)f.lookup("www.example.test", rrtype::a, t0);
+    (void)f.lookup("nothing.example.test", rrtype::a, t0);
+    auto stats = f.cache.stats();
+    CHECK(stats.entries == 1);
+    CHECK(stats.hits == 2);
+    CHECK(stats.misses == 1);
+    CHECK(stats.stored == 1);
+    std::string text = format_cache_metrics(stats);
+    CHECK(text.find("cairn_dns_cache_entries 1\n") != std::string::npos);
+    CHECK(text.find("cairn_dns_cache_lookups_total{result=\"hit\"} 2\n") != std::string::npos);
+    CHECK(text.find("cairn_dns_cache_lookups_total{result=\"miss\"} 1\n") != std::string::npos);
+    CHECK(text.find(fmt::format("cairn_dns_cache_bytes {}\n", stats.bytes)) != std::string::npos);
+    CHECK(text.find("# TYPE cairn_dns_cache_evicted_total counter\n") != std::string::npos);
 }
