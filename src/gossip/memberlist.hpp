@@ -199,11 +199,20 @@ private:
     void handle_ack(const AckResp& ack, TimePoint now);
     void handle_nack(const NackResp& nack);
     void run_ack_timeouts(TimePoint now);
+    // How a packet's CRC header is decided, as memberlist decides it: the
+    // recipient's protocol max, from the member it is sent to (`member`:
+    // gossip, the probe of a suspect, best-effort user messages), or from
+    // the member named by the destination's IP address (`by_ip`: what
+    // memberlist's sendMsg does for pings, indirect pings, acks and nacks;
+    // no member is named so unless names are addresses, so no CRC).
+    enum class CrcPeer : std::uint8_t { member, by_ip };
     void send_msg(const Address& to, Bytes msg);
     // Compresses msg first (if that makes it smaller) unless told it was.
-    void raw_send_packet(const Address& to, Bytes msg, bool compress = true);
+    void raw_send_packet(const Address& to, Bytes msg, bool compress = true,
+                         CrcPeer crc = CrcPeer::member);
     [[nodiscard]] Bytes compressed(Bytes msg) const;
-    void send_parts(const Address& to, std::vector<Bytes>& parts);
+    void send_parts(const Address& to, std::vector<Bytes>& parts, CrcPeer crc = CrcPeer::member);
+    [[nodiscard]] std::uint8_t peer_pmax(const Address& to, CrcPeer crc) const;
     [[nodiscard]] std::size_t packet_overhead() const;
     [[nodiscard]] Bytes seal(const Bytes& message) const;
     [[nodiscard]] std::vector<Bytes> get_broadcasts(std::size_t overhead, std::size_t limit);

@@ -2,6 +2,8 @@
 // sending path with piggybacked broadcasts, and push-pull state exchange.
 #include <algorithm>
 
+#include <arpa/inet.h>
+
 #include <fmt/format.h>
 
 #include "core/log.hpp"
@@ -24,6 +26,17 @@ std::string to_string(const Address& a) {
         return s + fmt::format("]:{}", a.port);
     }
     return fmt::format("?{}:{}", a.addr.size(), a.port);
+}
+
+std::string ip_text(std::span<const std::uint8_t> addr) {
+    static constexpr std::uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (addr.size() == 16 && std::equal(addr.begin(), addr.begin() + 12, v4_mapped))
+        addr = addr.subspan(12);
+    char text[INET6_ADDRSTRLEN] = {};
+    if (addr.size() == 4) return fmt::format("{}.{}.{}.{}", addr[0], addr[1], addr[2], addr[3]);
+    if (addr.size() == 16 && inet_ntop(AF_INET6, addr.data(), text, sizeof text) != nullptr)
+        return text;
+    return {};
 }
 
 void Memberlist::on_packet(const Address& from, std::span<const std::uint8_t> packet,
@@ -156,21 +169,21 @@ void Memberlist::send_msg(const Address& to, Bytes msg) {
     std::vector<Bytes> extra;
     if (avail > 0) extra = get_broadcasts(compound_part_overhead, static_cast<std::size_t>(avail));
     if (extra.empty()) {
-        raw_send_packet(to, std::move(msg));
+        raw_send_packet(to, std::move(msg), true, CrcPeer::by_ip);
         return;
     }
     std::vector<Bytes> parts;
     parts.reserve(extra.size() + 1);
     parts.push_back(std::move(msg));
     for (Bytes& e : extra) parts.push_back(std::move(e));
-    send_parts(to, parts);
+    send_parts(to, parts, CrcPeer::by_ip);
 }
 
 // One packet for one part, else compounds of at most 127 parts each (many
 // tiny delegate broadcasts could make more than a compound holds).
-void Memberlist::send_parts(const Address& to, std::vector<Bytes>& parts) {
+void Memberlist::send_parts(const Address& to, std::vector<Bytes>& parts, CrcPeer crc) {
     if (parts.size() == 1) {
-        raw_send_packet(to, std::move(parts[0]));
+        raw_send_packet(to, std::move(parts[0]), true, crc);
         return;
     }
     auto compounds = make_compounds(parts);
@@ -179,7 +192,7 @@ void Memberlist::send_parts(const Address& to, std::vector<Bytes>& parts) {
                    {{"node", config_.name}, {"error", compounds.error().message}});
         return;
     }
-    for (Bytes& c : *compounds) raw_send_packet(to, std::move(c));
+    for (Bytes& c : *compounds) raw_send_packet(to, std::move(c), true, crc);
 }
 
 // memberlist's compressPayload where it pays: the message itself when
@@ -190,15 +203,22 @@ Bytes Memberlist::compressed(Bytes msg) const {
     return c.size() < msg.size() ? std::move(c) : std::move(msg);
 }
 
-void Memberlist::raw_send_packet(const Address& to, Bytes msg, bool compress) {
+// The protocol max of the packet's recipient for its CRC header; 0 (no
+// CRC) when it is not known. memberlist's sendMsg passes no node, and
+// rawSendMsgPacket then looks the destination's bare IP up among the
+// member names.
+std::uint8_t Memberlist::peer_pmax(const Address& to, CrcPeer crc) const {
+    std::string name = to.name;
+    if (crc == CrcPeer::by_ip) name = ip_text(to.addr);
+    if (name.empty()) return 0;
+    auto it = node_map_.find(name);
+    return it == node_map_.end() ? 0 : it->second->node.pmax;
+}
+
+void Memberlist::raw_send_packet(const Address& to, Bytes msg, bool compress, CrcPeer crc) {
     if (compress) msg = compressed(std::move(msg));
     // Peers that understand protocol 5 get the CRC header; unknown ones not.
-    std::uint8_t peer_pmax = 0;
-    if (!to.name.empty()) {
-        auto it = node_map_.find(to.name);
-        if (it != node_map_.end()) peer_pmax = it->second->node.pmax;
-    }
-    auto out = write_packet(msg, peer_pmax, config_.security);
+    auto out = write_packet(msg, peer_pmax(to, crc), config_.security);
     if (!out) {
         log::error("gossip.packet.seal_failed",
                    {{"node", config_.name}, {"error", out.error().message}});

@@ -5,6 +5,7 @@
 // simulated network of the tests both implement it.
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "gossip/messages.hpp"
@@ -27,6 +28,10 @@ struct Address {
 
 // "127.0.0.1:7946" / "[::1]:7946", for logs.
 [[nodiscard]] std::string to_string(const Address& a);
+// An address's IP as Go's net.IP.String() writes it ("127.0.0.1", "::1";
+// an IPv4-mapped IPv6 address as IPv4); empty if it is neither 4 nor 16
+// bytes.
+[[nodiscard]] std::string ip_text(std::span<const std::uint8_t> addr);
 
 // Identifies one outbound stream between open_stream() and the engine's
 // on_stream_response() / on_stream_failed().
