@@ -117,8 +117,8 @@ std::vector<gossip::Bytes> RegistryDelegate::get_broadcasts(std::size_t overhead
     return queue_.get_broadcasts(overhead, limit);
 }
 
-gossip::Bytes RegistryDelegate::local_state(bool) {
-    return replica_.local_state();
+gossip::Bytes RegistryDelegate::local_state(bool join) {
+    return replica_.local_state(join);
 }
 
 void RegistryDelegate::merge_remote_state(std::span<const std::uint8_t> state, bool) {

@@ -1,5 +1,6 @@
 #include "registry/replication/message.hpp"
 
+#include <algorithm>
 #include <limits>
 
 #include "registry/replication/wire.hpp"
@@ -227,6 +228,12 @@ Message read_body(Reader& r, std::uint8_t type) {
         for (std::size_t k = 0; k < n && r.ok(); ++k) p.records.push_back(read_record(r, p.owner));
         return p;
     }
+    case MessageType::summary: {
+        Summary m;
+        m.from = r.bytes("summary from", max_name);
+        m.fingerprint = r.fixed64("summary fingerprint");
+        return m;
+    }
     }
     r.fail("message type: unknown value {}", type);
     return Notice{};
@@ -261,6 +268,9 @@ std::vector<std::uint8_t> encode(const Message& message) {
     } else if (const auto* q = std::get_if<Request>(&message)) {
         w.bytes(q->from);
         write_versions(w, q->wants);
+    } else if (const auto* m = std::get_if<Summary>(&message)) {
+        w.bytes(m->from);
+        w.fixed64(m->fingerprint);
     } else {
         const Reply& p = std::get<Reply>(message);
         w.bytes(p.from);
@@ -272,6 +282,28 @@ std::vector<std::uint8_t> encode(const Message& message) {
         for (const Record& r : p.records) write_record(w, r);
     }
     return w.take();
+}
+
+std::uint64_t digest_fingerprint(std::vector<std::pair<std::string, std::uint64_t>> watermarks) {
+    std::erase_if(watermarks, [](const auto& w) { return w.second == 0; });
+    std::sort(watermarks.begin(), watermarks.end());
+    std::uint64_t h = 0xcbf29ce484222325ULL; // FNV-1a 64
+    auto mix = [&h](std::uint8_t b) {
+        h ^= b;
+        h *= 0x100000001b3ULL;
+    };
+    Writer w;
+    for (const auto& [owner, version] : watermarks) {
+        w.bytes(owner);
+        w.varint(version);
+    }
+    for (std::uint8_t b : w.take()) mix(b);
+    h ^= h >> 30; // splitmix64's finalizer: every input bit reaches every output bit
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h;
 }
 
 std::size_t encoded_size(const Record& record) {

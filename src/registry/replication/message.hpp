@@ -30,7 +30,8 @@ enum class MessageType : std::uint8_t {
     notice = 2,
     digest = 3,
     request = 4,
-    reply = 5
+    reply = 5,
+    summary = 6
 };
 
 // One record of an owner: its instance, or the tombstone that replaced it.
@@ -87,7 +88,22 @@ struct Reply {
     std::vector<Record> records;
 };
 
-using Message = std::variant<Update, Notice, Digest, Request, Reply>;
+// Push-pull user state when nothing needs repair: a fingerprint of the
+// sender's digest (digest_fingerprint). A receiver whose own fingerprint
+// differs sends its whole digest back, asking for the sender's in return;
+// one whose fingerprint is equal knows the two digests are equal.
+struct Summary {
+    std::string from;
+    std::uint64_t fingerprint = 0;
+};
+
+using Message = std::variant<Update, Notice, Digest, Request, Reply, Summary>;
+
+// A digest's fingerprint: the same for the same set of (owner, watermark)
+// pairs with a watermark above 0, whatever their order; 64 bits of FNV-1a
+// over the pairs sorted by owner, then mixed (splitmix64's finalizer).
+[[nodiscard]] std::uint64_t
+digest_fingerprint(std::vector<std::pair<std::string, std::uint64_t>> watermarks);
 
 [[nodiscard]] std::vector<std::uint8_t> encode(const Message& message);
 // Size of one record inside a Reply, for chunking by bytes.

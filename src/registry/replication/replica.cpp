@@ -110,6 +110,8 @@ Result<void> Replica::receive(std::span<const std::uint8_t> bytes) {
         on_request(*q);
     else if (auto* p = std::get_if<Reply>(&*message))
         on_reply(std::move(*p));
+    else if (const auto* s = std::get_if<Summary>(&*message))
+        on_summary(*s);
     else
         on_digest(std::get<Digest>(*message));
     return {};
@@ -124,8 +126,21 @@ Digest Replica::digest(bool answer) const {
     return digest;
 }
 
-std::vector<std::uint8_t> Replica::local_state() const {
-    return encode(digest(false));
+std::uint64_t Replica::fingerprint() const {
+    return digest_fingerprint(digest(false).watermarks);
+}
+
+void Replica::send_digest(const std::string& to, bool answer) {
+    Digest d = digest(answer);
+    digests_sent_[to] = {digest_fingerprint(d.watermarks), clock_()};
+    outgoing_.push_back({to, encode(d)});
+}
+
+std::vector<std::uint8_t> Replica::local_state(bool join) const {
+    // A joiner holds little of what the cluster holds: the whole digest at
+    // once saves the round trip a Summary would cost.
+    if (join) return encode(digest(false));
+    return encode(Summary{self_, fingerprint()});
 }
 
 Result<void> Replica::merge_remote_state(std::span<const std::uint8_t> bytes) {
@@ -134,13 +149,30 @@ Result<void> Replica::merge_remote_state(std::span<const std::uint8_t> bytes) {
         ++stats_.decode_errors;
         return std::unexpected(message.error());
     }
+    if (const auto* summary = std::get_if<Summary>(&*message)) {
+        on_summary(*summary);
+        return {};
+    }
     const auto* digest = std::get_if<Digest>(&*message);
     if (!digest) {
         ++stats_.decode_errors;
-        return fail("push-pull state: a digest was expected");
+        return fail("push-pull state: a digest or a summary was expected");
     }
     on_digest(*digest);
     return {};
+}
+
+void Replica::on_summary(const Summary& summary) {
+    if (summary.from.empty() || summary.from == self_) return;
+    if (summary.fingerprint != fingerprint()) {
+        // Something differs, on either side: the whole digests settle what.
+        send_digest(summary.from, true);
+        return;
+    }
+    // The same digest as ours, so on_digest() would ask for nothing; but for
+    // the one check of ours: the peer's watermark for us is announced_.
+    if (announced_ > startup_version_ && checked_peers_.insert(summary.from).second)
+        request(summary.from, {{self_, startup_version_}});
 }
 
 void Replica::on_update(Update update, std::span<const std::uint8_t> bytes) {
@@ -278,7 +310,14 @@ void Replica::on_reply(Reply reply) {
 
 void Replica::on_digest(const Digest& digest) {
     if (digest.from.empty() || digest.from == self_) return;
-    if (digest.answer) outgoing_.push_back({digest.from, encode(this->digest(false))});
+    if (digest.answer) {
+        // Unless the peer was just sent this same digest (both sides of a
+        // push-pull or of a revival ask at once).
+        auto sent = digests_sent_.find(digest.from);
+        bool has_it = sent != digests_sent_.end() && sent->second.fingerprint == fingerprint() &&
+                      clock_() - sent->second.at_ms < options_.digest_retry_ms;
+        if (!has_it) send_digest(digest.from, false);
+    }
     std::vector<std::pair<std::string, std::uint64_t>> wants;
     for (const auto& [name, version] : digest.watermarks) {
         if (name.empty() || forgotten(name)) continue;
@@ -406,7 +445,7 @@ void Replica::node_alive(Node node) {
     registry_.set_node(std::move(node));
     // Whatever it and this agent missed of each other while apart (or before
     // it joined) is exchanged now, not at the next push-pull.
-    if (back && name != self_) outgoing_.push_back({name, encode(digest(true))});
+    if (back && name != self_) send_digest(name, true);
 }
 
 void Replica::node_failed(std::string_view name) {
@@ -425,6 +464,7 @@ void Replica::node_left(std::string_view name) {
     failed_.erase(key);
     registry_.forget_node(key);
     owners_.erase(key);
+    digests_sent_.erase(key);
     forgotten_[key] = clock_();
 }
 

@@ -39,6 +39,9 @@ struct ReplicaOptions {
     // A Request for an owner is not repeated within this time unless the
     // watermark moved.
     std::int64_t request_retry_ms = 2000;
+    // A digest asked for (Digest::answer) is not sent again to a peer that
+    // was sent the same digest within this time.
+    std::int64_t digest_retry_ms = 2000;
     // Updates that arrived ahead of a gap, per owner, kept to move the
     // watermark once the gap fills.
     std::size_t max_pending_links = 64;
@@ -93,8 +96,11 @@ public:
     // A message from gossip: a user message from a packet (NotifyMsg) or a
     // stream. An error means the message was dropped (and counted).
     Result<void> receive(std::span<const std::uint8_t> bytes);
-    // Push-pull user state (LocalState / MergeRemoteState).
-    [[nodiscard]] std::vector<std::uint8_t> local_state() const;
+    // Push-pull user state (LocalState / MergeRemoteState): the whole
+    // digest for a join, else a Summary of it; a peer whose digest differs
+    // answers a Summary with its digest, so what is missing is asked for as
+    // after a digest.
+    [[nodiscard]] std::vector<std::uint8_t> local_state(bool join = false) const;
     Result<void> merge_remote_state(std::span<const std::uint8_t> bytes);
 
     // Membership events. A failed node's instances leave the snapshot but
@@ -134,7 +140,11 @@ private:
     void on_request(const Request& request);
     void on_reply(Reply reply);
     void on_digest(const Digest& digest);
+    void on_summary(const Summary& summary);
     [[nodiscard]] Digest digest(bool answer) const;
+    [[nodiscard]] std::uint64_t fingerprint() const;
+    // Queues this agent's digest for `to`, and remembers what was sent.
+    void send_digest(const std::string& to, bool answer);
 
     // Merges a record of another owner; true if it changed the registry.
     // `held` says whether this agent now holds it or something newer.
@@ -162,7 +172,12 @@ private:
     std::unordered_map<std::string, Owner> owners_;
     // Peers asked once for the own records they hold from after start-up.
     std::unordered_set<std::string> checked_peers_;
-    std::unordered_map<std::string, std::int64_t> forgotten_; // name -> when (local ms)
+    struct SentDigest {
+        std::uint64_t fingerprint = 0;
+        std::int64_t at_ms = 0;
+    };
+    std::unordered_map<std::string, SentDigest> digests_sent_; // by peer
+    std::unordered_map<std::string, std::int64_t> forgotten_;  // name -> when (local ms)
     std::unordered_set<std::string> failed_;
     std::vector<Broadcast> broadcasts_;
     std::vector<Outgoing> outgoing_;

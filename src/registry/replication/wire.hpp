@@ -30,6 +30,11 @@ public:
     void svarint(std::int64_t v) {
         varint((static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63));
     }
+    // Eight bytes, little-endian (a fingerprint: varints would not shorten it).
+    void fixed64(std::uint64_t v) {
+        for (int shift = 0; shift < 64; shift += 8)
+            out_.push_back(static_cast<std::uint8_t>(v >> shift));
+    }
     void bytes(std::string_view s) {
         varint(s.size());
         out_.insert(out_.end(), s.begin(), s.end());
@@ -86,6 +91,18 @@ public:
             if (!(b & 0x80)) return v;
         }
         return 0; // unreachable for well-formed input: ten bytes end the loop above
+    }
+
+    std::uint64_t fixed64(std::string_view what) {
+        if (!ok()) return 0;
+        if (in_.size() - pos_ < 8) {
+            fail("{}: truncated at byte {}", what, pos_);
+            return 0;
+        }
+        std::uint64_t v = 0;
+        for (int k = 0; k < 8; ++k) v |= static_cast<std::uint64_t>(in_[pos_ + k]) << (8 * k);
+        pos_ += 8;
+        return v;
     }
 
     std::int64_t svarint(std::string_view what) {

@@ -165,6 +165,16 @@ def decode_digest(data):
     return sender, marks, bool(answer)
 
 
+def decode_summary(data):
+    """A push-pull summary, whole: (from, 64-bit fingerprint); nothing left over."""
+    w = Wire(data)
+    assert (w.byte(), w.byte()) == (1, 6), data[:2]
+    sender = w.text()
+    fingerprint = int.from_bytes(bytes(w.byte() for _ in range(8)), "little")
+    assert w.pos == len(data), "bytes left over"
+    return sender, fingerprint
+
+
 def decode_update_head(data):
     """An update's owner, prev and its record's kind, id, service."""
     w = Wire(data)
@@ -617,13 +627,18 @@ class Interop(unittest.TestCase):
                 else:
                     self.assertIn(head, states.values())
 
-        # cairn -> Go: push-pull state (cairn's digest) merged by memberlist.
-        # go-1 joined through cairn-1: its join merged cairn-1's digest.
+        # cairn -> Go: push-pull state merged by memberlist: cairn's digest
+        # in a join's push-pull, its summary in the others. go-1 joined
+        # through cairn-1: its join merged cairn-1's digest.
         # (A Go node's merges hold the other Go nodes' states as they were sent.)
         merged = [base64.b64decode(e["state_b64"]) for e in g1.events_of("merge")]
         self.assertTrue(all(m in states.values() for m in merged if m[:1] == b"\xfe"), merged)
-        digests = [decode_digest(m) for m in merged if m[:1] == b"\x01"]
+        self.assertTrue(all(m[:2] in (b"\x01\x03", b"\x01\x06") for m in merged if m[:1] == b"\x01"), merged)
+        digests = [decode_digest(m) for m in merged if m[:2] == b"\x01\x03"]
         self.assertIn("cairn-1", [sender for sender, _, _ in digests], merged)
+        for m in merged:
+            if m[:2] == b"\x01\x06":
+                decode_summary(m)
 
         # cairn -> Go: a registration on cairn-1 goes out as an update, sent
         # to a few members at once and gossiped; memberlist hands the bytes

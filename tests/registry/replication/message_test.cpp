@@ -88,6 +88,22 @@ TEST_CASE("tombstones, notices, digests, requests and replies survive encode and
     CHECK(std::get<Instance>(p.records[0]).node == "agent-a"); // the owner named by the reply
 }
 
+TEST_CASE("a summary survives encode and decode; its fingerprint ignores order and zero marks") {
+    Summary m = round_trip<Summary>(Summary{"agent-a", 0x0123456789abcdefULL});
+    CHECK(m.from == "agent-a");
+    CHECK(m.fingerprint == 0x0123456789abcdefULL);
+    CHECK(encode(m).size() == 2 + 1 + 7 + 8);
+
+    std::uint64_t f = digest_fingerprint({{"a", 5}, {"b", 7}});
+    CHECK(digest_fingerprint({{"b", 7}, {"a", 5}}) == f);
+    CHECK(digest_fingerprint({{"b", 7}, {"c", 0}, {"a", 5}}) == f);
+    CHECK(digest_fingerprint({{"a", 5}, {"b", 8}}) != f);
+    CHECK(digest_fingerprint({{"a", 5}}) != f);
+    CHECK(digest_fingerprint({{"a", 5}, {"b", 7}, {"c", 1}}) != f);
+    CHECK(digest_fingerprint({{"ab", 5}, {"", 7}}) != digest_fingerprint({{"a", 5}, {"b", 7}}));
+    CHECK(digest_fingerprint({}) == digest_fingerprint({{"a", 0}}));
+}
+
 TEST_CASE("the first byte is the format version; others are refused") {
     auto bytes = encode(Notice{"a", 1, 2});
     CHECK(bytes[0] == format_version);

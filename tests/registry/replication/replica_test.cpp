@@ -65,6 +65,57 @@ TEST_CASE("a lost last update is found by push-pull") {
     CHECK(b.replica.watermark("a") == y.version);
 }
 
+TEST_CASE("push-pull carries a summary; only a difference costs the whole digests") {
+    ManualClock clock;
+    Agent a("a", clock), b("b", clock), c("c", clock);
+    a.register_instance("x", "web", clock.now_ms);
+    c.register_instance("w", "db", clock.now_ms);
+    deliver_all({&a, &b, &c});
+
+    // Equal digests: a summary each way, and nothing follows.
+    auto from_a = a.replica.local_state();
+    CHECK(from_a.size() < 20);
+    REQUIRE(std::get<Summary>(decode(from_a).value()).from == "a");
+    // (The first time, each asks the other once for the copies it holds of
+    // its own records from after its start, as after a first digest.)
+    push_pull(a, b);
+    deliver_all({&a, &b});
+    push_pull(a, b);
+    CHECK(a.replica.take_outgoing().empty());
+    CHECK(b.replica.take_outgoing().empty());
+
+    // A lost update: the summaries differ, both sides send their digest,
+    // each peer answers it once, and what was lost is asked for.
+    Instance y = a.register_instance("y", "web", clock.now_ms);
+    (void)a.replica.take_broadcasts();
+    push_pull(a, b);
+    auto a_out = a.replica.take_outgoing(), b_out = b.replica.take_outgoing();
+    REQUIRE(a_out.size() == 1);
+    REQUIRE(b_out.size() == 1);
+    CHECK(std::get<Digest>(decode(a_out[0].bytes).value()).answer);
+    REQUIRE(b.replica.receive(a_out[0].bytes).has_value());
+    REQUIRE(a.replica.receive(b_out[0].bytes).has_value());
+    // Each had sent its own digest already: no digest comes back, only b's request.
+    CHECK(a.replica.take_outgoing().empty());
+    auto asked = b.replica.take_outgoing();
+    REQUIRE(asked.size() == 1);
+    CHECK(std::holds_alternative<Request>(decode(asked[0].bytes).value()));
+    REQUIRE(a.replica.receive(asked[0].bytes).has_value());
+    deliver_all({&a, &b});
+    CHECK(serves(b.registry, "web", "a", "y"));
+    CHECK(b.replica.watermark("a") == y.version);
+
+    // One way only (the other side's merge lost): the summary's receiver
+    // asks for the sender's digest, so it still catches up.
+    Instance z = a.register_instance("z", "web", clock.now_ms);
+    (void)a.replica.take_broadcasts();
+    REQUIRE(c.replica.merge_remote_state(a.replica.local_state()).has_value());
+    deliver_all({&a, &c});
+    CHECK(serves(c.registry, "web", "a", "z"));
+    CHECK(c.replica.watermark("a") == z.version);
+    CHECK(c.replica.watermark("c") == a.replica.watermark("c"));
+}
+
 TEST_CASE("updates arriving out of order move the watermark once the gap fills") {
     ManualClock clock;
     Agent a("a", clock), b("b", clock);
@@ -230,8 +281,9 @@ TEST_CASE("an answer is chunked and bounded; the asker continues where it stoppe
         a.register_instance(id, "web", clock.now_ms);
     }
     (void)a.replica.take_broadcasts(); // all lost
-    REQUIRE(a.replica.merge_remote_state(b.replica.local_state()).has_value());
-    REQUIRE(b.replica.merge_remote_state(a.replica.local_state()).has_value());
+    // A join's push-pull: the whole digests (no summaries), so b asks at once.
+    REQUIRE(a.replica.merge_remote_state(b.replica.local_state(true)).has_value());
+    REQUIRE(b.replica.merge_remote_state(a.replica.local_state(true)).has_value());
     auto request = b.replica.take_outgoing();
     REQUIRE(request.size() == 1);
     REQUIRE(a.replica.receive(request[0].bytes).has_value());
