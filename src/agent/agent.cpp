@@ -441,7 +441,7 @@ Result<void> Agent::start_gossip() {
         options, cluster::RegistryDelegate::Meta{},
         [](const gossip::Node& n) {
             registry::Node node = cluster::registry_node(n);
-            for (auto& [k, v] : decode_meta(n.meta)) {
+            for (auto& [k, v] : member_meta(n.meta)) {
                 if (k == "dc") node.datacenter = v;
                 node.meta.emplace_back(std::move(k), std::move(v));
             }

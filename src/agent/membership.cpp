@@ -1,5 +1,7 @@
 #include "agent/membership.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "core/background.hpp"
@@ -15,6 +17,7 @@ namespace cairn::agent {
 namespace {
 
 constexpr std::uint16_t default_gossip_port = 8301;
+constexpr std::string_view default_datacenter = "dc1"; // config's default
 
 std::string address_text(const gossip::Node& n) {
     auto a = gossip::socket_address(n.address());
@@ -44,6 +47,30 @@ std::vector<std::pair<std::string, std::string>> decode_meta(std::span<const std
         if (end == std::string_view::npos) break;
         text.remove_prefix(end + 1);
     }
+    return out;
+}
+
+gossip::Bytes encode_agent_meta(const std::string& datacenter, const std::string& version) {
+    std::vector<std::pair<std::string, std::string>> pairs;
+    if (datacenter != default_datacenter) pairs.emplace_back("dc", datacenter);
+    pairs.emplace_back("v", version);
+    gossip::Bytes meta = encode_meta(pairs);
+    meta.pop_back(); // the last line's newline
+    return meta;
+}
+
+std::vector<std::pair<std::string, std::string>> member_meta(std::span<const std::uint8_t> meta) {
+    auto pairs = decode_meta(meta);
+    auto version =
+        std::find_if(pairs.begin(), pairs.end(), [](const auto& p) { return p.first == "v"; });
+    if (version == pairs.end()) return pairs;
+    std::vector<std::pair<std::string, std::string>> out;
+    auto dc =
+        std::find_if(pairs.begin(), pairs.end(), [](const auto& p) { return p.first == "dc"; });
+    out.emplace_back("dc", dc == pairs.end() ? std::string(default_datacenter) : dc->second);
+    out.emplace_back("version", version->second);
+    for (auto& p : pairs)
+        if (p.first != "v" && p.first != "dc") out.push_back(std::move(p));
     return out;
 }
 
@@ -82,8 +109,8 @@ Membership::Membership(Loop& loop, const config::Config& config, registry::Addre
     , address_(address)
     , join_(config.gossip.join)
     , user_(std::move(user))
-    , meta_(std::make_unique<MetaDelegate>(
-          encode_meta({{"dc", config.datacenter}, {"version", CAIRN_VERSION}}), user_.delegate))
+    , meta_(std::make_unique<MetaDelegate>(encode_agent_meta(config.datacenter, CAIRN_VERSION),
+                                           user_.delegate))
     , keyring_writer_(std::make_unique<Background>(loop)) {
     join_.insert(join_.end(), extra_join.begin(), extra_join.end());
 }
@@ -158,7 +185,7 @@ nlohmann::json Membership::members_json() const {
         const auto& n = r.node;
         nlohmann::json meta = nlohmann::json::object();
         std::string datacenter;
-        for (const auto& [k, v] : decode_meta(n.meta)) {
+        for (const auto& [k, v] : member_meta(n.meta)) {
             meta[k] = v;
             if (k == "dc") datacenter = v;
         }

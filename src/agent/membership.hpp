@@ -41,6 +41,17 @@ encode_meta(const std::vector<std::pair<std::string, std::string>>& pairs);
 [[nodiscard]] std::vector<std::pair<std::string, std::string>>
 decode_meta(std::span<const std::uint8_t> meta);
 
+// A cairn agent's metadata, as short as it can be (it rides in every alive
+// message and in every member entry of every push-pull): "v=VERSION", with
+// "dc=DATACENTER" before it unless the datacenter is the default "dc1".
+[[nodiscard]] gossip::Bytes encode_agent_meta(const std::string& datacenter,
+                                              const std::string& version);
+// A member's metadata as pairs to show: a cairn agent's (it has "v") as
+// "dc" (the default when absent) and "version", then any other pairs;
+// anything else (a memberlist node's) as decode_meta() reads it.
+[[nodiscard]] std::vector<std::pair<std::string, std::string>>
+member_meta(std::span<const std::uint8_t> meta);
+
 class Membership final : gossip::EventDelegate, gossip::ConflictDelegate {
 public:
     // What rides on membership (the registry's replication): user messages
