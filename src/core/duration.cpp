@@ -111,3 +111,90 @@ std::string format_duration(Duration d) {
 }
 
 } // namespace cairn
+
+namespace cairn {
+namespace {
+
+constexpr std::size_t max_go_text = 64;
+
+struct GoUnit {
+    std::string_view name;
+    std::int64_t ns;
+};
+// Longest names first where one is a prefix of another ("ms" before "m").
+constexpr std::array<GoUnit, 8> go_units = {{{"ns", 1},
+                                             {"us", 1'000},
+                                             {"\xC2\xB5s", 1'000}, // µs (U+00B5)
+                                             {"\xCE\xBCs", 1'000}, // μs (U+03BC)
+                                             {"ms", 1'000'000},
+                                             {"s", 1'000'000'000},
+                                             {"m", 60'000'000'000},
+                                             {"h", 3'600'000'000'000}}};
+
+constexpr std::int64_t max_go_ns = std::chrono::nanoseconds(max_duration).count();
+
+} // namespace
+
+Result<std::chrono::nanoseconds> parse_go_duration(std::string_view text) {
+    if (text.size() > max_go_text)
+        return fail("{} is not a duration (longer than {} characters)", quote(text), max_go_text);
+    std::string_view rest = text;
+    if (rest.starts_with('-'))
+        return fail("{} is not a duration (it must not be negative)", quote(text));
+    if (rest.starts_with('+')) rest.remove_prefix(1);
+    if (rest == "0") return std::chrono::nanoseconds{0};
+    if (rest.empty())
+        return fail("{} is not a duration (expected e.g. \"10s\", \"1m30s\", \"250ms\")",
+                    quote(text));
+    // Whole parts and fractions are kept apart in nanoseconds so that
+    // "1.5s" is exact; the checks against max_go_ns keep every product in
+    // range (max_duration is far below 2^63 ns).
+    std::int64_t total = 0;
+    while (!rest.empty()) {
+        std::size_t i = 0;
+        std::int64_t whole = 0;
+        for (; i < rest.size() && is_digit(rest[i]); ++i) {
+            whole = whole * 10 + (rest[i] - '0');
+            if (whole > max_go_ns) return fail("{} is too long a duration", quote(text));
+        }
+        std::size_t whole_digits = i;
+        std::string_view digits_after;
+        if (i < rest.size() && rest[i] == '.') {
+            std::size_t start = ++i;
+            while (i < rest.size() && is_digit(rest[i])) ++i;
+            digits_after = rest.substr(start, i - start);
+        }
+        if (whole_digits == 0 && digits_after.empty())
+            return fail("{} is not a duration (expected a number before each unit)", quote(text));
+        rest.remove_prefix(i);
+        const GoUnit* unit = nullptr;
+        for (const GoUnit& u : go_units)
+            if (rest.starts_with(u.name)) {
+                unit = &u;
+                break;
+            }
+        if (!unit)
+            return fail("{} is not a duration (each number needs a unit: ns, us, ms, s, m or h)",
+                        quote(text));
+        rest.remove_prefix(unit->name.size());
+        if (whole > max_go_ns / unit->ns) return fail("{} is too long a duration", quote(text));
+        std::int64_t part = whole * unit->ns;
+        std::int64_t scale = unit->ns;
+        for (char c : digits_after) {
+            scale /= 10;
+            if (scale == 0) break; // below a nanosecond
+            part += (c - '0') * scale;
+        }
+        total += part;
+        if (total > max_go_ns)
+            return fail("{} is too long a duration (at most {})", quote(text),
+                        format_duration(max_duration));
+    }
+    return std::chrono::nanoseconds{total};
+}
+
+Duration ceil_to_ms(std::chrono::nanoseconds d) {
+    return std::chrono::ceil<Duration>(d);
+}
+
+} // namespace cairn

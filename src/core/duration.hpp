@@ -28,3 +28,18 @@ inline constexpr Duration max_duration = std::chrono::hours(30 * 24);
 [[nodiscard]] std::string format_duration(Duration d);
 
 } // namespace cairn
+
+namespace cairn {
+
+// Go's time.ParseDuration syntax, which Consul's API speaks ("10s",
+// "1m30s", "1.5h", "250ms", "500us", "120000ms", "0"): parts in any order,
+// units ns, us (or µs), ms, s, m, h, a leading '+' allowed. Negative
+// durations are refused (nothing cairn reads can be negative), as is
+// anything above max_duration. At most 64 characters.
+[[nodiscard]] Result<std::chrono::nanoseconds> parse_go_duration(std::string_view text);
+
+// Nanoseconds to cairn's milliseconds, rounded up so that a positive
+// duration never becomes 0.
+[[nodiscard]] Duration ceil_to_ms(std::chrono::nanoseconds d);
+
+} // namespace cairn

@@ -110,3 +110,28 @@ TEST_CASE("quoted escapes and shortens") {
     CHECK(quote("\xff\n") == "\"\\xff\\x0a\"");
     CHECK(quote(std::string(100, 'a'), 4) == "\"aaaa...\"");
 }
+
+TEST_CASE("Go durations, as Consul's API sends them") {
+    using std::chrono::nanoseconds;
+    CHECK(*parse_go_duration("0") == 0ns);
+    CHECK(*parse_go_duration("10s") == 10s);
+    CHECK(*parse_go_duration("1m30s") == 90s);
+    CHECK(*parse_go_duration("30s1m") == 90s);
+    CHECK(*parse_go_duration("1.5h") == 90min);
+    CHECK(*parse_go_duration("120000ms") == 120s);
+    CHECK(*parse_go_duration("500us") == 500us);
+    CHECK(*parse_go_duration("500\xC2\xB5s") == 500us);
+    CHECK(*parse_go_duration("7ns") == 7ns);
+    CHECK(*parse_go_duration("+5s") == 5s);
+    CHECK(*parse_go_duration(".5s") == 500ms);
+    CHECK(*parse_go_duration("1h2m3s4ms5us6ns") == 3'723'004'005'006ns);
+    CHECK(*parse_go_duration("720h") == nanoseconds(max_duration));
+    for (const char* bad :
+         {"", "5", "5x", "s", "-5s", "5 s", "1d", "721h", ".s", "99999999999999999999s"}) {
+        CAPTURE(bad);
+        CHECK_FALSE(parse_go_duration(bad));
+    }
+    CHECK(ceil_to_ms(500us) == 1ms);
+    CHECK(ceil_to_ms(1500us) == 2ms);
+    CHECK(ceil_to_ms(0ns) == 0ms);
+}
