@@ -67,6 +67,17 @@ struct Registry::State {
     std::shared_ptr<const ShardedSnapshot> last;
     std::uint64_t generation = 0;
 
+    Listener listener;
+    // Set while a write must not notify (a check's latency drift).
+    bool quiet = false;
+
+    void notify(const std::string& service) {
+        if (!quiet && listener.service_changed) listener.service_changed(service);
+    }
+    void notify_nodes() {
+        if (listener.nodes_changed) listener.nodes_changed();
+    }
+
     mutable std::vector<Tombstone> tombstone_cache;
     mutable bool tombstone_cache_valid = false;
 
@@ -118,6 +129,8 @@ struct Registry::State {
         if (const std::string& owner = instance ? instance->node : tombstone.node;
             owner == local_node)
             local_changes.insert(instance ? instance->id : tombstone.id);
+        std::optional<std::string> before;
+        if (r.instance) before = to_lower(r.instance->service);
         if (r.instance)
             unindex(key, *r.instance);
         else if (r.tombstone)
@@ -128,6 +141,10 @@ struct Registry::State {
             index(key, *r.instance);
         else
             tombstone_cache_valid = false;
+        // After both: a listener reads the record as stored.
+        if (before && *before != to_lower(r.instance ? r.instance->service : std::string()))
+            notify(*before);
+        if (r.instance) notify(to_lower(r.instance->service));
     }
 
     const Instance* find(std::string_view node, std::string_view id) const {
@@ -143,8 +160,13 @@ struct Registry::State {
     void dirty_services_of_node(const std::string& node) {
         auto it = by_node.find(node);
         if (it == by_node.end()) return;
+        std::set<std::string> services;
         for (const std::string* key : it->second)
-            dirty_services.insert(to_lower(records.at(*key).instance->service));
+            services.insert(to_lower(records.at(*key).instance->service));
+        for (const std::string& service : services) {
+            dirty_services.insert(service);
+            notify(service);
+        }
     }
 };
 
@@ -273,6 +295,8 @@ bool Registry::update_check(std::string_view check_id, const CheckState& state) 
         if (c.definition.id != check_id) continue;
         if (c.state == state) return true;
         std::uint32_t before = c.state.latency_us;
+        Health old_status = c.state.status;
+        std::string old_output = c.state.output;
         bool replicate = c.state.status != state.status || c.state.output != state.output ||
                          std::abs(static_cast<std::int64_t>(state.latency_us) - before) * 4 >
                              static_cast<std::int64_t>(before);
@@ -280,8 +304,11 @@ bool Registry::update_check(std::string_view check_id, const CheckState& state) 
         if (c.state.output.size() > 4096) c.state.output.resize(4096);
         // With the counter exhausted the change stays local (no version to replicate it with).
         if (replicate) next.version = s.next_version().value_or(next.version);
+        bool seen = c.state.status != old_status || c.state.output != old_output;
         std::string key = record_key(s.local_node, next.id);
+        s.quiet = !seen;
         s.put(key, std::make_shared<const Instance>(std::move(next)), {});
+        s.quiet = false;
         return true;
     }
     return false;
@@ -339,6 +366,7 @@ void Registry::set_node(Node node) {
     std::string name = node.name;
     s.nodes[name] = std::move(node);
     s.nodes_dirty = true;
+    s.notify_nodes();
 }
 
 void Registry::collect_tombstones(std::int64_t cutoff_ms) {
@@ -382,14 +410,32 @@ void Registry::forget_node(std::string_view name) {
             ++it;
             continue;
         }
-        if (r.instance)
+        std::optional<std::string> service;
+        if (r.instance) {
+            service = to_lower(r.instance->service);
             s.unindex(it->first, *r.instance);
-        else
+        } else {
             s.tombstone_cache_valid = false;
+        }
         it = s.records.erase(it);
+        if (service) s.notify(*service);
     }
     s.max_version_by_node.erase(node);
-    if (s.nodes.erase(node) > 0) s.nodes_dirty = true;
+    if (s.nodes.erase(node) > 0) {
+        s.nodes_dirty = true;
+        s.notify_nodes();
+    }
+}
+
+void Registry::set_listener(Listener listener) {
+    state_->listener = std::move(listener);
+}
+
+std::vector<const Node*> Registry::nodes() const {
+    std::vector<const Node*> out;
+    out.reserve(state_->nodes.size());
+    for (const auto& [name, node] : state_->nodes) out.push_back(&node);
+    return out;
 }
 
 std::uint64_t Registry::version_counter() const {

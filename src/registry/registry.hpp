@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -112,6 +113,20 @@ public:
     // instead of every record. Bounded by the number of own ids.
     [[nodiscard]] std::vector<std::string> take_local_changes();
 
+    // --- Change notifications (blocking queries wait on them). ---
+    struct Listener {
+        // A service's instances changed as a reader sees them: registered,
+        // replaced, deregistered, a check's status or output, its node's
+        // liveness. With the lower-case service name. (A check's latency
+        // alone is not a change here.)
+        std::function<void(std::string_view service)> service_changed;
+        // A node was added, changed or forgotten.
+        std::function<void()> nodes_changed;
+    };
+    // Called during the write, after the record is stored: a listener may
+    // read the registry but must not write it. One listener; {} removes it.
+    void set_listener(Listener listener);
+
     // --- Reads on the main loop. ---
     [[nodiscard]] const Instance* find_local(std::string_view id) const;
     [[nodiscard]] const Instance* find_by_check(std::string_view check_id) const;
@@ -122,6 +137,8 @@ public:
     [[nodiscard]] std::vector<const Instance*> instances_with_tag(std::string_view service,
                                                                   std::string_view tag) const;
     [[nodiscard]] const Node* find_node(std::string_view name) const;
+    // Every node known (gossip members that have been seen), by name.
+    [[nodiscard]] std::vector<const Node*> nodes() const;
     // Lower case, sorted; services with at least one instance.
     [[nodiscard]] std::vector<std::string> service_names() const;
     [[nodiscard]] const std::vector<Tombstone>& tombstones() const;

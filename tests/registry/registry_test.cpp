@@ -410,3 +410,46 @@ TEST_CASE("the version counter refuses to wrap at 2^64-1") {
     CHECK(r.find_local("web-1")->port == 8080);
     CHECK(r.version_counter() == std::numeric_limits<std::uint64_t>::max());
 }
+
+TEST_CASE("the listener hears each service's changes, and its node's liveness") {
+    Registry r("node-a");
+    std::vector<std::string> heard;
+    int node_changes = 0;
+    r.set_listener({[&](std::string_view s) { heard.emplace_back(s); }, [&] { ++node_changes; }});
+    Instance web = make_instance("web-1", "Web");
+    web.checks.push_back(ttl_check("hb", Health::passing));
+    REQUIRE(r.upsert_local(web, 0));
+    CHECK(heard == std::vector<std::string>{"web"});
+    heard.clear();
+
+    // A latency drift alone is not a change a reader sees; a status is.
+    CheckState state = r.find_local("web-1")->checks[0].state;
+    state.latency_us += 1;
+    CHECK(r.update_check("hb", state));
+    CHECK(heard.empty());
+    state.status = Health::critical;
+    CHECK(r.update_check("hb", state));
+    CHECK(heard == std::vector<std::string>{"web"});
+    heard.clear();
+
+    // Renaming an instance's service changes both.
+    REQUIRE(r.upsert_local(make_instance("web-1", "api"), 0));
+    CHECK(heard == std::vector<std::string>{"web", "api"});
+    heard.clear();
+
+    Instance remote = make_instance("db-1", "db");
+    remote.node = "node-b";
+    remote.version = 50;
+    CHECK(r.merge(remote));
+    CHECK(heard == std::vector<std::string>{"db"});
+    heard.clear();
+    r.set_node(Node{"node-b", "dc1", {}, {}, false});
+    CHECK(node_changes == 1);
+    CHECK(heard == std::vector<std::string>{"db"});
+    heard.clear();
+    r.forget_node("node-b");
+    CHECK(node_changes == 2);
+    CHECK(heard == std::vector<std::string>{"db"});
+    CHECK(r.deregister_local("web-1", 0));
+    CHECK(heard == std::vector<std::string>{"db", "api"});
+}
