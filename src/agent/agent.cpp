@@ -324,6 +324,7 @@ Result<void> Agent::start_http() {
     options.default_policy = std::string(registry::to_string(config_.dns.policy));
     options.default_ttl_ms = static_cast<std::uint32_t>(config_.dns.service_ttl.count());
     options.token = config_.http.token;
+    options.http_port = config_.http.listen.port();
     options.config_summary = {{"domain", config_.domain},
                               {"data_dir", config_.data_dir},
                               {"dns_listen", addresses(config_.dns.listen)},
@@ -375,6 +376,7 @@ Result<void> Agent::start_http() {
         return out + format_storage_metrics(state_store_->stats(), state_store_->faulted());
     };
     api_ = std::make_unique<http::Api>(*registry_, std::move(options), std::move(hooks));
+    api_->enable_blocking(loop_);
 
     http::ServerOptions server_options;
     server_options.listen = config_.http.listen;

@@ -21,17 +21,6 @@ namespace cairn::http {
 
 using nlohmann::json;
 
-std::string dump(const json& j) {
-    return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-}
-
-namespace {
-
-// GET /v1/services/{name} of a service with more instances than this is
-// streamed, this many instances per piece.
-constexpr std::size_t stream_above_instances = 512;
-constexpr std::size_t stream_slice_instances = 128;
-
 std::vector<std::string_view> split_path(std::string_view path) {
     std::vector<std::string_view> parts;
     while (!path.empty()) {
@@ -45,6 +34,17 @@ std::vector<std::string_view> split_path(std::string_view path) {
     }
     return parts;
 }
+
+std::string dump(const json& j) {
+    return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+namespace {
+
+// GET /v1/services/{name} of a service with more instances than this is
+// streamed, this many instances per piece.
+constexpr std::size_t stream_above_instances = 512;
+constexpr std::size_t stream_slice_instances = 128;
 
 Response method_not_allowed(std::string_view allow) {
     Response r = Response::error(405, fmt::format("method not allowed; use {}", allow));
@@ -69,7 +69,35 @@ bool same_secret(std::string_view a, std::string_view b) {
 Api::Api(registry::Registry& registry, ApiOptions options, ApiHooks hooks)
     : registry_(registry)
     , options_(std::move(options))
-    , hooks_(std::move(hooks)) {}
+    , hooks_(std::move(hooks))
+    , index_book_(static_cast<std::uint64_t>(now_ms()) * 1000) {
+    // The listener only books the change (and marks the key for the
+    // watchers): the registry is in the middle of a write.
+    auto clock_us = [this] { return static_cast<std::uint64_t>(now_ms()) * 1000; };
+    registry_.set_listener({
+        [this, clock_us](std::string_view service) {
+            index_book_.service_changed(service, clock_us());
+            if (!watchers_) return;
+            watchers_->changed(service_key(service));
+            watchers_->changed(any_service_key);
+        },
+        [this, clock_us] {
+            index_book_.nodes_changed(clock_us());
+            if (!watchers_) return;
+            watchers_->changed(nodes_key);
+            watchers_->changed(any_service_key);
+        },
+    });
+}
+
+Api::~Api() {
+    registry_.set_listener({});
+}
+
+void Api::enable_blocking(Loop& loop) {
+    watchers_ = std::make_unique<Watchers>(loop);
+    watchers_->set_index([this](std::string_view key) { return index_book_.of(key); });
+}
 
 std::int64_t Api::now_ms() const {
     if (hooks_.now_ms) return hooks_.now_ms();
@@ -87,6 +115,9 @@ void Api::changed(const std::string& instance_id) {
 
 bool Api::authorized(const Request& r) const {
     if (options_.token.empty()) return true;
+    // Consul's ways of sending it.
+    if (const std::string* t = r.header("x-consul-token")) return same_secret(*t, options_.token);
+    if (auto t = r.query_param("token")) return same_secret(*t, options_.token);
     const std::string* h = r.header("authorization");
     constexpr std::string_view scheme = "Bearer ";
     if (!h || h->size() < scheme.size() ||
@@ -109,6 +140,11 @@ std::optional<Response> Api::refuse_before_body(const Request& head) const {
 void Api::handle(const Request& r, Respond respond) {
     auto parts = split_path(r.path);
     const std::string& m = r.method;
+
+    if (parts.size() >= 2 && parts[0] == "v1" &&
+        ((parts[1] == "agent" && parts.size() >= 3) || parts[1] == "catalog" ||
+         parts[1] == "health" || parts[1] == "status"))
+        return consul(r, parts, std::move(respond));
 
     if (auto refusal = refuse_before_body(r)) return respond(std::move(*refusal));
 
@@ -219,28 +255,39 @@ void Api::register_instance(const Request& r, Respond respond) {
     if (!body) return respond(Response::error(400, body.error().message));
     auto instance = decode_registration_json(*body, RegistrationDefaults{options_.address});
     if (!instance) return respond(Response::error(400, instance.error().message));
+    store_registration(
+        std::move(*instance), !body->contains("maintenance"),
+        [this](const registry::Instance& i) { return Response::json(200, dump(display(i))); },
+        [](const std::string& message) { return message; }, std::move(respond));
+}
+
+void Api::store_registration(registry::Instance instance, bool keep_maintenance,
+                             std::function<Response(const registry::Instance&)> ok,
+                             std::function<std::string(const std::string&)> message,
+                             Respond respond) {
     // Maintenance is an operator's switch: re-registering does not undo it
     // unless the registration says so.
-    if (!body->contains("maintenance"))
-        if (const registry::Instance* old = registry_.find_local(instance->id);
+    if (keep_maintenance)
+        if (const registry::Instance* old = registry_.find_local(instance.id);
             old && old->maintenance) {
-            instance->maintenance = true;
-            instance->maintenance_reason = old->maintenance_reason;
+            instance.maintenance = true;
+            instance.maintenance_reason = old->maintenance_reason;
         }
     // The registry validates too, and changes nothing when it refuses.
-    auto prepared = registry_.prepare_upsert(std::move(*instance), now_ms());
-    if (!prepared) return respond(Response::error(exhausted() ? 503 : 400, prepared.error()));
+    auto prepared = registry_.prepare_upsert(std::move(instance), now_ms());
+    if (!prepared)
+        return respond(Response::error(exhausted() ? 503 : 400, message(prepared.error())));
     std::string id = prepared->instance.id;
-    if (!prepared->changed) return respond(Response::json(200, dump(display(prepared->instance))));
+    if (!prepared->changed) return respond(ok(prepared->instance));
     durable(
         {std::move(prepared->instance), std::nullopt},
-        [this, id] {
+        [this, id, ok = std::move(ok)] {
             if (const registry::Instance* stored = registry_.find_local(id))
                 log::info("http.register",
                           {{"id", id}, {"service", stored->service}, {"version", stored->version}});
             changed(id);
             const registry::Instance* now = registry_.find_local(id);
-            return Response::json(200, dump(now ? display(*now) : json::object()));
+            return now ? ok(*now) : Response::json(200, dump(json::object()));
         },
         std::move(respond));
 }
@@ -355,8 +402,13 @@ void Api::check_report(const Request& r, const std::string& check_id, registry::
             if (!v.is_string()) return respond(Response::error(400, "note: expected a string"));
             note = v.get<std::string>();
         }
-        if (note.size() > 4096) note.resize(4096);
     }
+    report(check_id, status, std::move(note), std::move(respond));
+}
+
+void Api::report(const std::string& check_id, registry::Health status, std::string note,
+                 Respond respond) {
+    if (note.size() > 4096) note.resize(4096);
     const registry::Instance* owner = registry_.find_by_check(check_id);
     if (!owner)
         return respond(Response::error(

@@ -19,9 +19,14 @@
 #include <nlohmann/json.hpp>
 
 #include "core/result.hpp"
+#include "http/blocking.hpp"
 #include "http/message.hpp"
 #include "http/registration.hpp"
 #include "registry/registry.hpp"
+
+namespace cairn {
+class Loop;
+}
 
 namespace cairn::http {
 
@@ -33,6 +38,7 @@ struct ApiOptions {
     std::string default_policy = "random"; // [dns].policy, shown for instances without one
     std::uint32_t default_ttl_ms = 5'000;  // [dns].service_ttl
     std::string token;                     // bearer token for writes; empty = open
+    std::uint16_t http_port = 8500;        // the API's own, for Consul's /v1/status/leader
     nlohmann::json config_summary = nlohmann::json::object(); // shown by GET /v1/agent
 };
 
@@ -95,6 +101,14 @@ struct ApiHooks {
 class Api {
 public:
     Api(registry::Registry& registry, ApiOptions options, ApiHooks hooks = {});
+    ~Api();
+    Api(const Api&) = delete;
+    Api& operator=(const Api&) = delete;
+
+    // Lets Consul's blocking queries (?index=) wait on `loop`. Without it
+    // they are answered at once.
+    void enable_blocking(Loop& loop);
+    [[nodiscard]] std::size_t parked_queries() const { return watchers_ ? watchers_->parked() : 0; }
 
     // Answers through `respond`, at once or (a write, with hooks.persist
     // set) after its commit.
@@ -128,6 +142,44 @@ private:
     Response flush_dns_cache(const Request& r);
     Response metrics();
 
+    // Consul's API (docs/consul-compatibility.md): consul_api.cpp routes
+    // and adds Consul's headers, consul_register.cpp writes,
+    // consul_read.cpp reads.
+    void consul(const Request& r, const std::vector<std::string_view>& parts, Respond respond);
+    void consul_write(const Request& r, const std::vector<std::string_view>& parts,
+                      Respond respond);
+    void consul_register(const Request& r, Respond respond);
+    void consul_check_update(const Request& r, const std::string& check_id,
+                             std::optional<registry::Health> status, Respond respond);
+    // The key whose X-Consul-Index a read at `parts` has; nullopt when the
+    // path names no read.
+    [[nodiscard]] static std::optional<std::string>
+    consul_read_key(const std::vector<std::string_view>& parts);
+    // The read's answer (consul_read_key said it exists).
+    [[nodiscard]] Response consul_read(const Request& r,
+                                       const std::vector<std::string_view>& parts) const;
+    [[nodiscard]] Respond with_consul_headers(std::string key, Respond respond);
+    [[nodiscard]] Response consul_agent_self() const;
+    [[nodiscard]] Response consul_agent_services() const;
+    [[nodiscard]] Response consul_agent_checks() const;
+    [[nodiscard]] Response consul_catalog_services() const;
+    [[nodiscard]] Response consul_catalog_nodes() const;
+    [[nodiscard]] Response consul_service(const Request& r, const std::string& name,
+                                          bool health) const;
+    [[nodiscard]] Response consul_health_state(const std::string& state) const;
+    [[nodiscard]] Response consul_health_checks(const std::string& service) const;
+    [[nodiscard]] nlohmann::json consul_node(const std::string& name) const;
+    [[nodiscard]] bool node_alive(const std::string& name) const;
+    // Stores a registration (from either API), keeping maintenance unless
+    // `keep_maintenance` is false; `ok` makes the answer.
+    void store_registration(registry::Instance instance, bool keep_maintenance,
+                            std::function<Response(const registry::Instance&)> ok,
+                            std::function<std::string(const std::string&)> message,
+                            Respond respond);
+    // A TTL check's report (both APIs).
+    void report(const std::string& check_id, registry::Health status, std::string note,
+                Respond respond);
+
     [[nodiscard]] bool authorized(const Request& r) const;
     [[nodiscard]] Response streamed_service(const std::string& name,
                                             const std::vector<const registry::Instance*>& instances,
@@ -147,7 +199,13 @@ private:
     using StreamKeys = std::vector<std::pair<std::string, std::string>>;
     std::unordered_map<std::string, std::pair<std::uint64_t, std::weak_ptr<const StreamKeys>>>
         stream_keys_;
+    IndexBook index_book_;
+    std::unique_ptr<Watchers> watchers_;
+    std::uint64_t jitter_seed_ = 0x9E3779B97F4A7C15ULL;
 };
+
+// "/v1/services/web" -> {"v1", "services", "web"} (empty segments dropped).
+[[nodiscard]] std::vector<std::string_view> split_path(std::string_view path);
 
 // JSON text for a response body; invalid UTF-8 (check output) is replaced, not thrown.
 [[nodiscard]] std::string dump(const nlohmann::json& j);
