@@ -457,13 +457,17 @@ void Api::maintenance(const Request& r, const std::string& id, Respond respond) 
     auto enable = r.query_param("enable");
     if (!enable || (*enable != "true" && *enable != "false"))
         return respond(Response::error(400, "enable: required, true or false"));
-    std::string reason = r.query_param("reason").value_or("");
+    set_maintenance(id, *enable == "true", r.query_param("reason").value_or(""),
+                    std::move(respond));
+}
+
+void Api::set_maintenance(const std::string& id, bool on, std::string reason, Respond respond) {
     if (!registry_.find_local(id))
         return respond(Response::error(
             404, fmt::format("no instance with id {} is registered with this agent", quote(id))));
-    auto prepared = registry_.prepare_maintenance(id, *enable == "true", reason);
+    auto prepared = registry_.prepare_maintenance(id, on, reason);
     if (!prepared) return respond(Response::error(503, prepared.error()));
-    auto answer = [this, id, enable = *enable, reason] {
+    auto answer = [this, id, enable = on ? "true" : "false", reason] {
         log::info("http.maintenance", {{"id", id}, {"enable", enable}, {"reason", reason}});
         changed(id);
         const registry::Instance* now = registry_.find_local(id);
@@ -556,6 +560,8 @@ Response Api::metrics() {
     m.gauge("cairn_local_instances", "Instances registered with this agent.",
             registry_.local_instances().size());
     m.gauge("cairn_tombstones", "Deregistrations remembered.", registry_.tombstones().size());
+    m.gauge("cairn_http_blocking_queries", "Consul blocking queries waiting for a change now.",
+            parked_queries());
     std::string out = std::move(m).text();
     if (server_metrics_) out += server_metrics_();
     if (hooks_.extra_metrics) out += hooks_.extra_metrics();

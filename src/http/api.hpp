@@ -133,6 +133,7 @@ private:
     void check_report(const Request& r, const std::string& check_id, registry::Health status,
                       Respond respond);
     void maintenance(const Request& r, const std::string& id, Respond respond);
+    void set_maintenance(const std::string& id, bool on, std::string reason, Respond respond);
     Response health();
     // Stores `write`, then applies it and answers `ok()`; 503 if it fails.
     void durable(DurableWrite write, std::function<Response()> ok, Respond respond);

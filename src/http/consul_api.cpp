@@ -86,19 +86,33 @@ void Api::consul_write(const Request& r, const std::vector<std::string_view>& pa
             Response::error(404, fmt::format("no such endpoint: {}", quote(r.path, 200))));
     };
     if (parts.size() < 4 || parts[1] != "agent") return not_found();
-    if (r.method != "PUT" && r.method != "POST") return respond(method_not_allowed("PUT"));
+    std::string_view group = parts[2], op = parts[3];
+    // Consul before 1.0 took these as GET, and python3-consul 0.7 (Debian
+    // 12's) still sends them so.
+    bool get_too = (group == "service" && op == "deregister") ||
+                   (group == "check" && (op == "pass" || op == "warn" || op == "fail"));
+    if (r.method != "PUT" && r.method != "POST" && !(get_too && r.method == "GET"))
+        return respond(method_not_allowed(get_too ? "PUT, GET" : "PUT"));
     if (!authorized(r))
         return respond(Response::error(
             403, "Permission denied: a valid token is required for writes (X-Consul-Token)"));
-    std::string_view group = parts[2], op = parts[3];
     if (group == "service" && op == "register" && parts.size() == 4)
         return consul_register(r, empty_on_success(std::move(respond)));
     if (parts.size() != 5) return not_found();
     std::string id(parts[4]);
     if (group == "service" && op == "deregister")
         return deregister(id, empty_on_success(std::move(respond)));
-    if (group == "service" && op == "maintenance")
-        return maintenance(r, id, empty_on_success(std::move(respond)));
+    if (group == "service" && op == "maintenance") {
+        // Go's strconv.ParseBool, as Consul reads it (python3-consul sends "True").
+        std::string enable = r.query_param("enable").value_or("");
+        bool on = enable == "1" || enable == "t" || enable == "T" || enable == "true" ||
+                  enable == "True" || enable == "TRUE";
+        bool off = enable == "0" || enable == "f" || enable == "F" || enable == "false" ||
+                   enable == "False" || enable == "FALSE";
+        if (!on && !off) return respond(Response::error(400, "enable: required, true or false"));
+        return set_maintenance(id, on, r.query_param("reason").value_or(""),
+                               empty_on_success(std::move(respond)));
+    }
     if (group == "check") {
         std::optional<registry::Health> status;
         if (op == "pass")

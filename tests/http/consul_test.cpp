@@ -220,7 +220,12 @@ TEST_CASE("Consul registration through the API is a registry record; reads show 
     CHECK(catalog[0]["ServiceID"] == "web-1");
     CHECK(catalog[0]["ServiceName"] == "web");
 
-    CHECK(f.call("PUT", "/v1/agent/service/maintenance/web-1?enable=true&reason=r").status == 200);
+    // python3-consul 0.7 sends these as GET, and enable as "True".
+    CHECK(f.call("GET", "/v1/agent/check/fail/service:web-1").status == 200);
+    CHECK(f.reg.find_local("web-1")->health() == registry::Health::critical);
+    CHECK(f.call("GET", "/v1/agent/service/register").status == 405);
+    CHECK(f.call("PUT", "/v1/agent/service/maintenance/web-1?enable=yes").status == 400);
+    CHECK(f.call("PUT", "/v1/agent/service/maintenance/web-1?enable=True&reason=r").status == 200);
     json checks = json::parse(f.call("GET", "/v1/agent/checks").body);
     CHECK(checks["_service_maintenance:web-1"]["Status"] == "critical");
     CHECK(checks["_service_maintenance:web-1"]["Notes"] == "r");
