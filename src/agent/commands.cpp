@@ -167,11 +167,11 @@ void add_synopsis(std::string& out, std::string_view name, std::string_view syno
             std::size_t at = synopsis.rfind(" [", room);
             if (at != std::string_view::npos && at > 0) cut = at;
         }
-        out += line + " " + std::string(synopsis.substr(0, cut)) + "\n";
+        out.append(line).append(" ").append(synopsis.substr(0, cut)).append("\n");
         synopsis.remove_prefix(std::min(synopsis.size(), cut + 1));
         line = indent.substr(1);
     }
-    if (line != indent.substr(1)) out += line + "\n";
+    if (line != indent.substr(1)) out.append(line).append("\n");
 }
 
 void add_commands(std::string& out, bool client_only) {
