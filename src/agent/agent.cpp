@@ -14,6 +14,7 @@
 #include <fmt/ranges.h>
 #include <unistd.h>
 
+#include "agent/forwarding.hpp"
 #include "agent/membership.hpp"
 #include "agent/publisher.hpp"
 #include "agent/services.hpp"
@@ -23,6 +24,7 @@
 #include "core/background.hpp"
 #include "core/log.hpp"
 #include "dns/answer/catalog.hpp"
+#include "dns/forward/cache.hpp"
 #include "dns/server/metrics.hpp"
 #include "dns/server/server.hpp"
 #include "dns/zone/zone.hpp"
@@ -284,6 +286,14 @@ Result<void> Agent::start_dns() {
                                {"records", record_count(**zones)},
                                {"serials", zone_summary(**zones)}});
 
+    auto forwarding = Forwarding::make(config_, "/etc/resolv.conf");
+    if (!forwarding) return std::unexpected(forwarding.error());
+    forwarding_ = std::move(*forwarding);
+    if (forwarding_) {
+        if (auto started = forwarding_->start(); !started) return started;
+        catalog_->set_recursion(&forwarding_->recursion());
+    }
+
     dns::ServerOptions options;
     options.listen = config_.dns.listen;
     options.workers = config_.dns.workers;
@@ -347,6 +357,14 @@ Result<void> Agent::start_http() {
         return prober_->update_ttl(check_id, status, note);
     };
     hooks.now_ms = [] { return wall_clock_ms(); };
+    if (dns::forward::Cache* cache = forwarding_ ? forwarding_->cache() : nullptr)
+        hooks.flush_dns_cache =
+            [cache](std::optional<std::string_view> name) -> Result<std::size_t> {
+            if (!name) return cache->flush();
+            auto wire = dns::name_from_text(*name);
+            if (!wire) return fail("name: {}", wire.error().message);
+            return cache->flush(wire->name());
+        };
     hooks.members = [this] {
         return membership_ ? membership_->members_json() : nlohmann::json::array();
     };
@@ -371,6 +389,7 @@ Result<void> Agent::start_http() {
     // The DNS threads' counters, summed when /metrics is read.
     hooks.extra_metrics = [this] {
         std::string out = dns_server_ ? dns::format_metrics(dns_server_->stats()) : std::string();
+        if (forwarding_) out += forwarding_->metrics();
         if (membership_) out += membership_->metrics();
         if (registry_delegate_) out += registry_delegate_->metrics();
         return out + format_storage_metrics(state_store_->stats(), state_store_->faulted());
@@ -605,6 +624,7 @@ void Agent::shutdown() {
         }
     }
     if (dns_server_) dns_server_->stop();
+    if (forwarding_) forwarding_->stop();
     if (publisher_) publisher_->stop();
     prober_.reset(); // stops every check; running scripts are killed
     if (publisher_) publisher_->before_publish = nullptr;

@@ -57,6 +57,7 @@ class Server;
 
 namespace cairn::agent {
 
+class Forwarding;
 class Membership;
 class SnapshotPublisher;
 class StateStore;
@@ -123,6 +124,7 @@ private:
     std::unique_ptr<StateStore> state_store_; // API registrations in data_dir
     std::unique_ptr<http::Api> api_;
     std::unique_ptr<http::Server> http_server_;
+    std::unique_ptr<Forwarding> forwarding_; // before catalog_: outlives the DNS workers
     std::unique_ptr<dns::Catalog> catalog_;
     std::unique_ptr<dns::Server> dns_server_;     // after catalog_: its workers use the catalog
     std::vector<std::string> config_service_ids_; // registered from config, in the registry now

@@ -61,6 +61,14 @@ void read_dns(TableReader& r, DnsConfig& d) {
             return {};
         });
         fr.string_list("allow", d.forward.allow, check_cidr);
+        fr.string("policy", d.forward.policy, [](std::string_view p) -> Result<void> {
+            if (p == "sequential" || p == "random" || p == "fastest") return {};
+            return fail("must be sequential, random or fastest");
+        });
+        fr.duration("timeout", d.forward.timeout, 100ms, 60'000ms);
+        fr.duration("probe_interval", d.forward.probe_interval, 100ms, 600'000ms);
+        fr.integer("cache_size", d.forward.cache_size, 0, std::int64_t{1} << 40);
+        fr.duration("serve_stale", d.forward.serve_stale, 0ms, std::chrono::hours(24 * 7));
         fr.finish();
     }
     r.finish();

@@ -26,6 +26,11 @@ using cairn::Duration;
 struct ForwardConfig {
     std::vector<std::string> upstreams;
     std::vector<std::string> allow{"127.0.0.0/8", "::1/128"};
+    std::string policy = "sequential";              // sequential | random | fastest
+    Duration timeout{3'000};                        // per query, then SERVFAIL (or a stale answer)
+    Duration probe_interval{1'000};                 // a down upstream is probed this often
+    std::size_t cache_size = std::size_t{32} << 20; // bytes; 0 = no cache
+    Duration serve_stale{86'400'000};               // how long past expiry; 0 = never
 
     friend bool operator==(const ForwardConfig&, const ForwardConfig&) = default;
 };

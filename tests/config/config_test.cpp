@@ -94,6 +94,11 @@ tcp_idle_timeout = "3s"
 [dns.forward]
 upstreams = ["1.1.1.1", "[2606:4700::1111]:53"]
 allow     = ["10.0.0.0/8"]
+policy    = "fastest"
+timeout   = "2s"
+probe_interval = "500ms"
+cache_size = 1048576
+serve_stale = "1h"
 
 [http]
 listen = "0.0.0.0:9500"
@@ -153,6 +158,11 @@ checks = [
     CHECK(c->dns.tcp_idle_timeout == 3s);
     CHECK(c->dns.forward.upstreams.size() == 2);
     CHECK(c->dns.forward.allow == std::vector<std::string>{"10.0.0.0/8"});
+    CHECK(c->dns.forward.policy == "fastest");
+    CHECK(c->dns.forward.timeout == 2s);
+    CHECK(c->dns.forward.probe_interval == 500ms);
+    CHECK(c->dns.forward.cache_size == 1048576);
+    CHECK(c->dns.forward.serve_stale == 1h);
     CHECK(c->http.listen.to_string() == "0.0.0.0:9500");
     CHECK(c->http.token == "s3cret");
     CHECK(c->http.max_body_bytes == 4096);
@@ -257,6 +267,9 @@ TEST_CASE("bad values") {
                    "dns.serve_warning: \"sometimes\" is not a serve_warning value"));
     CHECK(
         contains(error_of("[dns.forward]\nallow = [\"10.0.0.0/40\"]\n"), "dns.forward.allow[0]:"));
+    CHECK(contains(error_of("[dns.forward]\npolicy = \"roundrobin\"\n"),
+                   "dns.forward.policy: must be sequential, random or fastest"));
+    CHECK(contains(error_of("[dns.forward]\ntimeout = \"10ms\"\n"), "dns.forward.timeout:"));
     CHECK(contains(error_of("[dns]\ntcp_idle_timeout = \"1ms\"\n"),
                    "dns.tcp_idle_timeout: \"1ms\" is out of range (100ms to 1h)"));
     CHECK(contains(error_of("[gossip]\nprofile = \"fast\"\n"),

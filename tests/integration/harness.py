@@ -115,6 +115,9 @@ class Agent:
             f.write(f'advertise_address = "{host}"\n')
             f.write(config_extra + "\n")
             f.write("[dns]\n" if "[dns]" not in config_extra else "")
+            # Never forward to the machine's resolvers from a test: only a
+            # test that names its (loopback) upstreams forwards.
+            f.write("[dns.forward]\nallow = []\n" if "[dns.forward]" not in config_extra else "")
         # [dns] keys may be given in config_extra; listen and zones_dir are ours.
         self._patch_section("dns", f'listen = ["{bracket}:{self.dns_port}"]\nzones_dir = "{self.zones_dir}"\nworkers = 1')
         self._patch_section("http", f'listen = "{bracket}:{self.http_port}"')

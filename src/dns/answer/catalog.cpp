@@ -47,6 +47,7 @@ struct Catalog::Shared {
     const registry::SnapshotSlot& snapshots;
     std::atomic<std::shared_ptr<const ZoneSet>> zones;
     std::atomic<std::shared_ptr<const CompiledSettings>> settings;
+    std::atomic<Recursion*> recursion{nullptr};
     // Raised on every set_*: workers re-read zones and settings only then.
     std::atomic<std::uint64_t> generation{1};
 };
@@ -102,7 +103,18 @@ public:
             writer.set_rcode(notimp ? rcode::notimp : rcode::refused);
             return writer.finish();
         }
-        answer(client, writer);
+        bool recursion = recursion_ != nullptr && recursion_->offers(client);
+        Route route = route_of();
+        if (route.outside) {
+            if (recursion)
+                return recursion_->resolve(query_, packet, client, out,
+                                           response_limit(query_, tcp));
+            writer.set_rcode(rcode::refused);
+            writer.set_extended_error(ede_not_authoritative);
+            return writer.finish();
+        }
+        if (recursion) writer.set_ra();
+        answer(route, client, writer);
         return writer.finish();
     }
 
@@ -112,6 +124,7 @@ private:
         if (g != generation_) {
             zones_ = shared_.zones.load();
             settings_ = shared_.settings.load();
+            recursion_ = shared_.recursion.load(std::memory_order_acquire);
             generation_ = g;
         }
         std::uint64_t s = shared_.snapshots.generation();
@@ -121,21 +134,31 @@ private:
         }
     }
 
-    void answer(const Client& client, ResponseWriter& writer) noexcept {
-        WireName qname = query_.qname.name();
+    // Who answers the query's name: a zone, the discovery domain, or
+    // nobody here (outside).
+    struct Route {
         ZoneMatch match;
-        if (zones_) match = match_zone(*zones_, qname);
+        bool zone = false;
+        bool outside = false;
+    };
+    [[nodiscard]] Route route_of() const noexcept {
+        Route r;
+        WireName qname = query_.qname.name();
+        if (zones_) r.match = match_zone(*zones_, qname);
         const CompiledSettings* s = settings_.get();
         bool in_domain = s && is_subdomain(qname, s->domain.name());
-        if (match.encloser && (!in_domain || match.apex_labels >= s->domain.labels)) {
-            answer_from_zones(*zones_, query_, match, writer);
+        r.zone = r.match.encloser && (!in_domain || r.match.apex_labels >= s->domain.labels);
+        r.outside = !r.zone && !in_domain;
+        return r;
+    }
+
+    void answer(const Route& route, const Client& client, ResponseWriter& writer) noexcept {
+        if (route.zone) {
+            answer_from_zones(*zones_, query_, route.match, writer);
             return;
         }
-        if (!in_domain) {
-            writer.set_rcode(rcode::refused);
-            writer.set_extended_error(ede_not_authoritative);
-            return;
-        }
+        WireName qname = query_.qname.name();
+        const CompiledSettings* s = settings_.get();
         // Split the name into <relative>.<apex>, the apex being the domain or
         // <dc>.<domain>.
         unsigned extra = query_.qname.labels - s->domain.labels;
@@ -165,6 +188,7 @@ private:
     std::uint64_t snapshot_generation_ = ~std::uint64_t{0};
     std::shared_ptr<const ZoneSet> zones_;
     std::shared_ptr<const CompiledSettings> settings_;
+    Recursion* recursion_ = nullptr;
     std::shared_ptr<const registry::Snapshot> snapshot_;
     Query query_;
     NameBuffer relative_;
@@ -195,6 +219,11 @@ void Catalog::set_settings(Settings settings) {
     auto compiled = compile(std::move(settings));
     if (!compiled) return;
     shared_->settings.store(std::move(*compiled));
+    shared_->generation.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void Catalog::set_recursion(Recursion* recursion) {
+    shared_->recursion.store(recursion, std::memory_order_release);
     shared_->generation.fetch_add(1, std::memory_order_acq_rel);
 }
 

@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "dns/recursion.hpp"
 #include "dns/responder.hpp"
 #include "dns/zone/zone.hpp"
 #include "registry/snapshot.hpp"
@@ -53,6 +54,10 @@ public:
     // reported by validate_settings() first, which the agent should call.
     void set_settings(Settings settings);
     [[nodiscard]] static Result<void> validate_settings(const Settings& settings);
+    // Any thread. Names outside the domain and the zones go to `recursion`
+    // for the clients it offers recursion to (null: REFUSED for everyone, the
+    // default). It must outlive every Responder, or be replaced first.
+    void set_recursion(Recursion* recursion);
 
     // The factory hands out Responders that keep a reference to this Catalog:
     // it must outlive them.

@@ -67,6 +67,9 @@ public:
     // sent when the query had EDNS. E.g. 20 "Not Authoritative" with REFUSED.
     void set_extended_error(std::uint16_t code) noexcept { ede_ = code; }
     void set_aa(bool aa) noexcept;
+    // RA: the client is offered recursion (the agent forwards for it). After
+    // start().
+    void set_ra() noexcept { echoed_flags_ |= 0x0080; }
     // Echoes the EDNS Client Subnet option (RFC 7871 §7.2.1: the query's
     // family, source prefix and address, with `scope_prefix`). Only when the
     // query had EDNS; its room is reserved at once, so call it before adding

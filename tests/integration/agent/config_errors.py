@@ -39,7 +39,13 @@ class BadConfig(unittest.TestCase):
         self.assertIn("configuration is valid", out)
 
     def test_unknown_key(self):
-        util.append(self.path, "\n[dns.forward]\nupstream = [\"1.1.1.1\"]\n")
+        # Into the harness's own [dns.forward] (a second header would be a
+        # TOML error of another kind).
+        with open(self.path) as f:
+            text = f.read()
+        self.assertIn("[dns.forward]\n", text)
+        with open(self.path, "w") as f:
+            f.write(text.replace("[dns.forward]\n", "[dns.forward]\nupstream = [\"1.1.1.1\"]\n", 1))
         self.assert_rejected("upstream =", "dns.forward.upstream: unknown key")
 
     def test_unknown_top_level_key(self):
