@@ -7,18 +7,28 @@ are compared as ratios on the same machine at the same time.
     tools/bench/gossip/bench_gossip.py --n 10 --profile local
     tools/bench/gossip/bench_gossip.py --n 10,50 --profile local,lan --memberlist PATH
 
+Agents are named node-000, node-001, ... as the harness names its nodes, so
+that names cost both the same bytes in every ping and push-pull entry.
+
 Experiments (times in ms, from the moment the action was taken until every
 agent shows the result, polled every --poll-ms):
-  join       agents 2..N started at once with --join agent 1: all see N alive
-             (from the first start, and from the last one)
+  join       agents 2..N started one after the other with --join agent 1: all
+             see N alive, counted from the first start, from the last start,
+             and from the moment the last agent was ready (answered HTTP: its
+             join was sent by then); each agent's start-up (process start to
+             ready) beside it
   register   PUT /v1/services on a random agent: every agent answers it in DNS
   idle       gossip bytes sent per agent per second (from /metrics) over whole
              push-pull rounds, at least --idle-s,
              UDP and TCP payload as memberlist's harness counts them, from the
              same point: once every agent's first push-pull round is over
              (push-pull interval + its scaled interval + 1 s after the start)
-  failure    kill -9 of a random agent: every other agent lists it dead
-  leave      SIGTERM of a random agent: every other agent lists it left
+  failure    kill -9 of a random agent (not the seed): every other agent lists
+             it dead; --failures times, each victim replaced by a new agent
+             (joined, all see all, then 2 s) so that N stays, as the harness
+             does; median and max
+  leave      the same with SIGTERM (a graceful leave): every other agent lists
+             it left; --leaves times
   false_dead members ever listed dead that were never killed
 """
 
@@ -48,7 +58,7 @@ DNS_PORT, HTTP_PORT, GOSSIP_PORT = 18600, 18500, 18301
 
 class Agent:
     def __init__(self, i, profile, base):
-        self.name = f"b{i}"
+        self.name = f"node-{i - 1:03d}"
         self.host = f"127.0.0.{i + 1}"
         self.dir = os.path.join(base, self.name)
         os.makedirs(self.dir)
@@ -65,7 +75,17 @@ class Agent:
     def start(self, join=None):
         args = [CAIRN, "agent", "--config", self.config] + (["--join", join] if join else [])
         self.log = open(os.path.join(self.dir, "log"), "ab")
+        self.started = time.monotonic()
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def ready(self):
+        """True once the agent answers HTTP: its start is over (config, state
+        database, sockets, the first join sent), the loop is running."""
+        try:
+            self.get("/v1/members", timeout=0.2)
+            return True
+        except Exception:
+            return False
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -140,6 +160,7 @@ def run(n, profile, args):
     poll = args.poll_ms / 1000
     out = {"impl": "cairn", "profile": profile, "n": n}
     dead_seen = set()
+    added = []  # the victims' replacements
 
     # Every agent is asked at once, so that one poll takes one request's time
     # at N = 50 too (memberlist's harness reads its nodes directly).
@@ -160,14 +181,33 @@ def run(n, profile, args):
         for a in agents[1:]:
             a.start(join=f"{seed.host}:{GOSSIP_PORT}")
         spawned = time.monotonic()
+        # When each agent is first ready (every one not ready yet is asked
+        # every 10 ms): memberlist's harness creates all its nodes before it
+        # times the joins, so the fair start is the last agent's readiness.
+        ready_at = {}
+        deadline = time.monotonic() + args.timeout_s
+        while len(ready_at) < n - 1 and time.monotonic() < deadline:
+            waiting = [a for a in agents[1:] if a.name not in ready_at]
+            for a, ok in zip(waiting, pool.map(lambda a: a.ready(), waiting)):
+                if ok:
+                    ready_at[a.name] = time.monotonic()
+            time.sleep(0.01)
+        last_ready = max(ready_at.values()) if ready_at else spawned
         want = {a.name: "alive" for a in agents}
         joined = until(lambda: all_see(want, agents), args.timeout_s, poll)
-        out["join_all_ms"] = None if joined is None else round((time.monotonic() - t0) * 1000, 1)
-        # Starting N-1 processes takes a while on a busy machine (memberlist's
-        # harness creates its nodes before it times the joins): the same
-        # convergence from the moment the last agent was started.
-        out["join_after_last_start_ms"] = (None if joined is None else
-                                           round((time.monotonic() - spawned) * 1000, 1))
+        done = time.monotonic()
+        ms_from = lambda t: None if joined is None else round((done - t) * 1000, 1)
+        out["join_all_ms"] = ms_from(t0)
+        # Starting N-1 processes takes a while on a busy machine: the same
+        # convergence from the moment the last agent was started, and from
+        # the moment the last one was ready (its join sent).
+        out["join_after_last_start_ms"] = ms_from(spawned)
+        out["join_after_last_ready_ms"] = ms_from(last_ready)
+        startup = [ready_at[a.name] - a.started for a in agents[1:] if a.name in ready_at]
+        out["startup_ms"] = {"median": round(statistics.median(startup) * 1000, 1) if startup else None,
+                             "max": round(max(startup) * 1000, 1) if startup else None,
+                             "ready_spread": round((last_ready - min(ready_at.values())) * 1000, 1)
+                             if ready_at else None}
 
         times = []
         for k in range(args.registrations):
@@ -198,44 +238,57 @@ def run(n, profile, args):
         after = [a.sent_bytes() for a in agents]
         per = [(b - a) / window for a, b in zip(before, after)]
         out["idle_window_s"] = window
-        out["idle_bytes_per_agent_s"] = {"median": round(statistics.median(per)), "max": round(max(per))}
+        # The mean is what the harness reports (all nodes' bytes / N / s).
+        out["idle_bytes_per_agent_s"] = {"mean": round(statistics.mean(per), 1),
+                                         "median": round(statistics.median(per)), "max": round(max(per))}
 
         live = list(agents)
         killed = set()
-        fails = []
-        for _ in range(args.failures):
-            victim = random.choice(live[1:])
-            live.remove(victim)
-            killed.add(victim.name)
-            t = time.monotonic()
-            victim.stop(signal.SIGKILL)
-            done = until(lambda: all_see({victim.name: "dead"}, live), args.timeout_s, poll)
-            fails.append(None if done is None else (time.monotonic() - t) * 1000)
-        out["failure"] = summary(fails)
 
-        victim = random.choice(live[1:])
-        live.remove(victim)
-        t = time.monotonic()
-        # Signalled, not waited for: the agent exits once its leave went out
-        # and its state is flushed, which the others need not wait for (the
-        # harness too times NotifyLeave at the others, not Leave()).
-        victim.proc.send_signal(signal.SIGTERM)
-        done = until(lambda: all_see({victim.name: "left"}, live), args.timeout_s, poll)
-        out["leave_ms"] = None if done is None else round((time.monotonic() - t) * 1000, 1)
-        victim.stop()
+        def replace():
+            """A new agent in the victim's place, as the harness replaces its
+            victims (so every removal is from N agents): joined, seen by
+            all, then 2 s to settle."""
+            a = Agent(n + 1 + len(added), profile, base)
+            added.append(a)
+            a.start(join=f"{seed.host}:{GOSSIP_PORT}")
+            live.append(a)
+            until(lambda: all_see({x.name: "alive" for x in live}, live), args.timeout_s, poll)
+            time.sleep(2)
+
+        def remove(sig, state, reps):
+            times = []
+            for _ in range(reps):
+                victim = random.choice(live[1:])
+                live.remove(victim)
+                killed.add(victim.name)
+                t = time.monotonic()
+                # SIGTERM is signalled, not waited for: the agent exits once
+                # its leave went out and its state is flushed, which the
+                # others need not wait for (the harness too times NotifyLeave
+                # at the others, not Leave()).
+                victim.proc.send_signal(sig)
+                done = until(lambda: all_see({victim.name: state}, live), args.timeout_s, poll)
+                times.append(None if done is None else (time.monotonic() - t) * 1000)
+                victim.stop(signal.SIGKILL)
+                replace()
+            return summary(times)
+
+        out["failure"] = remove(signal.SIGKILL, "dead", args.failures)
+        out["leave"] = remove(signal.SIGTERM, "left", args.leaves)
         out["false_dead"] = sorted(dead_seen - killed)
     finally:
         pool.shutdown(wait=False)
-        for a in agents:
+        for a in agents + added:
             a.stop(signal.SIGKILL)
         shutil.rmtree(base, ignore_errors=True)
     return out
 
 
-def memberlist(n, profile, harness,
-               extra="-join-trials 1 -bcast-reps 20 -leave-reps 1 -fail-reps 2 -traffic-secs 20"):
-    """The memberlist harness for the same profile and N, with the harness
-    arguments extra; its JSON lines by experiment."""
+def memberlist(n, profile, harness, failures, leaves):
+    """The memberlist harness for the same profile and N, with as many
+    failures and leaves as cairn's; its JSON lines by experiment."""
+    extra = f"-join-trials 1 -bcast-reps 20 -leave-reps {leaves} -fail-reps {failures} -traffic-secs 20"
     out = tempfile.mktemp(suffix=".jsonl")
     env = dict(os.environ, CONFIGS=profile, NS=str(n), OUT=out, LOG=out + ".log", EXTRA_ARGS=extra)
     subprocess.run(["sh", os.path.join(harness, "run.sh")], env=env, check=False,
@@ -253,33 +306,41 @@ def main():
     p.add_argument("--n", default="10")
     p.add_argument("--profile", default="local")
     p.add_argument("--registrations", type=int, default=20)
-    p.add_argument("--failures", type=int, default=2)
+    p.add_argument("--failures", type=int, default=5)
+    p.add_argument("--leaves", type=int, default=5)
     p.add_argument("--idle-s", type=float, default=20)
     p.add_argument("--poll-ms", type=float, default=100)
     p.add_argument("--timeout-s", type=float, default=60)
     p.add_argument("--memberlist", help="the memberlist harness directory (its run.sh) to run beside: a path outside this "
                    "repository, given here on the command line")
     args = p.parse_args()
+    ratio = lambda a, b: None if not a or not b else round(a / b, 2)
     for profile in args.profile.split(","):
         for n in map(int, args.n.split(",")):
             c = run(n, profile, args)
             print(json.dumps(c), flush=True)
             if args.memberlist:
-                m = memberlist(n, profile, args.memberlist)
+                m = memberlist(n, profile, args.memberlist, args.failures, args.leaves)
+                fd, gl = m.get("failure_detection", {}), m.get("graceful_leave", {})
                 ml = {"impl": "memberlist", "profile": profile, "n": n,
                       "join_all_ms": m.get("join", {}).get("all_nodes_median_ms"),
-                      "failure_median_ms": m.get("failure_detection", {}).get("all_nodes_median_ms"),
-                      "leave_ms": m.get("graceful_leave", {}).get("all_nodes_median_ms"),
+                      "failure": {"median_ms": fd.get("all_nodes_median_ms"), "max_ms": fd.get("all_nodes_max_ms"),
+                                  "reps": fd.get("reps"), "timeouts": fd.get("timeouts")},
+                      "leave": {"median_ms": gl.get("all_nodes_median_ms"), "max_ms": gl.get("all_nodes_max_ms"),
+                                "reps": gl.get("reps"), "timeouts": gl.get("timeouts")},
                       "broadcast_median_ms": m.get("broadcast", {}).get("all_nodes_median_ms"),
                       "idle_bytes_per_agent_s": m.get("traffic_idle_full_pushpull", {}).get(
-                          "total_payload_bytes_per_node_s")}
+                          "total_payload_bytes_per_node_s"),
+                      "false_dead": fd.get("false_dead_events", 0) + gl.get("false_dead_events", 0)}
                 print(json.dumps(ml), flush=True)
-                ratio = lambda a, b: None if not a or not b else round(a / b, 2)
                 print(json.dumps({"ratio": "cairn/memberlist", "profile": profile, "n": n,
-                                  "join": ratio(c["join_all_ms"], ml["join_all_ms"]),
-                                  "failure": ratio(c["failure"]["median_ms"], ml["failure_median_ms"]),
-                                  "leave": ratio(c["leave_ms"], ml["leave_ms"]),
-                                  "idle_bytes": ratio(c["idle_bytes_per_agent_s"]["median"],
+                                  "join_from_first_start": ratio(c["join_all_ms"], ml["join_all_ms"]),
+                                  "join_from_last_ready": ratio(c["join_after_last_ready_ms"], ml["join_all_ms"]),
+                                  "failure_median": ratio(c["failure"]["median_ms"], ml["failure"]["median_ms"]),
+                                  "failure_max": ratio(c["failure"]["max_ms"], ml["failure"]["max_ms"]),
+                                  "leave_median": ratio(c["leave"]["median_ms"], ml["leave"]["median_ms"]),
+                                  "leave_max": ratio(c["leave"]["max_ms"], ml["leave"]["max_ms"]),
+                                  "idle_bytes": ratio(c["idle_bytes_per_agent_s"]["mean"],
                                                       ml["idle_bytes_per_agent_s"]),
                                   "register_vs_broadcast": ratio(c["register"]["median_ms"],
                                                                  ml["broadcast_median_ms"])}), flush=True)
