@@ -10,6 +10,7 @@
 #include "../registry/test_util.hpp"
 #include "cluster/registry_delegate.hpp"
 #include "core/log.hpp"
+#include "gossip/packet.hpp"
 #include "registry/registry.hpp"
 
 using namespace cairn;
@@ -234,4 +235,40 @@ TEST_CASE("100 registrations, local profile, 50 agents, 20% loss: time to every 
     MESSAGE("registration to all 50 snapshots (ms): median ", ms[49], ", p99 ", ms[98], ", max ",
             ms[99]);
     CHECK(ms[98] < 500);
+}
+
+// Once every agent holds every record, a push-pull's user state is a summary
+// whose fingerprint matches: no digest, no request goes over a stream.
+TEST_CASE("an idle cluster with registrations sends no digests, only summaries") {
+    constexpr std::size_t n = 10;
+    World w(n, 0.0, 14, local_config());
+    auto& c = w.sim();
+    std::vector<std::size_t> all(n);
+    for (std::size_t i = 0; i < n; ++i) all[i] = i;
+    REQUIRE(c.run_until([&] { return c.all_see(all, all, NodeState::alive); }, seconds(60)));
+    for (std::size_t k = 0; k < 20; ++k) w.register_on(k * 7 % n, "svc-" + std::to_string(k));
+    // Each agent asks each peer once, at their first push-pull after its
+    // own writes, for the copies it holds of its records from after its
+    // start (docs/replication.md, restarts): with two push-pulls each per
+    // 15 s, every pair has met after a few minutes.
+    auto count = [&](Duration window) {
+        std::pair<std::size_t, std::size_t> out{0, 0}; // push-pulls, user message streams
+        c.sent = [&](std::size_t, const Bytes& b, bool stream) {
+            if (!stream || b.empty()) return;
+            Bytes plain = b;
+            if (b[0] == 9) plain = decompress_payload(std::span(b).subspan(1), 1 << 20).value();
+            if (!plain.empty() && plain[0] == 6) ++out.first;
+            if (!plain.empty() && plain[0] == 8) ++out.second;
+        };
+        c.run_for(window);
+        c.sent = nullptr;
+        return out;
+    };
+    const auto first = count(seconds(60));
+    c.run_for(seconds(300));
+    const auto [push_pulls, user_streams] = count(seconds(60));
+    MESSAGE("user message streams in the first minute after the registrations: ", first.second,
+            "; in a minute five minutes later: ", user_streams, " (", push_pulls, " push-pulls)");
+    CHECK(push_pulls >= n * 2);
+    CHECK(user_streams == 0);
 }
