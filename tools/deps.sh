@@ -7,7 +7,7 @@ CAIRN_PACKAGES="meson ninja-build g++ pkg-config cmake clang-14 libclang-rt-14-d
   nlohmann-json3-dev libhttp-parser-dev libjemalloc-dev libsqlite3-dev zlib1g-dev libssl-dev
   libsystemd-dev systemd groff-base man-db mandoc
   golang-go golang-github-hashicorp-memberlist-dev
-  python3 python3-dnspython bind9-dnsutils knot-dnsutils ldnsutils curl nsd knot dnsperf
+  python3 python3-dnspython bind9-dnsutils knot-dnsutils ldnsutils curl nsd knot unbound dnsperf
   iproute2 procps nftables"
 missing=""
 for p in $CAIRN_PACKAGES; do
