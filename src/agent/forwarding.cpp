@@ -6,6 +6,7 @@
 #include "core/log.hpp"
 #include "dns/forward/access.hpp"
 #include "dns/forward/cache.hpp"
+#include "dns/forward/cache_metrics.hpp"
 #include "dns/forward/forwarder.hpp"
 #include "dns/forward/gateway.hpp"
 #include "dns/forward/metrics.hpp"
@@ -101,7 +102,9 @@ dns::Recursion& Forwarding::recursion() {
 }
 
 std::string Forwarding::metrics() const {
-    return fwd::format_metrics(forwarder_->stats());
+    std::string text = fwd::format_metrics(forwarder_->stats());
+    if (cache_) text += fwd::format_cache_metrics(cache_->stats());
+    return text;
 }
 
 } // namespace cairn::agent

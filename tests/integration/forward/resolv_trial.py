@@ -367,6 +367,16 @@ class ResolvTrial(unittest.TestCase):
              interval=0.1)
         print(f"new names resolve {time.monotonic() - back:.2f} s after the upstream serves again")
         self.assertEqual(getent(ns, "hosts", "n4.new.example.test")[:2], (0, {"192.0.2.99"}))
+        # What the cache did, in GET /metrics.
+        metrics = ns.exec("curl", "-s", "-m", "5", "http://127.0.0.1:8500/metrics").stdout
+        figures = {}
+        for line in metrics.splitlines():
+            if line.startswith("cairn_dns_cache_"):
+                name, _, value = line.rpartition(" ")
+                figures[name] = int(value)
+        self.assertGreater(figures.get('cairn_dns_cache_lookups_total{result="hit"}', 0), 0, metrics)
+        self.assertGreater(figures.get("cairn_dns_cache_stale_served_total", 0), 0, metrics)
+        self.assertGreater(figures.get("cairn_dns_cache_stored_total", 0), 0, metrics)
         self.cairn.alive()
 
 
