@@ -37,17 +37,19 @@ void build_alias(EndpointPool& pool) {
     std::uint64_t total = pool.total_weight();
     std::vector<std::uint64_t> scaled(n);
     std::vector<std::uint32_t> small, large;
+    pool.alias.resize(n);
     for (std::uint32_t i = 0; i < n; ++i) {
         std::uint64_t w = pool.cumulative[i] - (i == 0 ? 0 : pool.cumulative[i - 1]);
+        pool.alias[i].weight = static_cast<std::uint32_t>(w); // one weight: 32 bits
         scaled[i] = w * n; // weights are 32-bit and n far below 2^32: no overflow
         (scaled[i] < total ? small : large).push_back(i);
     }
-    pool.alias.resize(n);
     while (!small.empty() && !large.empty()) {
         std::uint32_t s = small.back(), l = large.back();
         small.pop_back();
         double keep = static_cast<double>(scaled[s]) / static_cast<double>(total) * 0x1p32;
-        pool.alias[s] = {static_cast<std::uint32_t>(std::min(keep, 4294967295.0)), l};
+        pool.alias[s].keep = static_cast<std::uint32_t>(std::min(keep, 4294967295.0));
+        pool.alias[s].alias = l;
         scaled[l] -= total - scaled[s];
         if (scaled[l] < total) {
             large.pop_back();
@@ -55,8 +57,12 @@ void build_alias(EndpointPool& pool) {
         }
     }
     // What is left holds a full column (up to rounding): always kept.
-    for (std::uint32_t i : small) pool.alias[i] = {UINT32_MAX, i};
-    for (std::uint32_t i : large) pool.alias[i] = {UINT32_MAX, i};
+    for (const auto* rest : {&small, &large})
+        for (std::uint32_t i : *rest) {
+            pool.alias[i].keep = UINT32_MAX;
+            pool.alias[i].alias = i;
+        }
+    for (AliasColumn& c : pool.alias) c.alias_weight = pool.alias[c.alias].weight;
 }
 
 // Whether any two endpoints of the pool share an address (with

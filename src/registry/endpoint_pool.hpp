@@ -34,10 +34,14 @@ struct RingPoint {
 
 // One column of a weighted pool's alias table (Walker; Vose's build): a
 // draw picks a column uniformly, then keeps it with probability
-// keep / 2^32, else takes `alias`. O(1) per weighted pick.
+// keep / 2^32, else takes `alias`. O(1) per weighted pick. The two
+// endpoints' weights are stored beside them, so that a pick, which needs its
+// weight, reads one column and nothing else of a large pool.
 struct AliasColumn {
     std::uint32_t keep = 0;
-    std::uint32_t alias = 0; // into the pool
+    std::uint32_t alias = 0;        // into the pool
+    std::uint32_t weight = 0;       // of this column's endpoint
+    std::uint32_t alias_weight = 0; // of `alias`
 };
 
 // Where an endpoint's k-th ring point lies; the same in every process.
@@ -54,8 +58,8 @@ struct EndpointPool {
     // cumulative[i]: weights of the first i + 1 endpoints (each at least 1);
     // empty when all weights are equal (weighted is then uniform).
     std::vector<std::uint64_t> cumulative;
-    // The same weights as an alias table, one column per endpoint; empty
-    // with cumulative.
+    // The same weights as an alias table, one column (16 bytes) per
+    // endpoint; empty with cumulative.
     std::vector<AliasColumn> alias;
     // Indexes into the pool: the measured endpoints by ascending latency
     // (ties by position), then the unmeasured ones; empty when none is

@@ -10,8 +10,13 @@
 // asking when the message is full: so a query costs what its answer holds,
 // about k for k records out of n instances (affinity: k + log n), not n.
 //
-//   random       a partial Fisher-Yates shuffle over the pool's indexes, the
-//                swaps kept in a small table instead of an index array
+//   random       a uniformly random ordered sample without replacement: on
+//                a pool of at least four times the answer, uniform draws
+//                with a repeat drawn again (one table probe per pick); on
+//                a smaller one, a partial Fisher-Yates shuffle over the
+//                pool's indexes, the swaps kept in a small table instead of
+//                an index array. Both give every order of every k-subset
+//                the same probability
 //   round_robin  rotate by the service's shared counter (one relaxed atomic
 //                increment per query in ServiceEntry::rotation, shared by all
 //                workers, so the rotation is even across workers too): take
@@ -19,8 +24,10 @@
 //   weighted     weighted random sampling without replacement: each pick is
 //                one draw from the pool's alias table, a repeat is drawn
 //                again; P(first = i) = w_i / sum(w), so 90/10 holds
-//                in A answers. Small pools (and the rare pool whose chosen
-//                weight passes half) use Efraimidis-Spirakis keys
+//                in A answers. The draws are made a few picks ahead of
+//                their use and their columns prefetched, so that the cache
+//                misses of a large table overlap instead of queueing. Small pools (and the rare
+//                pool whose chosen weight passes half) use Efraimidis-Spirakis keys
 //                (-ln(u)/w, smallest first) over what is left: the same
 //                distribution
 //   affinity     weighted rendezvous hashing on the client key (address or
@@ -112,6 +119,9 @@ private:
         std::uint32_t get(std::uint32_t key) const noexcept;
         bool contains(std::uint32_t key) const noexcept;
         void set(std::uint32_t key, std::uint32_t value) noexcept;
+        // Marks `key` (as mapping to itself); false if it was there already.
+        // One probe, where contains() and set() take two.
+        bool insert(std::uint32_t key) noexcept;
 
     private:
         struct Slot {
@@ -122,10 +132,18 @@ private:
         std::size_t find(std::uint32_t key) const noexcept;
         std::vector<Slot> slots_;
         std::size_t mask_ = 0;
+        int shift_ = 64; // 64 - log2(slots in use)
         std::uint32_t stamp_ = 0;
     };
 
+    // How many alias draws are made ahead of their use (see draw_ahead()).
+    static constexpr std::size_t lookahead = 8;
+
     std::uint32_t shuffled(std::uint32_t end) noexcept;
+    std::uint32_t sampled(std::uint32_t end) noexcept;
+    std::uint32_t column_of(std::uint64_t r) const noexcept;
+    std::uint64_t prefetched(std::uint64_t r) const noexcept;
+    std::uint64_t draw_ahead() noexcept;
     std::uint32_t next_weighted() noexcept;
     bool order_by_key(std::uint32_t count, bool affinity) noexcept;
     bool next_window() noexcept;
@@ -143,10 +161,13 @@ private:
     std::size_t ring_at_ = 0;    // the next ring point to look at
     std::size_t ring_steps_ = 0; // ring points looked at so far
     std::uint64_t chosen_weight_ = 0;
-    bool keyed_mode_ = false; // next() reads keyed_[taken_ - keyed_base_]
+    bool sampled_mode_ = false; // random by draws, not by the shuffle
+    bool keyed_mode_ = false;   // next() reads keyed_[taken_ - keyed_base_]
     std::size_t keyed_base_ = 0;
     IndexMap map_;
     std::vector<std::pair<double, std::uint32_t>> keyed_; // scratch, reused
+    std::array<std::uint64_t, lookahead> ahead_{};        // weighted's next draws
+    std::size_t ahead_at_ = 0;                            // the oldest of them
 };
 
 // The affinity hash of an endpoint for a client (exposed for tests).

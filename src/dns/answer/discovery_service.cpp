@@ -127,6 +127,16 @@ bool distinct_keys(std::uint16_t qtype, const registry::EndpointPool& pool) {
     return qtype != rrtype::txt && pool.distinct_addresses;
 }
 
+// Starts loading an endpoint that the answer will read. The endpoints of a
+// large service are mostly out of cache and scattered (an answer's are
+// random ones among thousands); loading them all at once, while the rest are
+// chosen, overlaps their misses. The fields every answer reads: the address
+// and the TTL (SRV's port and weight lie between them).
+void prefetch(const Endpoint& e) noexcept {
+    __builtin_prefetch(&e.address);
+    __builtin_prefetch(&e.ttl_ms);
+}
+
 // Chooses, in answer order, up to `want` endpoints of one pool that the
 // answer does not hold yet (and, for TXT, that have metadata). The balancer
 // is asked for a few more than `want` to cover repeats; only if that is not
@@ -150,6 +160,7 @@ void choose_from(const DiscoveryQuery& q, std::span<const Endpoint> group,
                 continue; // no metadata, no TXT record
             if (check_repeats && scratch.seen.contains_or_insert(*e)) continue;
             chosen.push_back(e); // reserved by choose(): does not allocate
+            prefetch(*e);
         }
         if (ask >= pool.size()) return;
     }

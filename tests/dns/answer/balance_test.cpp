@@ -328,6 +328,40 @@ TEST_CASE("20,000 instances: random covers every instance, evenly, k distinct pe
     CHECK(*high < 120);
 }
 
+TEST_CASE("random by draws (a pool of 4k or more): every ordered pair and every place even") {
+    // 40 instances, answers of 10: drawn, a repeat drawn again. A uniform
+    // ordered sample makes each (first, second) pair 1/1560 likely and each
+    // instance 1/40 likely in every place, as the shuffle does.
+    std::vector<Endpoint> group = many(40);
+    registry::GroupPools pools = registry::build_group_pools(group, nullptr);
+    Balancer b(4040);
+    constexpr int queries = 156'000;
+    constexpr std::size_t k = 10;
+    std::vector<int> pairs(40 * 40), last(40);
+    for (int q = 0; q < queries; ++q) {
+        REQUIRE(b.start(Policy::random, group, pools.any, k, 0, ClientKey{}));
+        std::vector<std::size_t> answer;
+        while (const Endpoint* e = b.next())
+            answer.push_back(static_cast<std::size_t>(e - group.data()));
+        REQUIRE(answer.size() == k);
+        ++pairs[answer[0] * 40 + answer[1]];
+        ++last[answer[k - 1]];
+        std::sort(answer.begin(), answer.end());
+        CHECK(std::unique(answer.begin(), answer.end()) == answer.end());
+    }
+    // 100 per pair on average (Poisson: 1,560 of them stay within 55..150),
+    // 3,900 per instance in the last place (within 5 %).
+    for (std::size_t i = 0; i < 40; ++i) {
+        CHECK(pairs[i * 40 + i] == 0);
+        for (std::size_t j = 0; j < 40; ++j)
+            if (i != j) {
+                int n = pairs[i * 40 + j];
+                CHECK_MESSAGE((n > 55 && n < 150), i, ",", j, " ", n);
+            }
+        CHECK_MESSAGE(std::abs(last[i] - 3900) < 195, i, " ", last[i]);
+    }
+}
+
 TEST_CASE("20,000 instances: weighted keeps a 90/10 split in the first record") {
     // 90/10 by weight: 10,000 stable of weight 9, 10,000 canaries of weight 1.
     std::vector<Endpoint> group = many(20'000, [](std::size_t i) { return i % 2 ? 9u : 1u; });

@@ -89,10 +89,14 @@ TEST_CASE("alias table: each endpoint's probability is its share of the weight")
     REQUIRE(pool.alias.size() == group.size());
     // P(i) = (keep_i + the rest of every column whose alias is i) / (n 2^32).
     std::vector<double> p(group.size());
+    auto weight = [&](std::size_t i) { return std::max<std::uint32_t>(group[i].weight, 1); };
     for (std::size_t c = 0; c < pool.alias.size(); ++c) {
         double keep = pool.alias[c].keep / 0x1p32;
         p[c] += keep;
         p[pool.alias[c].alias] += 1 - keep;
+        // A pick reads its weight from the column alone.
+        CHECK(pool.alias[c].weight == weight(c));
+        CHECK(pool.alias[c].alias_weight == weight(pool.alias[c].alias));
     }
     double total = static_cast<double>(pool.total_weight());
     for (std::size_t i = 0; i < group.size(); ++i)
