@@ -48,6 +48,28 @@ http::RegistrationDefaults defaults() {
     return http::RegistrationDefaults{*parse_ip_address("10.0.0.1")};
 }
 
+// The store of `dir`, opened and loaded as the agent starts with it.
+struct Started {
+    std::unique_ptr<StateStore> store;
+    StateStore::Loaded loaded;
+};
+
+Started start_store(Loop& loop, const fs::path& dir, SyncMode mode = SyncMode::fsync) {
+    auto store = StateStore::open(loop, dir.string(), mode);
+    REQUIRE(store);
+    auto loaded = (*store)->load(defaults());
+    REQUIRE(loaded);
+    return {std::move(*store), std::move(*loaded)};
+}
+
+// One start and clean stop of an agent on `dir`: what it loaded.
+StateStore::Loaded restart(const fs::path& dir, SyncMode mode = SyncMode::fsync) {
+    Loop loop;
+    Started started = start_store(loop, dir, mode);
+    REQUIRE(started.store->close());
+    return std::move(started.loaded);
+}
+
 registry::Instance instance(std::string_view body, std::uint64_t version = 1) {
     auto i = http::decode_registration(body, defaults());
     REQUIRE(i);
@@ -206,44 +228,37 @@ TEST_CASE(
     StateDir dir;
     {
         Loop loop;
-        auto store = StateStore::open(loop, dir.path.string(), SyncMode::fsync);
-        REQUIRE(store);
-        auto loaded = (*store)->load(defaults());
-        REQUIRE(loaded);
-        CHECK(loaded->instances.empty());
+        auto [store, loaded] = start_store(loop, dir.path);
+        CHECK(loaded.instances.empty());
         int answered = 0, failed = 0;
         for (int i = 1; i <= 100; ++i)
-            (*store)->write({numbered(i, static_cast<std::uint64_t>(i)), std::nullopt},
-                            [&](Result<void> ok) {
-                                ++answered;
-                                failed += ok ? 0 : 1;
-                            });
-        (*store)->start();
+            store->write({numbered(i, static_cast<std::uint64_t>(i)), std::nullopt},
+                         [&](Result<void> ok) {
+                             ++answered;
+                             failed += ok ? 0 : 1;
+                         });
+        store->start();
         run_until(loop, [&] { return answered == 100; });
         CHECK(failed == 0);
-        CHECK((*store)->stats().commits == 1);
-        CHECK((*store)->stats().changes == 100);
-        CHECK_FALSE((*store)->faulted());
-        CHECK(format_storage_metrics((*store)->stats(), false).find("cairn_storage_fault 0\n") !=
+        CHECK(store->stats().commits == 1);
+        CHECK(store->stats().changes == 100);
+        CHECK_FALSE(store->faulted());
+        CHECK(format_storage_metrics(store->stats(), false).find("cairn_storage_fault 0\n") !=
               std::string::npos);
 
         // A deregistration, answered after its own commit.
         bool gone = false;
-        (*store)->write({std::nullopt, registry::Tombstone{"web-7", "", 101, 5}},
-                        [&](Result<void> ok) { gone = bool(ok); });
+        store->write({std::nullopt, registry::Tombstone{"web-7", "", 101, 5}},
+                     [&](Result<void> ok) { gone = bool(ok); });
         run_until(loop, [&] { return gone; });
-        REQUIRE((*store)->close());
+        REQUIRE(store->close());
     }
-    Loop loop;
-    auto store = StateStore::open(loop, dir.path.string(), SyncMode::fsync);
-    REQUIRE(store);
-    auto loaded = (*store)->load(defaults());
-    REQUIRE(loaded);
-    CHECK(loaded->instances.size() == 99);
-    REQUIRE(loaded->tombstones.size() == 1);
-    CHECK(loaded->tombstones[0].id == "web-7");
-    CHECK(loaded->counter == 101);
-    CHECK(std::ranges::none_of(loaded->instances, [](const auto& i) { return i.id == "web-7"; }));
+    StateStore::Loaded loaded = restart(dir.path);
+    CHECK(loaded.instances.size() == 99);
+    REQUIRE(loaded.tombstones.size() == 1);
+    CHECK(loaded.tombstones[0].id == "web-7");
+    CHECK(loaded.counter == 101);
+    CHECK(std::ranges::none_of(loaded.instances, [](const auto& i) { return i.id == "web-7"; }));
 }
 
 TEST_CASE(
@@ -254,15 +269,10 @@ TEST_CASE(
         R"({"format": 1, "instances": [{"name": "a", "port": 1, "version": 4}, {"name": "b", "port": 2, "version": 9},
               {"name": "bad", "port": 0}]})");
     for (int start = 0; start < 2; ++start) {
-        Loop loop;
-        auto store = StateStore::open(loop, dir.path.string(), SyncMode::fsync);
-        REQUIRE(store);
-        auto loaded = (*store)->load(defaults());
-        REQUIRE(loaded);
-        CHECK(loaded->migrated == (start == 0 ? 2u : 0u));
-        REQUIRE(loaded->instances.size() == 2);
-        CHECK(loaded->counter == 9);
-        REQUIRE((*store)->close());
+        StateStore::Loaded loaded = restart(dir.path);
+        CHECK(loaded.migrated == (start == 0 ? 2u : 0u));
+        REQUIRE(loaded.instances.size() == 2);
+        CHECK(loaded.counter == 9);
     }
     CHECK_FALSE(fs::exists(dir.path / "services.json"));
     CHECK(fs::exists(dir.path / "services.json.migrated"));
@@ -276,12 +286,7 @@ TEST_CASE(
 TEST_CASE("a services.json that is not a state file is moved aside; the agent starts without it") {
     StateDir dir;
     write(dir.path / "services.json", "{ this is not json");
-    Loop loop;
-    auto store = StateStore::open(loop, dir.path.string(), SyncMode::fsync);
-    REQUIRE(store);
-    auto loaded = (*store)->load(defaults());
-    REQUIRE(loaded);
-    CHECK(loaded->instances.empty());
+    CHECK(restart(dir.path).instances.empty());
     CHECK_FALSE(dir.named("services.json.corrupt-").empty());
     CHECK_FALSE(fs::exists(dir.path / "services.json"));
 }
@@ -297,14 +302,9 @@ TEST_CASE("rows that cannot be read back are copied to rejected-*.json before th
         REQUIRE((*db)->commit(rows));
     }
     for (int start = 0; start < 2; ++start) {
-        Loop loop;
-        auto store = StateStore::open(loop, dir.path.string(), SyncMode::fsync);
-        REQUIRE(store);
-        auto loaded = (*store)->load(defaults());
-        REQUIRE(loaded);
-        CHECK(loaded->instances.size() == 1);
-        CHECK(loaded->rejected == (start == 0 ? 1u : 0u));
-        REQUIRE((*store)->close());
+        StateStore::Loaded loaded = restart(dir.path);
+        CHECK(loaded.instances.size() == 1);
+        CHECK(loaded.rejected == (start == 0 ? 1u : 0u));
     }
     std::string rejected = dir.named("rejected-");
     REQUIRE_FALSE(rejected.empty());
@@ -317,12 +317,7 @@ TEST_CASE("rows that cannot be read back are copied to rejected-*.json before th
 TEST_CASE("a state.db that is not a database is moved aside") {
     StateDir dir;
     write(dir.path / "state.db", "this is not a database, not even close to one");
-    Loop loop;
-    auto store = StateStore::open(loop, dir.path.string(), SyncMode::normal);
-    REQUIRE(store);
-    auto loaded = (*store)->load(defaults());
-    REQUIRE(loaded);
-    CHECK(loaded->instances.empty());
+    CHECK(restart(dir.path, SyncMode::normal).instances.empty());
     CHECK_FALSE(dir.named("state.db.corrupt-").empty());
 }
 
@@ -344,12 +339,9 @@ long fastest_load_us(const fs::path& dir, std::size_t want) {
     for (int round = 0; round < 3; ++round) {
         Loop loop;
         auto started = std::chrono::steady_clock::now();
-        auto store = StateStore::open(loop, dir.string(), SyncMode::fsync);
-        REQUIRE(store);
-        auto loaded = (*store)->load(defaults());
+        std::size_t loaded = start_store(loop, dir).loaded.instances.size();
         auto took = std::chrono::steady_clock::now() - started;
-        REQUIRE(loaded);
-        CHECK(loaded->instances.size() == want);
+        CHECK(loaded == want);
         best = std::min<long>(best,
                               std::chrono::duration_cast<std::chrono::microseconds>(took).count());
     }
