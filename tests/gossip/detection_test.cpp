@@ -263,7 +263,8 @@ Bytes digest(const std::string& from, std::size_t owners) {
     b.insert(b.end(), from.begin(), from.end());
     b.push_back(std::uint8_t(owners));
     for (std::size_t k = 0; k < owners; ++k) {
-        const std::string o = "b" + std::to_string(k + 1);
+        std::string o = std::to_string(k + 1); // not "b" + ...: GCC 12 -O3 -Wrestrict
+        o.insert(o.begin(), 'b');
         b.push_back(std::uint8_t(o.size()));
         b.insert(b.end(), o.begin(), o.end());
         b.push_back(std::uint8_t(k % 20 + 1));
