@@ -120,20 +120,21 @@ class SystemdNotify(unittest.TestCase):
         self.assertIsNone(self.notify.next(timeout=0.05))
 
     def test_watchdog_pings_at_half_the_interval(self):
-        self.start(WATCHDOG_USEC="400000")  # WatchdogSec=400ms: a ping every 200ms
+        self.start(WATCHDOG_USEC="1000000")  # WatchdogSec=1s: a ping every 500ms
         self.notify.next_with("READY")
         pings = []
         deadline = time.monotonic() + 10
-        while len(pings) < 5 and time.monotonic() < deadline:
+        while len(pings) < 4 and time.monotonic() < deadline:
             m = self.notify.next(timeout=2)
             self.assertIsNotNone(m, "a watchdog ping within 2s")
             if m.get("WATCHDOG") == "1":
                 pings.append(time.monotonic())
-        self.assertEqual(len(pings), 5)
+        self.assertEqual(len(pings), 4)
         gaps = [b - a for a, b in zip(pings, pings[1:])]
-        # At half the interval, so never as late as WatchdogSec itself.
-        self.assertLess(max(gaps), 0.4, gaps)
-        self.assertGreater(min(gaps), 0.05, gaps)
+        # At half the interval, so never as late as WatchdogSec itself (with
+        # room for a loaded machine), and not much more often.
+        self.assertLess(max(gaps), 1.0, gaps)
+        self.assertGreater(min(gaps), 0.25, gaps)
 
     def test_no_watchdog_for_another_pid(self):
         # WATCHDOG_PID names the process systemd watches; a child that
