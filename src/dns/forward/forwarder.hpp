@@ -43,8 +43,10 @@ struct ForwarderSettings {
     HealthSettings health;
     // From a query's arrival to SERVFAIL when no upstream answers.
     std::chrono::milliseconds total_timeout{3000};
-    // Distinct queries in flight at most; beyond, SERVFAIL at once.
-    std::size_t max_in_flight = 10'000;
+    // Distinct queries in flight at most (unbound's num-queries-per-thread
+    // is the same); beyond, SERVFAIL at once. Each holds a UDP socket with a
+    // 64 KiB receive buffer per upstream tried, so this bounds memory too.
+    std::size_t max_in_flight = 1024;
 };
 
 // Counters, for /metrics: monotonic, except the upstreams' state.
