@@ -126,7 +126,11 @@ void Watchers::expire(TimeoutEntry& entry) {
     it->second.erase(p->self);
     if (it->second.empty()) by_key_.erase(it);
     --parked_;
-    answer();
+    // Answered from flush(), not from inside the TimeoutSet's pass: an
+    // answer may let the connection park its next request, which may add a
+    // queue to the set while it walks its queues.
+    due_.push_back(std::move(answer));
+    if (!flush_timer_->active()) flush_timer_->start(0ms, 0ms, [this] { flush(); });
 }
 
 void Watchers::changed(std::string_view key) {
@@ -138,7 +142,8 @@ void Watchers::changed(std::string_view key) {
 void Watchers::flush() {
     // The answers are collected first: answering lets the server read the
     // connection's next request, which may park again.
-    std::vector<std::function<void()>> ready;
+    std::vector<std::function<void()>> ready = std::move(due_);
+    due_.clear();
     std::unordered_set<std::string> marked = std::move(marked_);
     marked_.clear();
     for (const std::string& key : marked) {

@@ -30,6 +30,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "core/duration.hpp"
 #include "core/result.hpp"
@@ -123,6 +124,7 @@ private:
     std::map<std::int64_t, std::unique_ptr<TimeoutQueue>> queues_; // by wait in ms
     std::unordered_map<std::string, List> by_key_;
     std::unordered_set<std::string> marked_;
+    std::vector<std::function<void()>> due_; // expired, answered by the next flush()
     std::function<std::uint64_t(std::string_view key)> index_of_;
     std::size_t parked_ = 0;
 };
