@@ -14,6 +14,7 @@
 #include <fmt/ranges.h>
 #include <unistd.h>
 
+#include "agent/dns_lookup.hpp"
 #include "agent/forwarding.hpp"
 #include "agent/membership.hpp"
 #include "agent/publisher.hpp"
@@ -385,6 +386,10 @@ Result<void> Agent::start_http() {
                 done(std::unexpected(http::ApiRefusal{keyring_refusal_status(changed.error().kind),
                                                       changed.error().message}));
             });
+    };
+    hooks.dns_lookup = [this](std::string_view name, std::string_view type) {
+        if (!dns_lookup_) dns_lookup_ = std::make_unique<DnsLookup>(catalog_->responder_factory());
+        return dns_lookup_->lookup(name, type);
     };
     // The DNS threads' counters, summed when /metrics is read.
     hooks.extra_metrics = [this] {

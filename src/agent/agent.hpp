@@ -60,6 +60,7 @@ namespace cairn::agent {
 class Forwarding;
 class Membership;
 class SnapshotPublisher;
+class DnsLookup;
 class StateStore;
 class SystemdNotifier;
 struct ReloadFiles;
@@ -126,6 +127,7 @@ private:
     std::unique_ptr<http::Server> http_server_;
     std::unique_ptr<Forwarding> forwarding_; // before catalog_: outlives the DNS workers
     std::unique_ptr<dns::Catalog> catalog_;
+    std::unique_ptr<DnsLookup> dns_lookup_;       // GET /v1/dns/lookup, over catalog_
     std::unique_ptr<dns::Server> dns_server_;     // after catalog_: its workers use the catalog
     std::vector<std::string> config_service_ids_; // registered from config, in the registry now
     std::unique_ptr<registry::replication::Replica> replica_;      // the registry's replication

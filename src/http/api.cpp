@@ -16,6 +16,7 @@
 #include "core/metrics_text.hpp"
 #include "core/text.hpp"
 #include "http/json_body.hpp"
+#include "http/ui.hpp"
 
 namespace cairn::http {
 
@@ -148,6 +149,7 @@ void Api::handle(const Request& r, Respond respond) {
 
     if (auto refusal = refuse_before_body(r)) return respond(std::move(*refusal));
 
+    if (is_ui_path(r.path)) return respond(ui(r));
     if (parts.size() == 1 && parts[0] == "health")
         return respond(m == "GET" ? health() : method_not_allowed("GET"));
     if (parts.size() == 1 && parts[0] == "metrics")
@@ -200,6 +202,8 @@ void Api::handle(const Request& r, Respond respond) {
     }
     if (parts.size() == 2 && parts[1] == "agent")
         return respond(m == "GET" ? agent() : method_not_allowed("GET"));
+    if (parts.size() == 3 && parts[1] == "dns" && parts[2] == "lookup")
+        return respond(m == "GET" ? dns_lookup(r) : method_not_allowed("GET"));
     if (parts.size() == 3 && parts[1] == "dns" && parts[2] == "cache")
         return respond(m == "DELETE" ? flush_dns_cache(r) : method_not_allowed("DELETE"));
     return respond(Response::error(404, fmt::format("no such endpoint: {}", quote(r.path, 200))));
@@ -534,6 +538,27 @@ Response Api::members() {
                  {"incarnation", 0},
                  {"meta", json::object()}};
     return Response::json(200, dump(json::array({self})));
+}
+
+Response Api::dns_lookup(const Request& r) {
+    if (!hooks_.dns_lookup) return Response::error(409, "this agent does not answer DNS");
+    std::optional<std::string> name = r.query_param("name");
+    if (!name || name->empty()) return Response::error(400, "name: missing");
+    std::string type = r.query_param("type").value_or("A");
+    auto answer = hooks_.dns_lookup(*name, type);
+    if (!answer) return Response::error(400, answer.error().message);
+    return Response::json(200, dump(*answer));
+}
+
+// The status page: open without a token; with one, for a request that
+// presents it (the bearer header, or the cookie that ?token= sets).
+Response Api::ui(const Request& r) const {
+    if (options_.token.empty()) return ui_response(r, true, std::nullopt);
+    if (auto given = r.query_param("token"); given && same_secret(*given, options_.token))
+        return ui_response(r, true, *given);
+    if (auto cookie = ui_cookie_token(r); cookie && same_secret(*cookie, options_.token))
+        return ui_response(r, true, std::nullopt);
+    return ui_response(r, authorized(r), std::nullopt);
 }
 
 Response Api::agent() {

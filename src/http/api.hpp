@@ -85,6 +85,10 @@ struct ApiHooks {
     // as text, `?name=`) or, without a name, all; returns how many. An error
     // (a malformed name) becomes 400. Unset: the agent does not forward (409).
     std::function<Result<std::size_t>(std::optional<std::string_view> name)> flush_dns_cache;
+    // GET /v1/dns/lookup?name=&type=: what this agent's DNS answers for the
+    // name (text) and type (a mnemonic such as A or SRV), as JSON; an error
+    // (a malformed name, an unknown type) becomes 400. Unset: 409.
+    std::function<Result<nlohmann::json>(std::string_view name, std::string_view type)> dns_lookup;
     // Extra Prometheus lines (HELP/TYPE/samples) appended to GET /metrics.
     std::function<std::string()> extra_metrics;
     // Stores a write and calls `done` on the main loop once its commit has
@@ -141,6 +145,8 @@ private:
     void keyring(const Request& r, std::string_view op, Respond respond);
     Response agent();
     Response flush_dns_cache(const Request& r);
+    Response dns_lookup(const Request& r);
+    Response ui(const Request& r) const;
     Response metrics();
 
     // Consul's API (docs/consul-compatibility.md): consul_api.cpp routes
