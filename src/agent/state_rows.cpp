@@ -213,8 +213,8 @@ Result<registry::Instance> decode_row_body(std::string_view body, std::int64_t n
     in.tags = r.strings("tags");
     in.meta = r.pairs("meta");
     in.weight = r.le<std::uint32_t>("weight");
-    in.policy = enum_of<registry::Policy>(r, "policy",
-                                          static_cast<std::uint8_t>(registry::Policy::fastest));
+    in.policy = enum_of<registry::Policy>(
+        r, "policy", static_cast<std::uint8_t>(registry::Policy::least_loaded));
     in.ttl_ms = r.le<std::uint32_t>("ttl");
     in.maintenance = r.u8("maintenance") != 0;
     in.maintenance_reason = r.str("maintenance_reason");

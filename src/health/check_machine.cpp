@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "registry/load.hpp"
+
 namespace cairn::health {
 
 using registry::Health;
@@ -33,6 +35,8 @@ CheckMachine::CheckMachine(const registry::CheckDefinition& definition,
     , state_(std::move(initial))
     , ejection_(policy)
     , critical_since_ms_(now.mono_ms)
+    , load_stale_after_ms_(registry::load_stale_after_ms(definition))
+    , load_at_ms_(now.mono_ms)
     , has_latency_(state_.latency_us != 0) {
     // A check that starts healthy (restored, or configured so) was admitted
     // at registration; that is not a readmission.
@@ -62,6 +66,7 @@ bool CheckMachine::observe(ProbeResult result, Now now) {
         ejection_.failed(now.mono_ms);
     }
     if (result.latency_us) update_latency(*result.latency_us);
+    update_load(result.load ? result.load : registry::load_in_output(result.output), now.mono_ms);
 
     Health before = state_.status;
     Health after = next_status(result.status, now.mono_ms);
@@ -89,6 +94,15 @@ bool CheckMachine::observe(ProbeResult result, Now now) {
 bool CheckMachine::should_deregister(std::int64_t mono_ms) const {
     return deregister_critical_after_ms_ > 0 && state_.status == Health::critical &&
            mono_ms - critical_since_ms_ >= deregister_critical_after_ms_;
+}
+
+void CheckMachine::update_load(std::optional<std::uint32_t> reported, std::int64_t mono_ms) {
+    if (reported) {
+        state_.load = reported;
+        load_at_ms_ = mono_ms;
+    } else if (state_.load && mono_ms - load_at_ms_ >= load_stale_after_ms_) {
+        state_.load.reset(); // stale: unknown, as if never reported
+    }
 }
 
 void CheckMachine::update_latency(std::uint32_t sample_us) {

@@ -17,6 +17,9 @@
 //   gone the ejection time without failing.
 // - deregister_critical_after: should_deregister() turns true once the check
 //   has been critical that long.
+// - Load: a result that reports one (ProbeResult::load, or a `load=N` word in
+//   its output) sets CheckState::load; a result without one keeps the last
+//   until it is registry::load_stale_after_ms() old, then the load is gone.
 //
 // Used only from the main loop.
 
@@ -40,6 +43,9 @@ struct ProbeResult {
     registry::Health status = registry::Health::critical;
     std::string output;
     std::optional<std::uint32_t> latency_us; // measured by HTTP and TCP probes
+    // A load the probe found (an HTTP check's JSON body); else the machine
+    // looks for a `load=N` word in the output (registry/load.hpp).
+    std::optional<std::uint32_t> load = std::nullopt;
 };
 
 // Outputs are cut to this many bytes (docs/health.md: at most 4 KiB).
@@ -65,6 +71,7 @@ private:
     [[nodiscard]] registry::Health next_status(registry::Health observed,
                                                std::int64_t mono_ms) const;
     void update_latency(std::uint32_t sample_us);
+    void update_load(std::optional<std::uint32_t> reported, std::int64_t mono_ms);
 
     std::uint32_t success_before_passing_;
     std::uint32_t failures_before_warning_;
@@ -75,6 +82,8 @@ private:
     std::uint32_t successes_ = 0;
     std::uint32_t failures_ = 0;
     std::int64_t critical_since_ms_ = 0; // monotonic; meaningful while critical
+    std::int64_t load_stale_after_ms_;
+    std::int64_t load_at_ms_ = 0; // monotonic; when state_.load was reported
     bool has_latency_ = false;
 };
 

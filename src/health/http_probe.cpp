@@ -4,9 +4,27 @@
 #include <string>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <strings.h>
 
+#include "registry/load.hpp"
+
 namespace cairn::health {
+
+std::optional<std::uint32_t> load_in_json_body(std::string_view body) {
+    std::size_t first = body.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos || body[first] != '{') return std::nullopt;
+    auto json = nlohmann::json::parse(body, nullptr, false); // no exceptions; discarded if bad
+    if (!json.is_object()) return std::nullopt;
+    auto it = json.find("load");
+    if (it == json.end() || !it->is_number_integer()) return std::nullopt;
+    auto value = it->is_number_unsigned()
+                     ? static_cast<std::int64_t>(std::min<std::uint64_t>(
+                           it->get<std::uint64_t>(), std::uint64_t{registry::max_load} + 1))
+                     : it->get<std::int64_t>();
+    auto load = registry::load_value(value);
+    return load ? std::optional<std::uint32_t>(*load) : std::nullopt;
+}
 
 namespace {
 
@@ -69,6 +87,7 @@ struct HttpOp {
         Health health = status >= 200 && status < 300 ? Health::passing
                         : status == 429               ? Health::warning
                                                       : Health::critical;
+        std::optional<std::uint32_t> load = load_in_json_body(body);
         std::string output = fmt::format("HTTP {} {}: {}", method, url, status);
         if (!body.empty()) {
             output += '\n';
@@ -76,7 +95,7 @@ struct HttpOp {
         }
         truncate_output(output);
         return {health, std::move(output),
-                static_cast<std::uint32_t>(std::max<curl_off_t>(total_us, 0))};
+                static_cast<std::uint32_t>(std::max<curl_off_t>(total_us, 0)), load};
     }
 };
 

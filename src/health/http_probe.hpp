@@ -6,10 +6,14 @@
 // accepting does not look healthy over an old keep-alive one. The whole
 // request is bounded by timeout_ms. 2xx is passing, 429 warning, anything
 // else, a transport error or the timeout critical. Up to 4 KiB of the body
-// is kept as the output; a longer body is cut off there and not read further.
+// is kept as the output (a JSON body's "load" is the reported load); a longer body is cut off there
+// and not read further.
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "health/curl_multi.hpp"
 #include "health/probe.hpp"
@@ -39,6 +43,11 @@ struct HttpRequest {
     std::uint32_t timeout_ms;
     bool tls_skip_verify;
 };
+
+// The load in a JSON body such as {"load": 12} (a whole number from 0 to
+// registry::max_load under the top-level key "load"); none for any other
+// body. A `load=N` word in a plain body is found by the check machine.
+[[nodiscard]] std::optional<std::uint32_t> load_in_json_body(std::string_view body);
 
 // Main loop only. `request` must outlive the probe.
 [[nodiscard]] ProbePtr start_http_probe(CurlMulti& multi, Loop& loop, const HttpRequest& request,

@@ -10,6 +10,7 @@
 #include "core/log.hpp"
 #include "health/check_runner.hpp"
 #include "health/curl_multi.hpp"
+#include "registry/load.hpp"
 
 namespace cairn::health {
 
@@ -136,7 +137,11 @@ struct Prober::State {
         auto now_ms = static_cast<std::int64_t>(loop.now_ms());
         bool stale = worth_refreshing(running.reported, state) &&
                      now_ms - running.reported_at_ms >= options.refresh_ms;
-        if (status_changed || stale || runner.definition().kind == registry::CheckKind::ttl) {
+        // A load that moved is what least_loaded answers by: no waiting for
+        // the refresh period.
+        bool load_moved = registry::load_moved(running.reported.load, state.load);
+        if (status_changed || stale || load_moved ||
+            runner.definition().kind == registry::CheckKind::ttl) {
             if (status_changed)
                 log::info("health.status", {{"check", id},
                                             {"instance", runner.instance_id()},

@@ -9,7 +9,8 @@
 // sync() reconciles the running checks with the registry's local instances:
 // new checks start, removed ones stop, checks whose definition changed start
 // over. A status change goes to the registry at once
-// (Registry::update_check); a change of output or latency alone at most
+// (Registry::update_check), and so does a reported load that moved
+// (registry::load_moved); a change of output or latency alone at most
 // every `refresh_ms` (60 s), so 10,000 checks do not rewrite (and gossip) their
 // records on every probe. A check critical for its
 // deregister_critical_after deregisters its instance.

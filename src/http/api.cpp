@@ -17,6 +17,8 @@
 #include "core/text.hpp"
 #include "http/json_body.hpp"
 #include "http/ui.hpp"
+#include "http/prometheus_sd.hpp"
+#include "registry/load.hpp"
 
 namespace cairn::http {
 
@@ -206,6 +208,9 @@ void Api::handle(const Request& r, Respond respond) {
         return respond(m == "GET" ? dns_lookup(r) : method_not_allowed("GET"));
     if (parts.size() == 3 && parts[1] == "dns" && parts[2] == "cache")
         return respond(m == "DELETE" ? flush_dns_cache(r) : method_not_allowed("DELETE"));
+    if (parts.size() == 3 && parts[1] == "prometheus" && parts[2] == "sd")
+        return respond(m == "GET" ? prometheus_sd(registry_, r, options_.datacenter)
+                                  : method_not_allowed("GET"));
     return respond(Response::error(404, fmt::format("no such endpoint: {}", quote(r.path, 200))));
 }
 
@@ -394,6 +399,7 @@ Response Api::streamed_service(const std::string& name,
 void Api::check_report(const Request& r, const std::string& check_id, registry::Health status,
                        Respond respond) {
     std::string note;
+    std::optional<std::uint32_t> load;
     if (!r.body.empty()) {
         auto j = parse_json_body(r.body);
         if (!j) return respond(Response::error(400, j.error().message));
@@ -401,11 +407,27 @@ void Api::check_report(const Request& r, const std::string& check_id, registry::
             return respond(
                 Response::error(400, "body: expected a JSON object such as {\"note\": \"...\"}"));
         for (const auto& [k, v] : j->items()) {
+            if (k == "load") {
+                if (!v.is_number_integer())
+                    return respond(Response::error(400, "load: expected a whole number"));
+                auto value = registry::load_value(
+                    v.is_number_unsigned() ? static_cast<std::int64_t>(std::min<std::uint64_t>(
+                                                 v.get<std::uint64_t>(), INT64_MAX))
+                                           : v.get<std::int64_t>());
+                if (!value) return respond(Response::error(400, value.error().message));
+                load = *value;
+                continue;
+            }
             if (k != "note")
                 return respond(Response::error(400, fmt::format("{}: unknown field", escaped(k))));
             if (!v.is_string()) return respond(Response::error(400, "note: expected a string"));
             note = v.get<std::string>();
         }
+        // The load travels as the check's output says it (registry/load.hpp):
+        // a leading `load=N` word, which wins over one in the note.
+        if (load)
+            note = note.empty() ? fmt::format("load={}", *load)
+                                : fmt::format("load={} {}", *load, note);
     }
     report(check_id, status, std::move(note), std::move(respond));
 }
@@ -440,6 +462,7 @@ void Api::report(const std::string& check_id, registry::Health status, std::stri
         if (state.status != status) state.last_change_ms = now_ms();
         state.status = status;
         state.output = note;
+        if (auto reported = registry::load_in_output(note)) state.load = reported;
         registry_.update_check(check_id, state);
     }
     changed(owner_id);

@@ -26,12 +26,12 @@ constexpr std::array<std::string_view, 15> instance_fields = {
     // read-only, ignored on input
     "node", "version", "health"};
 
-constexpr std::array<std::string_view, 18> check_fields = {
+constexpr std::array<std::string_view, 19> check_fields = {
     "id", "http", "method", "headers", "tls_skip_verify", "tcp", "args", "ttl", "interval",
     "timeout", "success_before_passing", "failures_before_warning", "failures_before_critical",
     "deregister_critical_after",
     // read-only, ignored on input
-    "status", "output", "last_change", "latency_ms"};
+    "status", "output", "last_change", "latency_ms", "load"};
 
 // Every duration parse_duration accepts fits (max_duration is 30 days).
 std::uint32_t ms32(Duration d) {
@@ -264,6 +264,7 @@ json encode_instance(const registry::Instance& in) {
         jc["output"] = c.state.output;
         jc["last_change"] = c.state.last_change_ms;
         jc["latency_ms"] = static_cast<double>(c.state.latency_us) / 1000.0;
+        if (c.state.load) jc["load"] = *c.state.load;
         checks.push_back(std::move(jc));
     }
     j["checks"] = std::move(checks);

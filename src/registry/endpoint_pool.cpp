@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 
 #include "registry/snapshot.hpp"
 
@@ -82,6 +83,30 @@ bool has_repeats(std::span<const Endpoint> group, const std::vector<std::uint32_
     return std::adjacent_find(keys.begin(), keys.end()) != keys.end();
 }
 
+void build_load_order(EndpointPool& pool, std::span<const Endpoint> group,
+                      const std::vector<std::uint32_t>& positions) {
+    // Read from the instances (alive while the entry is built), not kept in
+    // every Endpoint: only the pool's order needs them.
+    std::vector<std::uint64_t> loads(pool.count);
+    for (std::uint32_t i = 0; i < pool.count; ++i) {
+        const Instance* instance = group[positions[i]].instance;
+        std::optional<std::uint32_t> l = instance ? instance->load() : std::nullopt;
+        loads[i] = l ? *l : std::uint64_t{UINT32_MAX} + 1; // no load last
+        pool.loaded += l.has_value();
+    }
+    if (pool.loaded == 0) return;
+    auto load = [&](std::uint32_t i) { return loads[i]; };
+    pool.by_load.resize(pool.count);
+    for (std::uint32_t i = 0; i < pool.count; ++i) pool.by_load[i] = i;
+    std::stable_sort(pool.by_load.begin(), pool.by_load.end(),
+                     [&](std::uint32_t a, std::uint32_t b) { return load(a) < load(b); });
+    for (std::uint32_t k = 0; k < pool.loaded; ++k)
+        if (k == 0 || load(pool.by_load[k]) != load(pool.by_load[k - 1]))
+            pool.load_levels.push_back({k, static_cast<std::uint32_t>(load(pool.by_load[k]))});
+    pool.load_levels.push_back({pool.loaded, 0});
+    pool.recent.resize(pool.loaded);
+}
+
 // Fills everything but `positions` from the pool's endpoints.
 void finish(EndpointPool& pool, std::span<const Endpoint> group,
             std::vector<std::uint32_t> positions) {
@@ -112,6 +137,7 @@ void finish(EndpointPool& pool, std::span<const Endpoint> group,
         std::stable_sort(pool.by_latency.begin(), pool.by_latency.end(),
                          [&](std::uint32_t a, std::uint32_t b) { return latency(a) < latency(b); });
     }
+    build_load_order(pool, group, positions);
     pool.distinct_address_ports = !has_repeats(group, positions, true);
     pool.distinct_addresses = pool.distinct_address_ports && !has_repeats(group, positions, false);
     build_ring(pool, group, positions);

@@ -5,13 +5,15 @@
 // one health group (optionally of one address family, optionally with one
 // tag), their weights as cumulative sums and an alias table (a weighted pick
 // is one table draw), their order by measured check latency (fastest takes a
-// prefix), whether their addresses are distinct (then an answer needs no
-// repeat check) and, for a pool larger than affinity_whole, a hash ring that
-// affinity starts from.
+// prefix) and by reported load (least_loaded), whether their addresses are distinct (then an answer
+// needs no repeat check) and, for a pool larger than affinity_whole, a hash ring that affinity
+// starts from.
 
 #include <cstdint>
 #include <span>
 #include <vector>
+
+#include "registry/recent_answers.hpp"
 
 namespace cairn::registry {
 
@@ -44,6 +46,13 @@ struct AliasColumn {
     std::uint32_t alias_weight = 0; // of `alias`
 };
 
+// One distinct reported load of a pool and where its endpoints start in
+// the pool's load order.
+struct LoadLevel {
+    std::uint32_t start = 0;
+    std::uint32_t load = 0;
+};
+
 // Where an endpoint's k-th ring point lies; the same in every process.
 [[nodiscard]] std::uint32_t ring_point(std::uint64_t identity, std::uint32_t k) noexcept;
 
@@ -66,6 +75,18 @@ struct EndpointPool {
     // measured.
     std::vector<std::uint32_t> by_latency;
     std::uint32_t measured = 0; // how many of by_latency have a latency
+    // Indexes into the pool: the endpoints with a reported load by
+    // ascending load (ties by position), then the others; empty when none
+    // reports one. load_levels: each distinct load and where it starts in
+    // by_load, then {loaded, 0}, so that least_loaded finds the endpoints
+    // of equal load without looking at them. recent: per place in by_load
+    // (of the first `loaded`), the answers that listed it first lately,
+    // bumped by the DNS workers (recent_answers.hpp); next to each other,
+    // so that least_loaded's choices read a small array, not endpoints.
+    std::vector<std::uint32_t> by_load;
+    std::vector<LoadLevel> load_levels;
+    std::vector<RecentAnswers> recent;
+    std::uint32_t loaded = 0; // how many of by_load have a load
     // No two endpoints share an address (or an address and port): an
     // answer from this pool alone needs no duplicate check.
     bool distinct_addresses = true;

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "registry/load.hpp"
 #include "registry/service_builder.hpp"
 #include "registry/sharded_snapshot.hpp"
 #include "registry/validate.hpp"
@@ -299,7 +300,8 @@ bool Registry::update_check(std::string_view check_id, const CheckState& state) 
         std::string old_output = c.state.output;
         bool replicate = c.state.status != state.status || c.state.output != state.output ||
                          std::abs(static_cast<std::int64_t>(state.latency_us) - before) * 4 >
-                             static_cast<std::int64_t>(before);
+                             static_cast<std::int64_t>(before) ||
+                         load_moved(c.state.load, state.load);
         c.state = state;
         if (c.state.output.size() > 4096) c.state.output.resize(4096);
         // With the counter exhausted the change stays local (no version to replicate it with).

@@ -40,8 +40,9 @@ public:
     bool deregister_local(std::string_view id, std::int64_t now_ms);
     // A check result. False if no local instance has a check with this id.
     // The version rises (the change is replicated) when the status or output
-    // changes or the latency moves by more than a quarter; smaller latency
-    // drifts reach the local snapshot only.
+    // changes, the latency moves by more than a quarter or the load moves
+    // (load_moved(), registry/load.hpp); smaller latency and load drifts
+    // reach the local snapshot only.
     bool update_check(std::string_view check_id, const CheckState& state);
     bool set_maintenance(std::string_view id, bool enable, std::string reason);
 

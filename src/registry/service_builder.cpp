@@ -44,7 +44,7 @@ std::shared_ptr<const ServiceEntry> build_service_entry(
 
     // Per tag: the positions of its passing and warning instances.
     std::map<std::string, std::pair<std::vector<std::uint32_t>, std::vector<std::uint32_t>>> tags;
-    std::array<std::size_t, 6> policy_votes{};
+    std::array<std::size_t, 7> policy_votes{};
     for (const auto& instance : members) {
         if (instance->policy != Policy::unset)
             ++policy_votes[static_cast<std::size_t>(instance->policy)];

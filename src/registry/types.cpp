@@ -46,6 +46,13 @@ std::uint32_t Instance::latency_us() const {
     return n == 0 ? 0 : static_cast<std::uint32_t>(sum / n);
 }
 
+std::optional<std::uint32_t> Instance::load() const {
+    std::optional<std::uint32_t> highest;
+    for (const Check& c : checks)
+        if (c.state.load && (!highest || *c.state.load > *highest)) highest = c.state.load;
+    return highest;
+}
+
 std::string_view to_string(Health h) {
     switch (h) {
     case Health::passing:
@@ -74,6 +81,8 @@ std::string_view to_string(Policy p) {
         return "affinity";
     case Policy::fastest:
         return "fastest";
+    case Policy::least_loaded:
+        return "least_loaded";
     }
     return "";
 }
@@ -105,10 +114,11 @@ std::string_view to_string(ServeWarning s) {
 }
 
 Result<Policy> parse_policy(std::string_view text) {
-    for (Policy p :
-         {Policy::random, Policy::round_robin, Policy::weighted, Policy::affinity, Policy::fastest})
+    for (Policy p : {Policy::random, Policy::round_robin, Policy::weighted, Policy::affinity,
+                     Policy::fastest, Policy::least_loaded})
         if (text == to_string(p)) return p;
-    return fail("{} is not a policy (expected random, round_robin, weighted, affinity or fastest)",
+    return fail("{} is not a policy (expected random, round_robin, weighted, affinity, fastest or "
+                "least_loaded)",
                 quote(text));
 }
 

@@ -26,7 +26,8 @@ enum class Policy : std::uint8_t {
     round_robin = 2,
     weighted = 3,
     affinity = 4,
-    fastest = 5
+    fastest = 5,
+    least_loaded = 6
 };
 
 enum class CheckKind : std::uint8_t { http = 0, tcp = 1, script = 2, ttl = 3 };
@@ -65,6 +66,10 @@ struct CheckState {
     std::string output;              // at most 4 KiB
     std::int64_t last_change_ms = 0; // wall clock, ms since the epoch
     std::uint32_t latency_us = 0;    // moving average
+    // The load the instance last reported with this check (lower is better;
+    // docs/discovery.md "least_loaded"); none when it reported none or its
+    // report went stale. Not persisted: a restart waits for the next report.
+    std::optional<std::uint32_t> load = std::nullopt;
 
     friend bool operator==(const CheckState&, const CheckState&) = default;
 };
@@ -96,6 +101,8 @@ struct Instance {
     [[nodiscard]] Health health() const;
     // Moving average over the checks that measure latency; 0 if none do.
     [[nodiscard]] std::uint32_t latency_us() const;
+    // The highest load its checks report; none if none does.
+    [[nodiscard]] std::optional<std::uint32_t> load() const;
 
     friend bool operator==(const Instance&, const Instance&) = default;
 };

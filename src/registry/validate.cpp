@@ -66,7 +66,7 @@ Result<void> check_identity(const Instance& in) {
         return fail("address: unknown address family");
     if (in.port == 0) return fail("port: missing");
     if (auto r = weight_value(in.weight); !r) return std::unexpected(r.error());
-    if (static_cast<std::uint8_t>(in.policy) > static_cast<std::uint8_t>(Policy::fastest))
+    if (static_cast<std::uint8_t>(in.policy) > static_cast<std::uint8_t>(Policy::least_loaded))
         return fail("policy: unknown value");
     if (in.ttl_ms % 1000 != 0)
         return fail("ttl: {} is not whole seconds (DNS TTLs are seconds)",

@@ -1,10 +1,10 @@
 // libFuzzer harness: a DNS query as it arrives on a socket, answered by a
 // Catalog Responder whose registry snapshot holds services under every
-// policy (random, round_robin, weighted, affinity, fastest), with tags,
-// metadata, IPv4 and IPv6 instances, warning ones (serve_warning = always,
-// answer_limit 0) and remote nodes, so the discovery answers (service, tag,
-// RFC 2782, .addr., .node.) and EDNS Client Subnet echo run on arbitrary
-// input. Checks what must hold for every response: within the size limit,
+// policy (random, round_robin, weighted, affinity, fastest, least_loaded),
+// with tags, metadata, IPv4 and IPv6 instances, warning ones (serve_warning
+// = always, answer_limit 0) and remote nodes, so the discovery answers
+// (service, tag, RFC 2782, .addr., .node.) and EDNS Client Subnet echo run
+// on arbitrary input. Checks what must hold for every response: within the size limit,
 // the id echoed, QR set.
 
 #include <cstdint>
@@ -46,6 +46,13 @@ struct State {
                 c.state.status = cairn::registry::Health::warning;
                 c.state.latency_us = static_cast<std::uint32_t>(100 * i);
                 inst.checks.push_back(c);
+            } else if (policy == Policy::least_loaded && i % 4 != 1) {
+                cairn::registry::Check c; // passing, with a load (none for i % 4 == 1)
+                c.definition.id = inst.id + ":1";
+                c.definition.ttl_ms = 1000;
+                c.state.status = cairn::registry::Health::passing;
+                c.state.load = static_cast<std::uint32_t>(i % 3);
+                inst.checks.push_back(c);
             }
             if (!registry.upsert_local(inst, 0)) std::abort();
         }
@@ -57,6 +64,7 @@ struct State {
         add("w", Policy::weighted, 7);
         add("a", Policy::affinity, 6);
         add("f", Policy::fastest, 5);
+        add("ll", Policy::least_loaded, 9);
         add("big", Policy::random, 120);
         Instance sick;
         sick.id = "sick";

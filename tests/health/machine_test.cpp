@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "health/check_machine.hpp"
+#include "health/http_probe.hpp"
 
 using namespace cairn;
 using namespace cairn::health;
@@ -310,4 +311,55 @@ TEST_CASE("default ejection policy scales with the interval") {
     CHECK(p.max_ms == 300'000);
     auto q = EjectionPolicy::for_interval(200'000);
     CHECK(q.max_ms == q.base_ms);
+}
+
+TEST_CASE("load: from the output or the probe, kept until stale, then unknown") {
+    Fixture f;
+    f.definition.kind = registry::CheckKind::http;
+    f.definition.interval_ms = 1'000; // stale after 3 s
+    auto m = f.machine();
+    m.observe(pass("HTTP GET http://x/: 200\nload=7"), f.now());
+    CHECK(m.state().load == 7u);
+    ProbeResult json = pass("HTTP GET http://x/: 200\n{\"load\": 3}");
+    json.load = 3;
+    f.t += 1'000;
+    m.observe(json, f.now());
+    CHECK(m.state().load == 3u);
+    f.t += 2'999;
+    m.observe(pass("no load here"), f.now()); // 2.999 s old: still counts
+    CHECK(m.state().load == 3u);
+    f.t += 1;
+    m.observe(pass("no load here"), f.now()); // 3 s: stale
+    CHECK_FALSE(m.state().load);
+    f.t += 1'000;
+    m.observe(fail("load=9 but failing"), f.now()); // a failing check may report too
+    CHECK(m.state().load == 9u);
+}
+
+TEST_CASE("load: a TTL check's load goes stale after three ttls") {
+    Fixture f;
+    f.definition.kind = registry::CheckKind::ttl;
+    f.definition.ttl_ms = 10'000;
+    auto m = f.machine();
+    m.observe(pass("load=5"), f.now());
+    f.t += 29'000;
+    m.observe(pass("alive"), f.now());
+    CHECK(m.state().load == 5u);
+    f.t += 1'000;
+    m.observe(pass("alive"), f.now());
+    CHECK_FALSE(m.state().load);
+}
+
+TEST_CASE("load_in_json_body: a top-level whole number under \"load\"") {
+    CHECK(load_in_json_body("{\"load\": 12}") == 12u);
+    CHECK(load_in_json_body("  {\"status\": \"ok\", \"load\": 0}\n") == 0u);
+    CHECK_FALSE(load_in_json_body("{\"load\": -1}"));
+    CHECK_FALSE(load_in_json_body("{\"load\": 1.5}"));
+    CHECK_FALSE(load_in_json_body("{\"load\": \"3\"}"));
+    CHECK_FALSE(load_in_json_body("{\"load\": 1000000001}"));
+    CHECK_FALSE(load_in_json_body("{\"load\": 18446744073709551615}"));
+    CHECK_FALSE(load_in_json_body("{\"inner\": {\"load\": 3}}"));
+    CHECK_FALSE(load_in_json_body("{\"load\": 3")); // cut off
+    CHECK_FALSE(load_in_json_body("load=3"));       // the check machine reads this one
+    CHECK_FALSE(load_in_json_body(""));
 }

@@ -179,6 +179,59 @@ TEST_CASE("TTL check reports") {
     CHECK(f.call_json("GET", "/v1/services/job")[0]["checks"][0]["status"] == "warning");
 }
 
+TEST_CASE("TTL reports carry a load as a leading load=N word") {
+    Fixture f;
+    f.call_json(
+        "PUT", "/v1/services",
+        R"({"name": "job", "port": 1, "policy": "least_loaded", "checks": [{"ttl": "30s"}]})");
+    f.call_json("PUT", "/v1/checks/job:1/pass", R"({"load": 17})");
+    json check = f.call_json("GET", "/v1/services/job")[0]["checks"][0];
+    CHECK(check["output"] == "load=17");
+    CHECK(check["load"] == 17);
+    CHECK(f.call_json("GET", "/v1/services/job")[0]["policy"] == "least_loaded");
+    f.call_json("PUT", "/v1/checks/job:1/pass", R"({"note": "busy", "load": 0})");
+    check = f.call_json("GET", "/v1/services/job")[0]["checks"][0];
+    CHECK(check["output"] == "load=0 busy");
+    CHECK(check["load"] == 0);
+    f.call_json("PUT", "/v1/checks/job:1/pass", R"({"note": "ok load=9"})");
+    CHECK(f.call_json("GET", "/v1/services/job")[0]["checks"][0]["load"] == 9);
+    Response bad = f.call("PUT", "/v1/checks/job:1/pass", R"({"load": -1})");
+    CHECK(bad.status == 400);
+    CHECK(bad.body.find("load: -1 is out of range (0 to 1000000000)") != std::string::npos);
+    CHECK(f.call("PUT", "/v1/checks/job:1/pass", R"({"load": 2.5})").status == 400);
+    CHECK(f.call("PUT", "/v1/checks/job:1/pass", R"({"load": "3"})").status == 400);
+    CHECK(f.call("PUT", "/v1/checks/job:1/pass", R"({"load": 18446744073709551615})").status ==
+          400);
+    CHECK(f.call_json("GET", "/v1/services/job")[0]["checks"][0]["load"] == 9); // unchanged
+}
+
+TEST_CASE("GET /v1/prometheus/sd: a target group per servable instance") {
+    Fixture f;
+    f.call_json("PUT", "/v1/services",
+                R"({"id": "w1", "name": "web", "address": "10.0.0.1", "port": 80, "tags": ["v2"],
+                    "meta": {"build-id": "7"}})");
+    f.call_json("PUT", "/v1/services",
+                R"({"id": "w2", "name": "web", "address": "fd00::2", "port": 81})");
+    f.call_json("PUT", "/v1/services",
+                R"({"id": "db", "name": "db", "port": 5432, "checks": [{"ttl": "30s"}]})");
+    json all = f.call_json("GET", "/v1/prometheus/sd");
+    REQUIRE(all.size() == 2); // db's check has not passed: critical, not a target
+    CHECK(all[0]["targets"] == json::array({"10.0.0.1:80"}));
+    CHECK(all[1]["targets"] == json::array({"[fd00::2]:81"}));
+    CHECK(all[0]["labels"]["__meta_cairn_service_id"] == "w1");
+    CHECK(all[0]["labels"]["__meta_cairn_tags"] == ",v2,");
+    CHECK(all[1]["labels"]["__meta_cairn_tags"] == ",");
+    CHECK(all[0]["labels"]["__meta_cairn_service_metadata_build_id"] == "7");
+    CHECK(f.call_json("GET", "/v1/prometheus/sd?tag=V2").size() == 1);
+    CHECK(f.call_json("GET", "/v1/prometheus/sd?service=db").empty());
+    f.call_json("PUT", "/v1/checks/db:1/pass");
+    CHECK(f.call_json("GET", "/v1/prometheus/sd?service=db")[0]["targets"] ==
+          json::array({"10.1.2.3:5432"}));
+    CHECK(f.call_json("GET", "/v1/prometheus/sd?service=db&service=web").size() == 3);
+    CHECK(f.call_json("GET", "/v1/prometheus/sd?service=web&tag=v2&tag=v3").empty());
+    CHECK(f.call("PUT", "/v1/prometheus/sd").status == 405);
+}
+
 TEST_CASE("TTL reports go to the health engine's hook when it is set") {
     registry::Registry reg("n");
     std::string seen;

@@ -142,8 +142,8 @@ TEST_CASE("every field error names the field") {
     CHECK(error_of(R"({"name": "web", "port": 80, "weight": 0})") ==
           "weight: 0 is out of range (1 to 65535)");
     CHECK(error_of(R"({"name": "web", "port": 80, "policy": "fair"})") ==
-          "policy: \"fair\" is not a policy (expected random, round_robin, weighted, affinity or "
-          "fastest)");
+          "policy: \"fair\" is not a policy (expected random, round_robin, weighted, affinity, "
+          "fastest or least_loaded)");
     CHECK(error_of(R"({"name": "web", "port": 80, "ttl": "5x"})") ==
           "ttl: \"5x\" is not a duration (each number needs a unit: h, m, s or ms)");
     CHECK(error_of(R"({"name": "web", "port": 80, "ttl": 5})")

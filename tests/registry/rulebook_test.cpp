@@ -138,7 +138,7 @@ std::vector<Row> identity_rows() {
 }
 
 constexpr std::string_view policy_names =
-    "is not a policy (expected random, round_robin, weighted, affinity or fastest)";
+    "is not a policy (expected random, round_robin, weighted, affinity, fastest or least_loaded)";
 
 std::vector<Row> dns_rows() {
     std::string many_tags =

@@ -107,7 +107,8 @@ TEST_CASE("one name <-> value mapping for policy and serve_warning") {
         CHECK(*parse_serve_warning(to_string(s)) == s);
     for (const char* bad : {"Random", "", "unset", "fair"}) CHECK_FALSE(parse_policy(bad));
     CHECK(parse_policy("fair").error().message ==
-          "\"fair\" is not a policy (expected random, round_robin, weighted, affinity or fastest)");
+          "\"fair\" is not a policy (expected random, round_robin, weighted, affinity, fastest or "
+          "least_loaded)");
     CHECK(parse_serve_warning("sometimes").error().message ==
           "\"sometimes\" is not a serve_warning value (expected fallback, always or never)");
 }

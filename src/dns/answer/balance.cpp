@@ -187,7 +187,8 @@ bool Balancer::start(registry::Policy policy, std::span<const registry::Endpoint
     policy_ = policy == registry::Policy::unset ? registry::Policy::random : policy;
     // Equal weights: weighted is uniform. Nothing measured: fastest is random.
     if ((policy_ == registry::Policy::weighted && pool.cumulative.empty()) ||
-        (policy_ == registry::Policy::fastest && pool.measured == 0))
+        (policy_ == registry::Policy::fastest && pool.measured == 0) ||
+        (policy_ == registry::Policy::least_loaded && pool.loaded == 0))
         policy_ = registry::Policy::random;
     group_ = group;
     pool_ = &pool;
@@ -220,6 +221,8 @@ bool Balancer::start(registry::Policy policy, std::span<const registry::Endpoint
     } else if (policy_ == registry::Policy::affinity) {
         client_hash_ = client_hash(client);
         ok = order_by_key(n, true);
+    } else if (policy_ == registry::Policy::least_loaded) {
+        first_loaded_ = want_ > 0 ? least_loaded_first() : 0;
     } else if (policy_ == registry::Policy::weighted && n <= 4 * want_) {
         // Few instances for the answer: keys for all of them cost less than
         // drawing again after repeats.
@@ -399,6 +402,58 @@ bool Balancer::next_window() noexcept {
     return !keyed_.empty();
 }
 
+// least_loaded's first pick, as a place in the pool's load order: the
+// endpoint of least reported load plus recent answers. Walks the distinct
+// loads from the lowest, taking at each the better (fewer recent answers)
+// of two random endpoints of that load, and stops at a load that cannot
+// beat the best found (the recent answers only add) or after
+// max_load_levels. A lone client thus gets the lowest load; a burst fills
+// up the lowest loads one answer at a time, then spreads over the next.
+std::uint32_t Balancer::least_loaded_first() noexcept {
+    const auto& levels = pool_->load_levels;
+    const auto& recent = pool_->recent;
+    std::uint32_t best = 0;
+    std::uint64_t best_load = UINT64_MAX;
+    std::size_t count = std::min(levels.size() - 1, max_load_levels);
+    for (std::size_t level = 0; level < count; ++level) {
+        std::uint32_t begin = levels[level].start;
+        std::uint32_t size = levels[level + 1].start - begin;
+        std::uint64_t load = levels[level].load;
+        if (load >= best_load) break;
+        auto a = static_cast<std::uint32_t>(begin + random_.below(size));
+        std::uint32_t answers = recent[a].estimate(now_ms_);
+        if (size > 1) {
+            auto b = static_cast<std::uint32_t>(begin + random_.below(size - 1));
+            if (b >= a) ++b;
+            std::uint32_t answers_b = recent[b].estimate(now_ms_);
+            if (answers_b < answers) {
+                a = b;
+                answers = answers_b;
+            }
+        }
+        if (load + answers < best_load) {
+            best = a;
+            best_load = load + answers;
+        }
+    }
+    return best;
+}
+
+void Balancer::count_first() noexcept {
+    if (policy_ == registry::Policy::least_loaded && pool_ && first_loaded_ < pool_->recent.size())
+        pool_->recent[first_loaded_].add(now_ms_);
+}
+
+// least_loaded after the first pick: the load order without it, then the
+// endpoints without a load in random order.
+std::uint32_t Balancer::next_least_loaded(std::uint32_t n) noexcept {
+    const auto& order = pool_->by_load;
+    auto t = static_cast<std::uint32_t>(taken_);
+    if (t == 0) return order[first_loaded_];
+    if (t < pool_->loaded) return order[t - 1 < first_loaded_ ? t - 1 : t];
+    return order[shuffled(n)];
+}
+
 const registry::Endpoint* Balancer::next() noexcept {
     if (taken_ >= want_) return nullptr;
     auto n = static_cast<std::uint32_t>(pool_->size());
@@ -418,6 +473,9 @@ const registry::Endpoint* Balancer::next() noexcept {
         case registry::Policy::weighted:
             index = next_weighted();
             if (index == UINT32_MAX) return nullptr;
+            break;
+        case registry::Policy::least_loaded:
+            index = next_least_loaded(n);
             break;
         case registry::Policy::fastest:
             if (taken_ < pool_->measured)

@@ -41,6 +41,14 @@
 //                window; so a query hashes about one window, whatever n
 //   fastest      the pool's latency order (ascending measured check latency,
 //                ties by position), then the unmeasured in random order
+//   least_loaded first the endpoint of least (reported load + answers that
+//                listed it first lately, the pool's recent counters): per
+//                distinct load, lowest first, the better of two random
+//                endpoints of that load (power of two choices), stopping at
+//                a load no better than the best found or after
+//                max_load_levels; then the pool's load order (ascending
+//                reported load, ties by position), then the endpoints
+//                without a load in random order. Nothing reported = random
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -89,10 +97,18 @@ private:
     std::array<std::uint64_t, 4> s_{};
 };
 
+// least_loaded looks at most at this many distinct loads for its first
+// pick, so that a query costs the same whatever the size of the service.
+inline constexpr std::size_t max_load_levels = 8;
+
 class Balancer {
 public:
     explicit Balancer(std::uint64_t seed) noexcept
         : random_(seed) {}
+
+    // The monotonic time of the query, in ms, for least_loaded's count of
+    // recent answers.
+    void set_now_ms(std::uint64_t now_ms) noexcept { now_ms_ = now_ms; }
 
     // Starts choosing from `pool` (positions into `group`) under `policy`
     // (unset counts as random). At most `want` endpoints will be asked for.
@@ -106,6 +122,11 @@ public:
     // The next endpoint in answer order, each endpoint of the pool at most
     // once; nullptr after `want` of them or when the pool is exhausted.
     const registry::Endpoint* next() noexcept;
+
+    // least_loaded: counts the first endpoint of the last start() as one
+    // more recent answer (the caller calls it when that endpoint is the
+    // answer's first record); nothing under other policies.
+    void count_first() noexcept;
 
     Random& random() noexcept { return random_; }
 
@@ -147,6 +168,8 @@ private:
     std::uint32_t next_weighted() noexcept;
     bool order_by_key(std::uint32_t count, bool affinity) noexcept;
     bool next_window() noexcept;
+    std::uint32_t least_loaded_first() noexcept;
+    std::uint32_t next_least_loaded(std::uint32_t n) noexcept;
 
     Random random_;
     registry::Policy policy_ = registry::Policy::random;
@@ -162,7 +185,9 @@ private:
     std::size_t ring_steps_ = 0; // ring points looked at so far
     std::uint64_t chosen_weight_ = 0;
     bool sampled_mode_ = false; // random by draws, not by the shuffle
-    bool keyed_mode_ = false;   // next() reads keyed_[taken_ - keyed_base_]
+    std::uint64_t now_ms_ = 0;
+    std::uint32_t first_loaded_ = 0; // least_loaded: the first pick's place in by_load
+    bool keyed_mode_ = false;        // next() reads keyed_[taken_ - keyed_base_]
     std::size_t keyed_base_ = 0;
     IndexMap map_;
     std::vector<std::pair<double, std::uint32_t>> keyed_; // scratch, reused

@@ -61,6 +61,11 @@ public:
 
     void answer(const DiscoveryQuery& q, ResponseWriter& writer) noexcept;
 
+    // A monotonic clock in ms (CLOCK_MONOTONIC_COARSE unless set; tests set
+    // their own), read once per least_loaded query.
+    using Clock = std::uint64_t (*)() noexcept;
+    void set_clock(Clock clock) noexcept;
+
     struct Scratch; // defined in discovery_service.cpp
 
 private:

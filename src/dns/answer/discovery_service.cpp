@@ -16,6 +16,8 @@
 #include <optional>
 #include <random>
 
+#include <time.h>
+
 #include "dns/answer/balance.hpp"
 #include "dns/answer/catalog.hpp"
 #include "dns/answer/discovery.hpp"
@@ -28,6 +30,17 @@ namespace cairn::dns {
 
 using registry::Endpoint;
 
+namespace {
+
+std::uint64_t monotonic_ms() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
+           static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000;
+}
+
+} // namespace
+
 struct DiscoveryWorker::Scratch {
     explicit Scratch(std::uint64_t seed)
         : balancer(seed) {
@@ -35,8 +48,9 @@ struct DiscoveryWorker::Scratch {
     }
 
     Balancer balancer;
-    std::vector<const Endpoint*> chosen; // the answer's endpoints, in order
-    EndpointSet seen;                    // what the answer holds already
+    DiscoveryWorker::Clock clock = &monotonic_ms; // least_loaded's recent answers
+    std::vector<const Endpoint*> chosen;          // the answer's endpoints, in order
+    EndpointSet seen;                             // what the answer holds already
     std::array<std::uint8_t, max_message> rdata{};
 };
 
@@ -182,6 +196,8 @@ Selection choose(const DiscoveryQuery& q, const registry::ServiceEntry& entry, c
                                                        ? client.prefix_bits
                                                        : std::uint8_t{0});
     std::uint32_t step = policy == registry::Policy::round_robin ? entry.rotation.next() : 0;
+    std::uint64_t now_ms = policy == registry::Policy::least_loaded ? scratch.clock() : 0;
+    scratch.balancer.set_now_ms(now_ms);
 
     std::size_t available = pools.passing->size() + (pools.warning ? pools.warning->size() : 0);
     std::size_t want = w.room() / smallest_record(q.query.qtype, q.domain) + 1;
@@ -200,12 +216,17 @@ Selection choose(const DiscoveryQuery& q, const registry::ServiceEntry& entry, c
         (pools.warning && !pools.warning->empty() && !pools.passing->empty()) ||
         !distinct_keys(q.query.qtype, pools.passing->empty() ? *pools.warning : *pools.passing);
     if (check_repeats && !scratch.seen.begin(duplicate_key(q.query.qtype), want)) return {};
+    // The first record is where the client goes: least_loaded counts it as
+    // one more recent answer of that instance.
     choose_from(q, pools.passing_group, *pools.passing, want, policy, step, client, check_repeats,
                 scratch);
     std::size_t passing = chosen.size();
-    if (pools.warning)
+    if (passing > 0) scratch.balancer.count_first();
+    if (pools.warning) {
         choose_from(q, pools.warning_group, *pools.warning, want, policy, step, client,
                     check_repeats, scratch);
+        if (passing == 0 && !chosen.empty()) scratch.balancer.count_first();
+    }
 
     // One TTL for the RRset (RFC 2181 §5.2): the lowest of the chosen.
     std::uint32_t ttl = chosen.empty() ? 0 : ttl_of(*chosen[0], s);
@@ -273,6 +294,10 @@ DiscoveryWorker::DiscoveryWorker()
 DiscoveryWorker::DiscoveryWorker(std::uint64_t seed)
     : scratch_(std::make_unique<Scratch>(seed)) {}
 DiscoveryWorker::~DiscoveryWorker() = default;
+
+void DiscoveryWorker::set_clock(Clock clock) noexcept {
+    scratch_->clock = clock;
+}
 
 std::span<std::uint8_t> DiscoveryWorker::rdata_scratch() noexcept {
     return scratch_->rdata;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "registry/load.hpp"
 #include "registry/replication/wire.hpp"
 
 namespace cairn::registry::replication {
@@ -30,7 +31,7 @@ void write_pairs(Writer& w, const std::vector<std::pair<std::string, std::string
     }
 }
 
-void write_check(Writer& w, const Check& c) {
+void write_check(Writer& w, const Check& c, std::uint8_t version) {
     const CheckDefinition& d = c.definition;
     w.bytes(d.id);
     w.u8(static_cast<std::uint8_t>(d.kind));
@@ -51,9 +52,10 @@ void write_check(Writer& w, const Check& c) {
     w.bytes(c.state.output);
     w.svarint(c.state.last_change_ms);
     w.varint(c.state.latency_us);
+    if (version >= 2) w.varint(c.state.load ? std::uint64_t{*c.state.load} + 1 : 0);
 }
 
-void write_record(Writer& w, const Record& record) {
+void write_record(Writer& w, const Record& record, std::uint8_t version) {
     if (const auto* t = std::get_if<Tombstone>(&record)) {
         w.u8(kind_tombstone);
         w.bytes(t->id);
@@ -78,7 +80,7 @@ void write_record(Writer& w, const Record& record) {
     w.u8(i.maintenance ? 1 : 0);
     w.bytes(i.maintenance_reason);
     w.varint(i.checks.size());
-    for (const Check& c : i.checks) write_check(w, c);
+    for (const Check& c : i.checks) write_check(w, c, version);
 }
 
 void write_versions(Writer& w, const std::vector<std::pair<std::string, std::uint64_t>>& list) {
@@ -114,7 +116,7 @@ Enum read_enum(Reader& r, std::string_view what, Enum last) {
     return static_cast<Enum>(v);
 }
 
-Check read_check(Reader& r) {
+Check read_check(Reader& r, std::uint8_t version) {
     Check c;
     CheckDefinition& d = c.definition;
     d.id = r.bytes("check id", max_name);
@@ -137,10 +139,15 @@ Check read_check(Reader& r) {
     c.state.output = r.bytes("check output", max_text);
     c.state.last_change_ms = r.svarint("check last_change_ms");
     c.state.latency_us = read_u32(r, "check latency_us");
+    if (version >= 2) {
+        // 0: none; else the load + 1.
+        std::uint64_t load = r.bounded("check load", std::uint64_t{max_load} + 1);
+        if (load != 0) c.state.load = static_cast<std::uint32_t>(load - 1);
+    }
     return c;
 }
 
-Instance read_instance(Reader& r, const std::string& owner) {
+Instance read_instance(Reader& r, const std::string& owner, std::uint8_t version) {
     Instance i;
     i.node = owner;
     i.id = r.bytes("instance id", max_name);
@@ -153,7 +160,7 @@ Instance read_instance(Reader& r, const std::string& owner) {
     for (std::size_t b = 0; b < address_length; ++b) i.address.bytes[b] = r.u8("instance address");
     i.port = static_cast<std::uint16_t>(r.bounded("instance port", 65535));
     i.weight = read_u32(r, "instance weight");
-    i.policy = read_enum(r, "instance policy", Policy::fastest);
+    i.policy = read_enum(r, "instance policy", Policy::least_loaded);
     i.ttl_ms = read_u32(r, "instance ttl_ms");
     std::size_t ntags = r.count("instance tags", max_list);
     for (std::size_t k = 0; k < ntags && r.ok(); ++k)
@@ -162,13 +169,13 @@ Instance read_instance(Reader& r, const std::string& owner) {
     i.maintenance = r.flag("instance maintenance");
     i.maintenance_reason = r.bytes("instance maintenance_reason", max_text);
     std::size_t nchecks = r.count("instance checks", max_list);
-    for (std::size_t k = 0; k < nchecks && r.ok(); ++k) i.checks.push_back(read_check(r));
+    for (std::size_t k = 0; k < nchecks && r.ok(); ++k) i.checks.push_back(read_check(r, version));
     return i;
 }
 
-Record read_record(Reader& r, const std::string& owner) {
+Record read_record(Reader& r, const std::string& owner, std::uint8_t version) {
     std::uint8_t kind = r.u8("record kind");
-    if (kind == kind_instance) return read_instance(r, owner);
+    if (kind == kind_instance) return read_instance(r, owner, version);
     if (kind != kind_tombstone) r.fail("record kind: unknown value {}", kind);
     Tombstone t;
     t.node = owner;
@@ -187,13 +194,13 @@ std::vector<std::pair<std::string, std::uint64_t>> read_versions(Reader& r, std:
     return out;
 }
 
-Message read_body(Reader& r, std::uint8_t type) {
+Message read_body(Reader& r, std::uint8_t type, std::uint8_t version) {
     switch (static_cast<MessageType>(type)) {
     case MessageType::update: {
         Update u;
         u.owner = r.bytes("update owner", max_name);
         u.prev = r.varint("update prev");
-        u.record = read_record(r, u.owner);
+        u.record = read_record(r, u.owner, version);
         return u;
     }
     case MessageType::notice: {
@@ -225,7 +232,8 @@ Message read_body(Reader& r, std::uint8_t type) {
         if (p.upto < p.after) r.fail("reply: upto {} is below after {}", p.upto, p.after);
         p.more = r.flag("reply more");
         std::size_t n = r.count("reply records", max_records);
-        for (std::size_t k = 0; k < n && r.ok(); ++k) p.records.push_back(read_record(r, p.owner));
+        for (std::size_t k = 0; k < n && r.ok(); ++k)
+            p.records.push_back(read_record(r, p.owner, version));
         return p;
     }
     case MessageType::summary: {
@@ -249,14 +257,35 @@ std::uint64_t record_version(const Record& r) {
     return std::visit([](const auto& v) { return v.version; }, r);
 }
 
+namespace {
+
+// Whether a record says something that only format version 2 carries.
+bool needs_version_2(const Record& record) {
+    const auto* i = std::get_if<Instance>(&record);
+    if (!i) return false;
+    if (i->policy == Policy::least_loaded) return true;
+    return std::any_of(i->checks.begin(), i->checks.end(),
+                       [](const Check& c) { return c.state.load.has_value(); });
+}
+
+std::uint8_t version_for(const Message& message) {
+    if (const auto* u = std::get_if<Update>(&message)) return needs_version_2(u->record) ? 2 : 1;
+    if (const auto* p = std::get_if<Reply>(&message))
+        return std::any_of(p->records.begin(), p->records.end(), needs_version_2) ? 2 : 1;
+    return 1;
+}
+
+} // namespace
+
 std::vector<std::uint8_t> encode(const Message& message) {
     Writer w;
-    w.u8(format_version);
+    std::uint8_t version = version_for(message);
+    w.u8(version);
     w.u8(static_cast<std::uint8_t>(message.index() + 1)); // the variant follows MessageType's order
     if (const auto* u = std::get_if<Update>(&message)) {
         w.bytes(u->owner);
         w.varint(u->prev);
-        write_record(w, u->record);
+        write_record(w, u->record, version);
     } else if (const auto* n = std::get_if<Notice>(&message)) {
         w.bytes(n->owner);
         w.varint(n->prev);
@@ -279,7 +308,7 @@ std::vector<std::uint8_t> encode(const Message& message) {
         w.varint(p.upto);
         w.u8(p.more ? 1 : 0);
         w.varint(p.records.size());
-        for (const Record& r : p.records) write_record(w, r);
+        for (const Record& r : p.records) write_record(w, r, version);
     }
     return w.take();
 }
@@ -308,7 +337,7 @@ std::uint64_t digest_fingerprint(std::vector<std::pair<std::string, std::uint64_
 
 std::size_t encoded_size(const Record& record) {
     Writer w;
-    write_record(w, record);
+    write_record(w, record, format_version);
     return w.size();
 }
 
@@ -317,11 +346,11 @@ Result<Message> decode(std::span<const std::uint8_t> bytes) {
         return fail("message: {} bytes is above the limit of {}", bytes.size(), max_message_bytes);
     Reader r(bytes);
     std::uint8_t version = r.u8("format version");
-    if (r.ok() && version != format_version)
-        return fail("format version: {} is not supported (this agent speaks {})", version,
-                    format_version);
+    if (r.ok() && (version < oldest_format_version || version > format_version))
+        return fail("format version: {} is not supported (this agent speaks {} to {})", version,
+                    oldest_format_version, format_version);
     std::uint8_t type = r.u8("message type");
-    Message message = read_body(r, type);
+    Message message = read_body(r, type, version);
     if (r.ok() && r.remaining() != 0)
         r.fail("message: {} bytes left over after byte {}", r.remaining(), r.offset());
     if (!r.ok()) return std::unexpected(Error{r.error()});

@@ -4,9 +4,12 @@
 // peer carries them without understanding them. docs/replication.md gives
 // the byte layout.
 //
-// Every message starts with the format version (1), then its type. A decoder
-// meeting another version or an unknown type rejects the message with an
-// error; it never throws and never reads past its input.
+// Every message starts with the format version, then its type. Version 2
+// adds a check's reported load; an encoder writes version 1 when no record
+// of the message needs 2 (no load, no least_loaded policy), so agents that
+// speak only 1 keep replicating with it until loads are used. A decoder
+// reads both; meeting another version or an unknown type it rejects the
+// message with an error; it never throws and never reads past its input.
 
 #include <cstdint>
 #include <span>
@@ -20,7 +23,8 @@
 
 namespace cairn::registry::replication {
 
-inline constexpr std::uint8_t format_version = 1;
+inline constexpr std::uint8_t format_version = 2;
+inline constexpr std::uint8_t oldest_format_version = 1;
 // Nothing larger is decoded: a reply chunk stays far below this.
 inline constexpr std::size_t max_message_bytes = 1 << 20;
 

@@ -28,12 +28,14 @@ std::uint64_t own_version(const Registry& registry, const std::string& id) {
     return 0;
 }
 
-// Equal but for the latency of checks, which changes without a new version
-// when it drifts a little.
-bool same_but_latency(const Instance& a, Instance b) {
+// Equal but for the latency and load of checks, which change without a new
+// version when they drift a little.
+bool same_but_drift(const Instance& a, Instance b) {
     if (a.checks.size() != b.checks.size()) return false;
-    for (std::size_t k = 0; k < a.checks.size(); ++k)
+    for (std::size_t k = 0; k < a.checks.size(); ++k) {
         b.checks[k].state.latency_us = a.checks[k].state.latency_us;
+        b.checks[k].state.load = a.checks[k].state.load;
+    }
     return a == b;
 }
 
@@ -372,7 +374,7 @@ void Replica::on_own_record(const Record& record) {
         const Instance* local = registry_.find_local(id);
         const auto* remote = std::get_if<Instance>(&record);
         if ((local == nullptr) != (remote == nullptr) ||
-            (local && !same_but_latency(*local, *remote)))
+            (local && !same_but_drift(*local, *remote)))
             rewrite.push_back(id);
     }
     if (version <= announced_ && version > startup_version_)

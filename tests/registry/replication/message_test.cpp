@@ -106,11 +106,44 @@ TEST_CASE("a summary survives encode and decode; its fingerprint ignores order a
 
 TEST_CASE("the first byte is the format version; others are refused") {
     auto bytes = encode(Notice{"a", 1, 2});
-    CHECK(bytes[0] == format_version);
-    bytes[0] = 2;
+    CHECK(bytes[0] == 1); // nothing in it needs version 2
+    bytes[0] = 3;
     auto decoded = decode(bytes);
     REQUIRE_FALSE(decoded.has_value());
-    CHECK(decoded.error().message.find("format version: 2 is not supported") != std::string::npos);
+    CHECK(decoded.error().message.find("format version: 3 is not supported") != std::string::npos);
+    bytes[0] = 0;
+    CHECK_FALSE(decode(bytes).has_value());
+}
+
+TEST_CASE("version 2 carries a check's load; without loads messages stay version 1") {
+    Instance plain = full_instance();
+    auto v1 = encode(Update{"agent-a", 299, plain});
+    CHECK(v1[0] == 1);
+
+    Instance loaded = full_instance();
+    loaded.checks[0].state.load = 0; // zero is a load, not its absence
+    loaded.checks[1].state.load = 1'000'000'000;
+    auto v2 = encode(Update{"agent-a", 299, loaded});
+    CHECK(v2[0] == 2);
+    CHECK(v2.size() == v1.size() + 1 + 5); // one varint per check
+    Update u = round_trip<Update>(Update{"agent-a", 299, loaded});
+    CHECK(std::get<Instance>(u.record) == loaded);
+
+    Instance policy = full_instance();
+    policy.policy = Policy::least_loaded;
+    CHECK(encode(Update{"agent-a", 299, policy})[0] == 2);
+    Reply p{"agent-b", "agent-a", 0, 300, false, {Record{plain}, Record{loaded}}};
+    auto reply = encode(p);
+    CHECK(reply[0] == 2);
+    Reply back = round_trip<Reply>(p);
+    REQUIRE(back.records.size() == 2);
+    CHECK(std::get<Instance>(back.records[1]) == loaded);
+    CHECK(encoded_size(Record{loaded}) + 2 <= reply.size());
+
+    // A version 1 message decodes with no loads.
+    auto decoded = decode(v1);
+    REQUIRE(decoded.has_value());
+    CHECK_FALSE(std::get<Instance>(std::get<Update>(*decoded).record).checks[0].state.load);
 }
 
 TEST_CASE("malformed messages are refused with an error") {
