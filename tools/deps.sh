@@ -8,7 +8,7 @@ CAIRN_PACKAGES="meson ninja-build g++ pkg-config cmake clang-14 libclang-rt-14-d
   libsystemd-dev systemd groff-base man-db mandoc dpkg-dev debhelper lintian
   golang-go golang-github-hashicorp-memberlist-dev
   python3 python3-dnspython bind9-dnsutils knot-dnsutils ldnsutils curl nsd knot unbound dnsperf
-  prometheus haproxy util-linux
+  prometheus haproxy python3-consul util-linux
   iproute2 procps nftables chromium chromium-driver python3-selenium"
 missing=""
 for p in $CAIRN_PACKAGES; do
