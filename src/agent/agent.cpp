@@ -395,6 +395,9 @@ Result<void> Agent::start_http() {
     hooks.extra_metrics = [this] {
         std::string out = dns_server_ ? dns::format_metrics(dns_server_->stats()) : std::string();
         if (forwarding_) out += forwarding_->metrics();
+        if (catalog_) out += dns::format_answer_metrics(catalog_->answer_stats());
+        if (publisher_) out += publisher_->metrics();
+        if (prober_) out += health::format_check_metrics(prober_->stats(), prober_->check_count());
         if (membership_) out += membership_->metrics();
         if (registry_delegate_) out += registry_delegate_->metrics();
         return out + format_storage_metrics(state_store_->stats(), state_store_->faulted());

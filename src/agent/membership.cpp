@@ -280,6 +280,19 @@ std::string Membership::metrics() const {
     m.counter("cairn_gossip_probe_failures_total", "Probes that ended in suspicion.",
               s.probes_failed);
     m.counter("cairn_gossip_refutations_total", "Suspicions of this agent it refuted.", s.refutes);
+    m.counter("cairn_gossip_suspicions_total",
+              "Members this agent marked suspect (its own failed probes, or suspect messages).",
+              s.suspicions);
+    m.counter("cairn_gossip_decrypt_failures_total",
+              "Gossip datagrams no key in the keyring opened (also in packets_dropped).",
+              s.decrypt_failures);
+    m.family("cairn_gossip_messages_received_total", "counter",
+             "Gossip messages handled from datagrams (compound parts counted each), by type.");
+    constexpr const char* types[] = {"ping",    "indirect_ping", "ack",  "nack",
+                                     "suspect", "alive",         "dead", "user"};
+    for (std::size_t t = 0; t < s.messages_received.size(); ++t)
+        m.sample("cairn_gossip_messages_received_total", s.messages_received[t],
+                 {{"type", types[t]}});
     m.counter("cairn_gossip_push_pulls_total", "Completed push-pull state exchanges.",
               s.push_pulls);
     m.gauge("cairn_gossip_health_score", "Lifeguard awareness score (0 = healthy).",

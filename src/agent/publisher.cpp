@@ -1,5 +1,7 @@
 #include "agent/publisher.hpp"
 
+#include "core/metrics_text.hpp"
+
 namespace cairn::agent {
 
 SnapshotPublisher::SnapshotPublisher(Loop& loop, registry::Registry& registry,
@@ -53,9 +55,39 @@ void SnapshotPublisher::on_iteration() {
 
 void SnapshotPublisher::publish() {
     if (before_publish) before_publish();
+    auto start = std::chrono::steady_clock::now();
     slot_.store(registry_.publish());
+    auto us = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                             std::chrono::steady_clock::now() - start)
+                                             .count());
+    std::size_t bucket = 0;
+    while (bucket < build_bounds_us.size() && us > build_bounds_us[bucket]) ++bucket;
+    ++build_times_.buckets[bucket];
+    build_times_.sum_us += us;
+    build_times_.last_wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
     last_publish_ms_ = loop_.now_ms();
     ++published_;
+}
+
+std::string SnapshotPublisher::metrics() const {
+    MetricsText m;
+    m.counter("cairn_registry_snapshots_published_total",
+              "Registry snapshots published to the DNS workers (one per burst of changes).",
+              published_);
+    std::array<double, build_bounds_us.size()> bounds{};
+    for (std::size_t b = 0; b < bounds.size(); ++b)
+        bounds[b] = static_cast<double>(build_bounds_us[b]) / 1e6;
+    m.family("cairn_registry_snapshot_publish_seconds", "histogram",
+             "Time to build a registry snapshot and hand it to the DNS workers (on the main "
+             "loop).");
+    m.histogram("cairn_registry_snapshot_publish_seconds", bounds, build_times_.buckets,
+                static_cast<double>(build_times_.sum_us) / 1e6);
+    m.gauge("cairn_registry_snapshot_last_publish_timestamp_seconds",
+            "When the last registry snapshot was published (Unix time).",
+            static_cast<double>(build_times_.last_wall_ms) / 1e3);
+    return std::move(m).text();
 }
 
 } // namespace cairn::agent

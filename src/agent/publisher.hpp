@@ -8,9 +8,11 @@
 //
 // Main loop only.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include <uv.h>
 
@@ -37,6 +39,19 @@ public:
     void flush();
 
     [[nodiscard]] std::uint64_t published() const { return published_; }
+    // How long building and storing snapshots took, per bucket of
+    // build_bounds_us (the last: above them), and their sum.
+    static constexpr std::array<std::uint64_t, 10> build_bounds_us{
+        100, 500, 1'000, 5'000, 10'000, 50'000, 100'000, 500'000, 1'000'000, 5'000'000};
+    struct BuildTimes {
+        std::array<std::uint64_t, build_bounds_us.size() + 1> buckets{};
+        std::uint64_t sum_us = 0;
+        std::int64_t last_wall_ms = 0; // when the last snapshot went out (Unix ms)
+    };
+    [[nodiscard]] const BuildTimes& build_times() const { return build_times_; }
+    // cairn_registry_snapshots_published_total, the build histogram and the
+    // last publish time.
+    [[nodiscard]] std::string metrics() const;
 
     // Runs before each snapshot is built, while the registry is dirty (the
     // registry's replication announces this agent's changes from here, so
@@ -55,6 +70,7 @@ private:
     uv_prepare_t* prepare_;
     std::uint64_t last_publish_ms_ = 0;
     std::uint64_t published_ = 0;
+    BuildTimes build_times_;
 };
 
 } // namespace cairn::agent

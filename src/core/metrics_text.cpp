@@ -1,5 +1,7 @@
 #include "core/metrics_text.hpp"
 
+#include <vector>
+
 #include <fmt/format.h>
 
 namespace cairn {
@@ -12,7 +14,24 @@ void MetricsText::sample(std::string_view name, double value, Labels labels) {
     line(name, labels, fmt::format("{:.6f}", value));
 }
 
-void MetricsText::line(std::string_view name, Labels labels, std::string_view value) {
+void MetricsText::histogram(std::string_view name, std::span<const double> bounds,
+                            std::span<const std::uint64_t> counts, double sum, Labels labels) {
+    std::vector<std::pair<std::string_view, std::string_view>> with_le(labels.begin(),
+                                                                       labels.end());
+    with_le.emplace_back("le", "");
+    std::string bucket = fmt::format("{}_bucket", name);
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+        total += counts[i];
+        std::string le = i < bounds.size() ? fmt::format("{}", bounds[i]) : "+Inf";
+        with_le.back().second = le;
+        line(bucket, LabelSpan(with_le), std::to_string(total));
+    }
+    line(fmt::format("{}_sum", name), labels, fmt::format("{:.6f}", sum));
+    line(fmt::format("{}_count", name), labels, std::to_string(total));
+}
+
+void MetricsText::line(std::string_view name, LabelSpan labels, std::string_view value) {
     out_ += name;
     if (labels.size() != 0) {
         char separator = '{';

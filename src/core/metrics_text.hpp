@@ -14,6 +14,7 @@
 #include <concepts>
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -25,7 +26,7 @@ public:
     using Labels = std::initializer_list<std::pair<std::string_view, std::string_view>>;
 
     // The "# HELP" and "# TYPE" lines, once before a metric's samples;
-    // `type` is "counter" or "gauge".
+    // `type` is "counter", "gauge" or "histogram".
     void family(std::string_view name, std::string_view type, std::string_view help);
     // One sample line: name{label="value",...} value. Label values are
     // escaped as the format says (backslash, double quote, newline).
@@ -47,10 +48,21 @@ public:
         sample(name, value);
     }
 
+    // One histogram's samples (after family(name, "histogram", ...)):
+    // name_bucket{...,le="bound"} for each bound and "+Inf", cumulative;
+    // name_sum and name_count. `counts` is per bucket, not cumulative: one
+    // more than `bounds`, the last being the count above the last bound.
+    void histogram(std::string_view name, std::span<const double> bounds,
+                   std::span<const std::uint64_t> counts, double sum, Labels labels = {});
+
     [[nodiscard]] std::string text() && { return std::move(out_); }
 
 private:
-    void line(std::string_view name, Labels labels, std::string_view value);
+    using LabelSpan = std::span<const std::pair<std::string_view, std::string_view>>;
+    void line(std::string_view name, LabelSpan labels, std::string_view value);
+    void line(std::string_view name, Labels labels, std::string_view value) {
+        line(name, LabelSpan(labels.begin(), labels.size()), value);
+    }
 
     std::string out_;
 };

@@ -3,7 +3,7 @@
 namespace cairn::gossip {
 
 Result<IncomingPacket> read_packet(std::span<const std::uint8_t> datagram, const Security& security,
-                                   const PacketLimits& limits) {
+                                   const PacketLimits& limits, bool* open_failed) {
     IncomingPacket in;
     Bytes opened;
     std::span<const std::uint8_t> plain = datagram;
@@ -14,6 +14,7 @@ Result<IncomingPacket> read_packet(std::span<const std::uint8_t> datagram, const
             plain = opened;
             in.decrypted = true;
         } else if (security.verify_incoming) {
+            if (open_failed) *open_failed = true;
             return std::unexpected(o.error());
         }
         // else: as memberlist, take the datagram as plaintext.

@@ -42,9 +42,10 @@ struct IncomingPacket {
 };
 
 // A datagram as received. Errors: sealing refused (encryption on,
-// verify_incoming, no key opens it), then decode_packet()'s.
+// verify_incoming, no key opens it; then *open_failed is set, if given),
+// then decode_packet()'s.
 Result<IncomingPacket> read_packet(std::span<const std::uint8_t> datagram, const Security& security,
-                                   const PacketLimits& limits = {});
+                                   const PacketLimits& limits = {}, bool* open_failed = nullptr);
 
 // A message (or compound) ready to send to a peer whose protocol max is
 // peer_pmax (0 if the peer is not known yet: no CRC).

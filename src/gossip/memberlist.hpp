@@ -16,6 +16,7 @@
 // calls), state.cpp (probing, gossip, push-pull scheduling, alive / suspect /
 // dead), net.cpp (packet and stream handlers, sending).
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -64,7 +65,12 @@ struct MemberlistStats {
     std::uint64_t probes = 0;
     std::uint64_t probes_failed = 0; // ended in suspicion
     std::uint64_t refutes = 0;
-    std::uint64_t push_pulls = 0; // completed, either side
+    std::uint64_t push_pulls = 0;       // completed, either side
+    std::uint64_t suspicions = 0;       // members this agent marked suspect
+    std::uint64_t decrypt_failures = 0; // datagrams no key opened (of packets_dropped)
+    // Messages handled from datagrams, by PacketMessage's alternative (ping,
+    // indirect ping, ack, nack, suspect, alive, dead, user).
+    std::array<std::uint64_t, 8> messages_received{};
 };
 
 class Memberlist {

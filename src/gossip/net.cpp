@@ -43,15 +43,20 @@ void Memberlist::on_packet(const Address& from, std::span<const std::uint8_t> pa
                            TimePoint now) {
     if (shutdown_) return;
     ++stats_.packets_received;
-    auto incoming = read_packet(packet, config_.security);
+    bool open_failed = false;
+    auto incoming = read_packet(packet, config_.security, {}, &open_failed);
     if (!incoming) {
         ++stats_.packets_dropped;
+        if (open_failed) ++stats_.decrypt_failures;
         log::debug("gossip.packet.bad", {{"node", config_.name},
                                          {"from", to_string(from)},
                                          {"error", incoming.error().message}});
         return;
     }
-    for (const PacketMessage& msg : incoming->packet.messages) handle_command(from, msg, now);
+    for (const PacketMessage& msg : incoming->packet.messages) {
+        if (msg.index() < stats_.messages_received.size()) ++stats_.messages_received[msg.index()];
+        handle_command(from, msg, now);
+    }
 }
 
 void Memberlist::handle_command(const Address& from, const PacketMessage& msg, TimePoint now) {

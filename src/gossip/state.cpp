@@ -401,6 +401,7 @@ void Memberlist::suspect_node(const Suspect& s, TimePoint now) {
 
     state.incarnation = s.incarnation;
     state.node.state = NodeState::suspect;
+    ++stats_.suspicions;
     state.state_change = now;
 
     // k confirmations bring the timeout to its minimum two probe intervals

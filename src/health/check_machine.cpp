@@ -71,7 +71,7 @@ bool CheckMachine::observe(ProbeResult result, Now now) {
     Health before = state_.status;
     Health after = next_status(result.status, now.mono_ms);
     if (!healthy(before) && healthy(after)) ejection_.admitted(now.mono_ms);
-    if (healthy(before) && after == Health::critical) ejection_.fell(now.mono_ms);
+    just_ejected_ = healthy(before) && after == Health::critical && ejection_.fell(now.mono_ms);
     if (healthy(after)) ejection_.stayed_healthy(now.mono_ms);
 
     if (ejection_.holds(now.mono_ms)) {

@@ -64,6 +64,8 @@ public:
     [[nodiscard]] const registry::CheckState& state() const { return state_; }
     [[nodiscard]] bool ejected(std::int64_t mono_ms) const { return ejection_.holds(mono_ms); }
     [[nodiscard]] const Ejection& ejection() const { return ejection_; }
+    // True when the last observe() ejected the check (for /metrics).
+    [[nodiscard]] bool just_ejected() const { return just_ejected_; }
     // True once the check has been critical for deregister_critical_after.
     [[nodiscard]] bool should_deregister(std::int64_t mono_ms) const;
 
@@ -85,6 +87,7 @@ private:
     std::int64_t load_stale_after_ms_;
     std::int64_t load_at_ms_ = 0; // monotonic; when state_.load was reported
     bool has_latency_ = false;
+    bool just_ejected_ = false;
 };
 
 // Cuts `text` to at most max_output_bytes without splitting a UTF-8 sequence.

@@ -1,6 +1,7 @@
 #include "health/check_runner.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 #include <fmt/format.h>
 
@@ -93,6 +94,11 @@ void CheckRunner::on_result(ProbeResult result) {
     // is followed by the next one at once, never overlapped.
     std::int64_t next_start = last_start_ms_ + jittered_interval().count();
     schedule(milliseconds(std::max<std::int64_t>(next_start - now.mono_ms, 0)));
+    last_.outcome = result.status == Health::maintenance ? Health::critical : result.status;
+    last_.duration_us = result.latency_us;
+    if (!last_.duration_us)
+        last_.duration_us = static_cast<std::uint32_t>(
+            std::clamp<std::int64_t>((now.mono_ms - last_start_ms_) * 1000, 0, UINT32_MAX));
     bool changed = machine_.observe(std::move(result), now);
     report_(*this, changed); // last: the owner may destroy us here
 }
@@ -100,6 +106,7 @@ void CheckRunner::on_result(ProbeResult result) {
 void CheckRunner::expire_ttl() {
     ++runs_;
     expired_ = true;
+    last_ = {Health::critical, std::nullopt};
     bool changed = machine_.observe(
         {Health::critical, fmt::format("TTL expired: no update within {} ms", definition_.ttl_ms),
          std::nullopt},
@@ -115,6 +122,7 @@ Result<> CheckRunner::report_ttl(Health status, std::string note) {
         timer_.start(milliseconds(definition_.ttl_ms), milliseconds(definition_.ttl_ms),
                      [this] { expire_ttl(); });
     expired_ = false;
+    last_ = {status, std::nullopt};
     bool changed = machine_.observe({status, std::move(note), std::nullopt}, env_.now());
     report_(*this, changed);
     return {};

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -58,6 +59,13 @@ public:
     // True when the last result was a TTL check's expiry (no report came in
     // time), not a report or a probe.
     [[nodiscard]] bool expired() const { return expired_; }
+    // The last result before the thresholds: its outcome, and for a probe
+    // how long it took (HTTP and TCP as measured; scripts start to exit).
+    struct LastResult {
+        registry::Health outcome = registry::Health::critical;
+        std::optional<std::uint32_t> duration_us;
+    };
+    [[nodiscard]] const LastResult& last_result() const { return last_; }
 
 private:
     void run();
@@ -77,6 +85,7 @@ private:
     std::int64_t last_start_ms_ = 0; // monotonic
     std::uint64_t runs_ = 0;
     bool expired_ = false;
+    LastResult last_;
 };
 
 } // namespace cairn::health

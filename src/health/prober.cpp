@@ -57,6 +57,7 @@ struct Prober::State {
     // runner's callback, and deregistering destroys that runner.
     std::vector<std::string> to_deregister;
     Timer reaper;
+    CheckStats stats;
 
     State(Loop& l, registry::Registry& r, ProberOptions o)
         : loop(l)
@@ -133,6 +134,9 @@ struct Prober::State {
         auto it = checks.find(id);
         if (it == checks.end()) return;
         Running& running = it->second;
+        registry::CheckKind kind = runner.definition().kind;
+        stats.count(kind, runner.last_result().outcome, runner.last_result().duration_us);
+        if (runner.machine().just_ejected()) stats.count_ejection(kind);
         const registry::CheckState& state = runner.machine().state();
         auto now_ms = static_cast<std::int64_t>(loop.now_ms());
         bool stale = worth_refreshing(running.reported, state) &&
@@ -219,6 +223,10 @@ void Prober::on_ttl_expired(std::function<void(const std::string& instance_id)> 
 
 std::size_t Prober::check_count() const {
     return state_->checks.size();
+}
+
+const CheckStats& Prober::stats() const {
+    return state_->stats;
 }
 
 const CheckMachine* Prober::find(std::string_view check_id) const {

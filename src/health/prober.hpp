@@ -27,6 +27,7 @@
 #include "core/loop.hpp"
 #include "core/result.hpp"
 #include "health/check_machine.hpp"
+#include "health/check_stats.hpp"
 #include "registry/registry.hpp"
 
 namespace cairn::health {
@@ -74,6 +75,8 @@ public:
     void on_ttl_expired(std::function<void(const std::string& instance_id)> callback);
 
     [[nodiscard]] std::size_t check_count() const;
+    // Results, durations and ejections since start (for /metrics).
+    [[nodiscard]] const CheckStats& stats() const;
     // Current machine state of a running check (nullptr if none); for tests
     // and the HTTP API.
     [[nodiscard]] const CheckMachine* find(std::string_view check_id) const;

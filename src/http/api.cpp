@@ -16,8 +16,8 @@
 #include "core/metrics_text.hpp"
 #include "core/text.hpp"
 #include "http/json_body.hpp"
-#include "http/ui.hpp"
 #include "http/prometheus_sd.hpp"
+#include "http/ui.hpp"
 #include "registry/load.hpp"
 
 namespace cairn::http {
@@ -140,7 +140,13 @@ std::optional<Response> Api::refuse_before_body(const Request& head) const {
     return resp;
 }
 
-void Api::handle(const Request& r, Respond respond) {
+void Api::handle(const Request& r, Respond outer) {
+    // Every answer, at once or after a commit, is counted by route and status.
+    Respond respond = [this, route = route_of(r.path), method = method_label(r.method),
+                       outer = std::move(outer)](Response resp) {
+        routes_.count(route, method, resp.status);
+        outer(std::move(resp));
+    };
     auto parts = split_path(r.path);
     const std::string& m = r.method;
 
@@ -611,6 +617,7 @@ Response Api::metrics() {
     m.gauge("cairn_http_blocking_queries", "Consul blocking queries waiting for a change now.",
             parked_queries());
     std::string out = std::move(m).text();
+    out += routes_.metrics();
     if (server_metrics_) out += server_metrics_();
     if (hooks_.extra_metrics) out += hooks_.extra_metrics();
     Response resp = Response::text(200, std::move(out));

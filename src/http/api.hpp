@@ -22,6 +22,7 @@
 #include "http/blocking.hpp"
 #include "http/message.hpp"
 #include "http/registration.hpp"
+#include "http/route_metrics.hpp"
 #include "registry/registry.hpp"
 
 namespace cairn {
@@ -200,6 +201,7 @@ private:
     ApiOptions options_;
     ApiHooks hooks_;
     std::function<std::string()> server_metrics_;
+    RouteCounters routes_;
     // The (node, id) list of a large service being streamed, shared by every
     // stream of it started at the same registry version: many clients asking
     // for one big service hold one copy.

@@ -45,6 +45,16 @@ TEST_CASE("start publishes the first snapshot") {
     publisher.start();
     CHECK(slot.load() != nullptr);
     CHECK(publisher.published() == 1);
+    // Its build time is in the histogram, and /metrics shows it.
+    std::uint64_t timed = 0;
+    for (std::uint64_t n : publisher.build_times().buckets) timed += n;
+    CHECK(timed == 1);
+    CHECK(publisher.build_times().last_wall_ms > 1'700'000'000'000);
+    std::string text = publisher.metrics();
+    CHECK(text.find("\ncairn_registry_snapshots_published_total 1\n") != std::string::npos);
+    CHECK(text.find("\ncairn_registry_snapshot_publish_seconds_count 1\n") != std::string::npos);
+    CHECK(text.find("\ncairn_registry_snapshot_last_publish_timestamp_seconds 1") !=
+          std::string::npos);
 }
 
 TEST_CASE("a burst of writes in one callback becomes one snapshot, soon") {

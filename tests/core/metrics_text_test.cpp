@@ -36,3 +36,18 @@ TEST_CASE("label values are escaped") {
     m.sample("cairn_x", 1, {{"name", "a\\b\"c\nd"}});
     CHECK(std::move(m).text() == "cairn_x{name=\"a\\\\b\\\"c\\nd\"} 1\n");
 }
+
+TEST_CASE("a histogram's buckets are cumulative, with +Inf, _sum and _count") {
+    MetricsText m;
+    const double bounds[] = {0.001, 0.5};
+    const std::uint64_t counts[] = {2, 0, 3};
+    m.family("cairn_x_seconds", "histogram", "Times.");
+    m.histogram("cairn_x_seconds", bounds, counts, 4.5, {{"kind", "tcp"}});
+    CHECK(std::move(m).text() == "# HELP cairn_x_seconds Times.\n"
+                                 "# TYPE cairn_x_seconds histogram\n"
+                                 "cairn_x_seconds_bucket{kind=\"tcp\",le=\"0.001\"} 2\n"
+                                 "cairn_x_seconds_bucket{kind=\"tcp\",le=\"0.5\"} 2\n"
+                                 "cairn_x_seconds_bucket{kind=\"tcp\",le=\"+Inf\"} 5\n"
+                                 "cairn_x_seconds_sum{kind=\"tcp\"} 4.500000\n"
+                                 "cairn_x_seconds_count{kind=\"tcp\"} 5\n");
+}

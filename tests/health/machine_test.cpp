@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "health/check_machine.hpp"
+#include "health/check_stats.hpp"
 #include "health/http_probe.hpp"
 
 using namespace cairn;
@@ -125,11 +126,13 @@ TEST_CASE(
     m.observe(fail(), f.now()); // fell: not a readmission before it
     CHECK(m.state().status == Health::critical);
     CHECK(m.ejection().level() == 0);
+    CHECK_FALSE(m.just_ejected());
     f.t += 500;
     m.observe(pass(), f.now()); // readmitted at once
     CHECK(m.state().status == Health::passing);
     f.t += 500;
     m.observe(fail(), f.now()); // within probation: ejected
+    CHECK(m.just_ejected());
     CHECK(m.ejection().level() == 1);
     CHECK(m.ejected(f.t));
     // Passing probes inside the failure-free window do not readmit it.
@@ -137,6 +140,7 @@ TEST_CASE(
         f.t += 100;
         m.observe(pass(), f.now());
         CHECK(m.state().status == Health::critical);
+        CHECK_FALSE(m.just_ejected()); // counted once, when it happened
     }
     CHECK(m.state().output.find("ejected") != std::string::npos);
     f.t += 100; // 1000 ms after the last failure
@@ -362,4 +366,37 @@ TEST_CASE("load_in_json_body: a top-level whole number under \"load\"") {
     CHECK_FALSE(load_in_json_body("{\"load\": 3")); // cut off
     CHECK_FALSE(load_in_json_body("load=3"));       // the check machine reads this one
     CHECK_FALSE(load_in_json_body(""));
+}
+
+TEST_CASE("check stats: results by kind and outcome, durations in buckets, ejections; as metrics") {
+    CheckStats s;
+    s.count(registry::CheckKind::http, Health::passing, 800);       // <= 1 ms
+    s.count(registry::CheckKind::http, Health::critical, 60'000);   // <= 100 ms
+    s.count(registry::CheckKind::tcp, Health::warning, 20'000'000); // above 10 s
+    s.count(registry::CheckKind::ttl, Health::passing, std::nullopt);
+    s.count_ejection(registry::CheckKind::http);
+    CHECK(s.results[0][0] == 1);
+    CHECK(s.results[0][2] == 1);
+    CHECK(s.results[1][1] == 1);
+    CHECK(s.results[3][0] == 1);
+    CHECK(s.durations[0].buckets[0] == 1);
+    CHECK(s.durations[0].buckets[5] == 1);
+    CHECK(s.durations[1].buckets.back() == 1);
+    CHECK(s.durations[0].sum_us == 60'800);
+    std::string text = format_check_metrics(s, 7);
+    auto has = [&](const std::string& line) {
+        return text.find("\n" + line + "\n") != std::string::npos;
+    };
+    CHECK(has("cairn_health_checks 7"));
+    CHECK(has(R"(cairn_health_check_results_total{kind="http",result="passing"} 1)"));
+    CHECK(has(R"(cairn_health_check_results_total{kind="http",result="critical"} 1)"));
+    CHECK(has(R"(cairn_health_check_results_total{kind="ttl",result="passing"} 1)"));
+    CHECK(has(R"(cairn_health_check_results_total{kind="script",result="warning"} 0)"));
+    CHECK(has(R"(cairn_health_check_duration_seconds_bucket{kind="http",le="0.001"} 1)"));
+    CHECK(has(R"(cairn_health_check_duration_seconds_bucket{kind="http",le="0.1"} 2)"));
+    CHECK(has(R"(cairn_health_check_duration_seconds_count{kind="tcp"} 1)"));
+    CHECK(has(R"(cairn_health_check_duration_seconds_sum{kind="http"} 0.060800)"));
+    CHECK(text.find(R"(duration_seconds_count{kind="ttl"})") == std::string::npos);
+    CHECK(has(R"(cairn_health_ejections_total{kind="http"} 1)"));
+    CHECK(has(R"(cairn_health_ejections_total{kind="tcp"} 0)"));
 }

@@ -597,3 +597,49 @@ TEST_CASE("DELETE /v1/dns/cache: one name or all through the hook; 409 without f
     r.target = r.path = "/v1/dns/cache";
     CHECK(off.handle(r).status == 409);
 }
+
+TEST_CASE("route_of names a path by its pattern; anything unmatched is 'other'") {
+    using cairn::http::method_label;
+    using cairn::http::route_of;
+    CHECK(route_of("/health") == "/health");
+    CHECK(route_of("/metrics") == "/metrics");
+    CHECK(route_of("/v1/services") == "/v1/services");
+    CHECK(route_of("/v1/services/web") == "/v1/services/:key");
+    CHECK(route_of("/v1/services/web-1/maintenance") == "/v1/services/:id/maintenance");
+    CHECK(route_of("/v1/checks/web-1:1/pass") == "/v1/checks/:id/:status");
+    CHECK(route_of("/v1/members") == "/v1/members");
+    CHECK(route_of("/v1/keyring") == "/v1/keyring");
+    CHECK(route_of("/v1/keyring/install") == "/v1/keyring/:op");
+    CHECK(route_of("/v1/agent") == "/v1/agent");
+    CHECK(route_of("/v1/dns/cache") == "/v1/dns/cache");
+    CHECK(route_of("/v1/catalog/service/web") == "/v1/catalog/*");
+    CHECK(route_of("/v1/health/service/web") == "/v1/health/*");
+    CHECK(route_of("/v1/agent/service/register") == "/v1/agent/*");
+    CHECK(route_of("/") == "other");
+    CHECK(route_of("/v1/services/a/b/c/d/e/f") == "other");
+    CHECK(route_of("/random/thing/" + std::string(100, 'x')) == "other");
+    CHECK(method_label("GET") == "GET");
+    CHECK(method_label("BREW") == "other");
+}
+
+TEST_CASE("/metrics counts API answers by route pattern, method and status") {
+    Fixture f;
+    f.call_json("PUT", "/v1/services", R"({"name": "web", "port": 80})");
+    f.call("GET", "/v1/services/web");
+    f.call("GET", "/v1/services/nothing-here");
+    f.call("GET", "/nope/1");
+    f.call("GET", "/nope/2");
+    Response m = f.call("GET", "/metrics");
+    CHECK(m.body.find("# TYPE cairn_http_route_requests_total counter\n") != std::string::npos);
+    CHECK(m.body.find(
+              "cairn_http_route_requests_total{route=\"/v1/services\",method=\"PUT\",code=\"200\"} "
+              "1\n") != std::string::npos);
+    CHECK(m.body.find("cairn_http_route_requests_total{route=\"/v1/services/:key\",method=\"GET\","
+                      "code=\"200\"} 1\n") != std::string::npos);
+    CHECK(m.body.find("cairn_http_route_requests_total{route=\"/v1/services/:key\",method=\"GET\","
+                      "code=\"404\"} 1\n") != std::string::npos);
+    CHECK(m.body.find(
+              "cairn_http_route_requests_total{route=\"other\",method=\"GET\",code=\"404\"} 2\n") !=
+          std::string::npos);
+    CHECK(m.body.find("/nope") == std::string::npos); // never the raw path
+}

@@ -1,6 +1,8 @@
 #include "dns/answer/catalog.hpp"
 
 #include <atomic>
+#include <mutex>
+#include <vector>
 
 #include "dns/answer/answer.hpp"
 #include "dns/answer/discovery.hpp"
@@ -50,14 +52,20 @@ struct Catalog::Shared {
     std::atomic<Recursion*> recursion{nullptr};
     // Raised on every set_*: workers re-read zones and settings only then.
     std::atomic<std::uint64_t> generation{1};
+    // Each Responder's counters, added when it is made (not per query).
+    mutable std::mutex counters_mutex;
+    std::vector<std::unique_ptr<AnswerCounters>> counters;
 };
 
 namespace {
 
 class CatalogResponder final : public Responder {
 public:
-    explicit CatalogResponder(const Catalog::Shared& shared)
-        : shared_(shared) {}
+    CatalogResponder(const Catalog::Shared& shared, AnswerCounters& counters)
+        : shared_(shared)
+        , counters_(counters) {
+        discovery_.count_into(&counters_);
+    }
 
     std::size_t respond(std::span<const std::uint8_t> packet, const Client& client,
                         std::span<std::uint8_t> out) noexcept override {
@@ -89,6 +97,7 @@ public:
             return writer.finish();
         }
         writer.start(query_, packet);
+        counters_.count_qtype(query_.qtype);
         if (query_.qclass != rrclass::in && query_.qclass != rrclass::any) {
             if (query_.qclass == rrclass::ch)
                 writer.set_rcode(rcode::refused);
@@ -184,6 +193,7 @@ private:
     }
 
     const Catalog::Shared& shared_;
+    AnswerCounters& counters_;
     std::uint64_t generation_ = 0;
     std::uint64_t snapshot_generation_ = ~std::uint64_t{0};
     std::shared_ptr<const ZoneSet> zones_;
@@ -228,10 +238,19 @@ void Catalog::set_recursion(Recursion* recursion) {
 }
 
 ResponderFactory Catalog::responder_factory() {
-    const Shared* shared = shared_.get();
+    Shared* shared = shared_.get();
     return [shared]() -> std::unique_ptr<Responder> {
-        return std::make_unique<CatalogResponder>(*shared);
+        std::lock_guard lock(shared->counters_mutex);
+        auto& counters = shared->counters.emplace_back(std::make_unique<AnswerCounters>());
+        return std::make_unique<CatalogResponder>(*shared, *counters);
     };
+}
+
+AnswerStats Catalog::answer_stats() const {
+    AnswerStats total;
+    std::lock_guard lock(shared_->counters_mutex);
+    for (const auto& c : shared_->counters) total.add(*c);
+    return total;
 }
 
 } // namespace cairn::dns

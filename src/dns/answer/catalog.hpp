@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "dns/answer/answer_stats.hpp"
 #include "dns/recursion.hpp"
 #include "dns/responder.hpp"
 #include "dns/zone/zone.hpp"
@@ -62,6 +63,10 @@ public:
     // The factory hands out Responders that keep a reference to this Catalog:
     // it must outlive them.
     [[nodiscard]] ResponderFactory responder_factory();
+
+    // Any thread: the answer counters of every Responder made so far, summed
+    // (for /metrics). Responders that were destroyed keep counting here.
+    [[nodiscard]] AnswerStats answer_stats() const;
 
     struct Shared; // what workers read; defined in catalog.cpp
 

@@ -13,6 +13,7 @@
 #include <memory>
 #include <span>
 
+#include "dns/answer/answer_stats.hpp"
 #include "dns/responder.hpp"
 #include "dns/wire/query.hpp"
 #include "dns/wire/wire.hpp"
@@ -60,6 +61,9 @@ public:
     DiscoveryWorker& operator=(const DiscoveryWorker&) = delete;
 
     void answer(const DiscoveryQuery& q, ResponseWriter& writer) noexcept;
+    // Where service answers are counted by policy; none (the default): not
+    // counted. `counters` must outlive the worker.
+    void count_into(AnswerCounters* counters) noexcept;
 
     // A monotonic clock in ms (CLOCK_MONOTONIC_COARSE unless set; tests set
     // their own), read once per least_loaded query.

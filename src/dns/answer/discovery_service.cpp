@@ -51,6 +51,7 @@ struct DiscoveryWorker::Scratch {
     DiscoveryWorker::Clock clock = &monotonic_ms; // least_loaded's recent answers
     std::vector<const Endpoint*> chosen;          // the answer's endpoints, in order
     EndpointSet seen;                             // what the answer holds already
+    AnswerCounters* counters = nullptr;
     std::array<std::uint8_t, max_message> rdata{};
 };
 
@@ -198,6 +199,7 @@ Selection choose(const DiscoveryQuery& q, const registry::ServiceEntry& entry, c
     std::uint32_t step = policy == registry::Policy::round_robin ? entry.rotation.next() : 0;
     std::uint64_t now_ms = policy == registry::Policy::least_loaded ? scratch.clock() : 0;
     scratch.balancer.set_now_ms(now_ms);
+    if (scratch.counters) scratch.counters->count_policy(static_cast<std::uint8_t>(policy));
 
     std::size_t available = pools.passing->size() + (pools.warning ? pools.warning->size() : 0);
     std::size_t want = w.room() / smallest_record(q.query.qtype, q.domain) + 1;
@@ -288,6 +290,10 @@ void write_srv_targets(const DiscoveryQuery& q, std::uint32_t ttl, std::size_t a
 }
 
 } // namespace
+
+void DiscoveryWorker::count_into(AnswerCounters* counters) noexcept {
+    scratch_->counters = counters;
+}
 
 DiscoveryWorker::DiscoveryWorker()
     : scratch_(std::make_unique<Scratch>(fresh_seed(this))) {}

@@ -1,5 +1,7 @@
 #include "dns/server/metrics.hpp"
 
+#include <array>
+
 #include <fmt/format.h>
 
 #include "core/metrics_text.hpp"
@@ -65,6 +67,17 @@ std::string format_metrics(const Server::Stats& s) {
     m.sample("cairn_dns_tcp_connections_total", s.tcp_accepted, {{"result", "accepted"}});
     m.sample("cairn_dns_tcp_connections_total", s.tcp_evicted, {{"result", "evicted"}});
     m.sample("cairn_dns_tcp_connections_total", s.tcp_timeouts, {{"result", "timeout"}});
+
+    std::array<double, Server::Stats::latency_bounds_ns.size()> bounds{};
+    for (std::size_t b = 0; b < bounds.size(); ++b)
+        bounds[b] = static_cast<double>(Server::Stats::latency_bounds_ns[b]) / 1e9;
+    m.family("cairn_dns_answer_duration_seconds", "histogram",
+             "Time from reading a DNS query to its answer being made, by transport (UDP: from "
+             "the read of its batch).");
+    for (std::size_t t = 0; t < s.latency.size(); ++t)
+        m.histogram("cairn_dns_answer_duration_seconds", bounds, s.latency[t].buckets,
+                    static_cast<double>(s.latency[t].sum_ns) / 1e9,
+                    {{"transport", transport_names[t]}});
     return std::move(m).text();
 }
 

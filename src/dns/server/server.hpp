@@ -97,6 +97,18 @@ public:
             std::uint64_t truncated = 0;
         };
         std::array<Answers, 2> answers{};
+        // How long answers took to make, by transport: from when the thread
+        // had the query (for UDP, its recvmmsg batch: a later query of a
+        // batch waits for the earlier ones) until its answer was written.
+        // Per bucket, not cumulative: buckets[i] counts answers of at most
+        // latency_bounds_ns[i] and above the bound before; the last, the rest.
+        static constexpr std::array<std::uint64_t, 10> latency_bounds_ns{
+            2'000, 5'000, 10'000, 25'000, 50'000, 100'000, 250'000, 500'000, 1'000'000, 10'000'000};
+        struct Latency {
+            std::array<std::uint64_t, latency_bounds_ns.size() + 1> buckets{};
+            std::uint64_t sum_ns = 0;
+        };
+        std::array<Latency, 2> latency{};
     };
     [[nodiscard]] Stats stats() const;
 

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -13,6 +14,14 @@ namespace cairn::dns {
 
 // Written by one thread, read by any; on its own cache lines so that threads
 // do not share one.
+// The clock of count_latency(): steady_clock (CLOCK_MONOTONIC, read through
+// the vDSO, no system call).
+inline std::uint64_t latency_clock_ns() {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::steady_clock::now().time_since_epoch())
+                                          .count());
+}
+
 struct alignas(64) WorkerStats {
     std::atomic<std::uint64_t> udp_queries{0};
     std::atomic<std::uint64_t> tcp_queries{0};
@@ -27,6 +36,8 @@ struct alignas(64) WorkerStats {
     // add_to() files them under that transport.
     std::array<std::atomic<std::uint64_t>, 16> rcodes{};
     std::atomic<std::uint64_t> truncated{0};
+    std::array<std::atomic<std::uint64_t>, Server::Stats::latency_bounds_ns.size() + 1> latency{};
+    std::atomic<std::uint64_t> latency_sum_ns{0};
 
     void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
         counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -46,6 +57,14 @@ struct alignas(64) WorkerStats {
         auto bump = [&](std::atomic<std::uint64_t>& c) { shared ? add_shared(c) : add(c); };
         bump(rcodes[answer[3] & 0x0f]);
         if ((answer[2] & 0x02) != 0) bump(truncated);
+    }
+    // One answer made `ns` nanoseconds after its query was read.
+    void count_latency(std::uint64_t ns) {
+        const auto& bounds = Server::Stats::latency_bounds_ns;
+        std::size_t bucket = 0;
+        while (bucket < bounds.size() && ns > bounds[bucket]) ++bucket;
+        add(latency[bucket]);
+        add(latency_sum_ns, ns);
     }
     void add_to(Server::Stats& total, Transport transport) const;
 };

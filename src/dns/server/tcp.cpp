@@ -282,6 +282,7 @@ void TcpServer::process(TcpConnection& c) {
     std::size_t used = 0;
     unsigned answered = 0;
     std::uint64_t now = loop_.now_ms();
+    std::uint64_t start = latency_clock_ns();
     Client client{c.stream.peer().sa(), Transport::tcp, &deferrer_};
     while (!c.dead && !c.stream.backlogged() && c.frames.has_message() &&
            c.held.size() < limits_.max_held) {
@@ -316,6 +317,7 @@ void TcpServer::process(TcpConnection& c) {
         }
         std::uint8_t* answer = out_.get() + used + 2;
         stats_.count_answer(answer, length);
+        stats_.count_latency(latency_clock_ns() - start);
         stats_.add(stats_.responses);
         if (!c.held.empty()) {
             // Behind a deferred answer: it waits for that one.

@@ -199,6 +199,7 @@ unsigned UdpReader::answer(unsigned received) noexcept {
     unsigned count = 0;
     std::uint64_t dropped = 0;
     std::uint64_t deferred = 0;
+    std::uint64_t start = latency_clock_ns();
     for (unsigned i = 0; i < received; ++i) {
         const msghdr& h = batch_.recv[i].msg_hdr;
         if ((h.msg_flags & MSG_TRUNC) != 0) {
@@ -223,6 +224,7 @@ unsigned UdpReader::answer(unsigned received) noexcept {
             continue;
         }
         stats.count_answer(out.data(), length);
+        stats.count_latency(latency_clock_ns() - start);
         msghdr& reply = batch_.send[count].msg_hdr;
         reply.msg_name = &batch_.peers[i];
         reply.msg_namelen = h.msg_namelen;

@@ -38,6 +38,9 @@ void WorkerStats::add_to(Server::Stats& total, Transport transport) const {
     for (std::size_t rcode = 0; rcode < rcodes.size(); ++rcode)
         answers.by_rcode[rcode] += get(rcodes[rcode]);
     answers.truncated += get(truncated);
+    Server::Stats::Latency& l = total.latency[static_cast<std::size_t>(transport)];
+    for (std::size_t b = 0; b < latency.size(); ++b) l.buckets[b] += get(latency[b]);
+    l.sum_ns += get(latency_sum_ns);
 }
 
 Worker::Worker(const ServerOptions& options, std::vector<UniqueFd> udp, std::vector<UniqueFd> tcp,

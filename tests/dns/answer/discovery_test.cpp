@@ -588,3 +588,43 @@ TEST_CASE("steady-state discovery queries allocate nothing") {
                       static_cast<int>(policy));
     }
 }
+
+TEST_CASE("the catalog counts queries by QTYPE and service answers by policy, per responder, "
+          "summed by answer_stats()") {
+    Settings s = settings();
+    s.policy = registry::Policy::round_robin;
+    Fixture f(s);
+    f.add(web("web-1", v4(10, 0, 0, 1)));
+    f.publish();
+    Catalog catalog(f.asker.slot());
+    catalog.set_settings(s);
+    auto one = catalog.responder_factory()();
+    auto two = catalog.responder_factory()();
+    std::vector<std::uint8_t> out(65535);
+    sockaddr_in peer{};
+    peer.sin_family = AF_INET;
+    Client client{reinterpret_cast<const sockaddr*>(&peer), Transport::udp};
+    auto ask = [&](Responder& r, const char* name, std::uint16_t type) {
+        REQUIRE(r.respond(test::make_query(name, type), client, out) > 0);
+    };
+    ask(*one, "web.service.cairn.", rrtype::a);
+    ask(*two, "web.service.cairn.", rrtype::srv);
+    ask(*two, "nope.service.cairn.", rrtype::a); // NXDOMAIN: no policy chose anything
+    ask(*one, "web.service.cairn.", rrtype::caa);
+    AnswerStats stats = catalog.answer_stats();
+    CHECK(stats.by_qtype[qtype_slot(rrtype::a)] == 2);
+    CHECK(stats.by_qtype[qtype_slot(rrtype::srv)] == 1);
+    CHECK(qtype_slot(rrtype::caa) == qtype_slots - 1);
+    CHECK(stats.by_qtype[qtype_slots - 1] == 1);
+    CHECK(stats.by_policy[static_cast<std::size_t>(registry::Policy::round_robin)] == 2);
+    CHECK(stats.by_policy[static_cast<std::size_t>(registry::Policy::random)] == 0);
+    one.reset(); // a responder's counts outlive it
+    CHECK(catalog.answer_stats().by_qtype[qtype_slot(rrtype::a)] == 2);
+
+    std::string text = format_answer_metrics(stats);
+    CHECK(text.find("\ncairn_dns_queries_by_type_total{qtype=\"A\"} 2\n") != std::string::npos);
+    CHECK(text.find("\ncairn_dns_queries_by_type_total{qtype=\"other\"} 1\n") != std::string::npos);
+    CHECK(text.find("\ncairn_dns_answers_by_policy_total{policy=\"round_robin\"} 2\n") !=
+          std::string::npos);
+    CHECK(text.find("policy=\"\"") == std::string::npos); // unset has no series
+}

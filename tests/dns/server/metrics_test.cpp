@@ -88,3 +88,34 @@ TEST_CASE("format_metrics: queries, answers by transport and rcode, truncations,
         start = end + 1;
     }
 }
+
+TEST_CASE("answer latency: a thread files each answer in the first bucket whose bound it does not "
+          "exceed; /metrics shows the histogram per transport in seconds") {
+    WorkerStats udp;
+    udp.count_latency(1'500);      // <= 2 us
+    udp.count_latency(2'000);      // <= 2 us (bounds are inclusive)
+    udp.count_latency(7'200);      // <= 10 us
+    udp.count_latency(50'000'000); // above the last bound
+    Server::Stats total;
+    udp.add_to(total, Transport::udp);
+    const auto& l = total.latency[static_cast<std::size_t>(Transport::udp)];
+    CHECK(l.buckets[0] == 2);
+    CHECK(l.buckets[1] == 0);
+    CHECK(l.buckets[2] == 1);
+    CHECK(l.buckets.back() == 1);
+    CHECK(l.sum_ns == 50'010'700);
+
+    std::string text = format_metrics(total);
+    CHECK(has_line(text, "# TYPE cairn_dns_answer_duration_seconds histogram"));
+    CHECK(has_line(text,
+                   R"(cairn_dns_answer_duration_seconds_bucket{transport="udp",le="2e-06"} 2)"));
+    CHECK(has_line(text,
+                   R"(cairn_dns_answer_duration_seconds_bucket{transport="udp",le="1e-05"} 3)"));
+    CHECK(
+        has_line(text, R"(cairn_dns_answer_duration_seconds_bucket{transport="udp",le="0.01"} 3)"));
+    CHECK(
+        has_line(text, R"(cairn_dns_answer_duration_seconds_bucket{transport="udp",le="+Inf"} 4)"));
+    CHECK(has_line(text, R"(cairn_dns_answer_duration_seconds_count{transport="udp"} 4)"));
+    CHECK(has_line(text, R"(cairn_dns_answer_duration_seconds_sum{transport="udp"} 0.050011)"));
+    CHECK(has_line(text, R"(cairn_dns_answer_duration_seconds_count{transport="tcp"} 0)"));
+}

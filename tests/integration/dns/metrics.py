@@ -1,6 +1,6 @@
 """The DNS counters in GET /metrics move with real queries: dig over UDP and
 TCP, a truncated answer and its TCP retry, NXDOMAIN and REFUSED answers, a
-datagram that is not DNS. The agent's DNS threads are the only writers, and
+datagram that is not DNS; queries by type and the answer latency histogram. The agent's DNS threads are the only writers, and
 this test is the agent's only client, so every delta is exact."""
 import re
 import shutil
@@ -75,6 +75,13 @@ class DnsMetrics(unittest.TestCase):
             'cairn_dns_truncated_total{transport="tcp"}': 0,
             "cairn_dns_dropped_total": 1,
             'cairn_dns_tcp_connections_total{result="accepted"}': 2,
+            # Six A questions parsed (the 3-byte datagram has none), answered
+            # four times over UDP and twice over TCP.
+            'cairn_dns_queries_by_type_total{qtype="A"}': 6,
+            'cairn_dns_queries_by_type_total{qtype="other"}': 0,
+            'cairn_dns_answer_duration_seconds_count{transport="udp"}': 4,
+            'cairn_dns_answer_duration_seconds_count{transport="tcp"}': 2,
+            'cairn_dns_answer_duration_seconds_bucket{transport="udp",le="+Inf"}': 4,
         }
 
         def moved():
