@@ -45,8 +45,11 @@ struct Service {
     registry::GroupPools pools;
 
     explicit Service(const std::vector<std::optional<std::uint32_t>>& loads) {
-        for (std::size_t k = 0; k < loads.size(); ++k)
-            group.push_back(make("i" + std::to_string(k), loads[k]));
+        for (std::size_t k = 0; k < loads.size(); ++k) {
+            std::string id = std::to_string(k); // not "i" + ...: GCC 12 -O3 -Wrestrict
+            id.insert(id.begin(), 'i');
+            group.push_back(make(id, loads[k]));
+        }
         pools = registry::build_group_pools(group, nullptr);
     }
 
