@@ -4,29 +4,13 @@
 #include <vector>
 
 #include "core/metrics_text.hpp"
+#include "http/api.hpp"
 
 namespace cairn::http {
 
-namespace {
-
-std::vector<std::string_view> segments(std::string_view path) {
-    std::vector<std::string_view> parts;
-    while (!path.empty() && parts.size() < 5) {
-        if (path.front() == '/') {
-            path.remove_prefix(1);
-            continue;
-        }
-        auto slash = path.find('/');
-        parts.push_back(path.substr(0, slash));
-        path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash);
-    }
-    return parts;
-}
-
-} // namespace
-
 std::string_view route_of(std::string_view path) {
-    auto p = segments(path);
+    auto p = split_path(path);
+    if (!p.empty() && p[0] == "ui") return "/ui/";
     if (p.size() == 1 && p[0] == "health") return "/health";
     if (p.size() == 1 && p[0] == "metrics") return "/metrics";
     if (p.size() < 2 || p[0] != "v1") return "other";
@@ -46,6 +30,8 @@ std::string_view route_of(std::string_view path) {
     if (p.size() == 2 && p[1] == "members") return "/v1/members";
     if (p.size() == 2 && p[1] == "agent") return "/v1/agent";
     if (p.size() == 3 && p[1] == "dns" && p[2] == "cache") return "/v1/dns/cache";
+    if (p.size() == 3 && p[1] == "dns" && p[2] == "lookup") return "/v1/dns/lookup";
+    if (p.size() == 3 && p[1] == "prometheus" && p[2] == "sd") return "/v1/prometheus/sd";
     if (p[1] == "keyring") {
         if (p.size() == 2) return "/v1/keyring";
         if (p.size() == 3) return "/v1/keyring/:op";

@@ -612,6 +612,10 @@ TEST_CASE("route_of names a path by its pattern; anything unmatched is 'other'")
     CHECK(route_of("/v1/keyring/install") == "/v1/keyring/:op");
     CHECK(route_of("/v1/agent") == "/v1/agent");
     CHECK(route_of("/v1/dns/cache") == "/v1/dns/cache");
+    CHECK(route_of("/v1/dns/lookup") == "/v1/dns/lookup");
+    CHECK(route_of("/v1/prometheus/sd") == "/v1/prometheus/sd");
+    CHECK(route_of("/ui/") == "/ui/");
+    CHECK(route_of("/ui/app.js") == "/ui/");
     CHECK(route_of("/v1/catalog/service/web") == "/v1/catalog/*");
     CHECK(route_of("/v1/health/service/web") == "/v1/health/*");
     CHECK(route_of("/v1/agent/service/register") == "/v1/agent/*");
