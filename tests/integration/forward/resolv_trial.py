@@ -25,13 +25,12 @@ way out."""
 import json
 import os
 import secrets
-import shutil
 import subprocess
-import tempfile
 import time
 import unittest
 
-from harness import CAIRN_BIN, at_exit, wait_until
+from harness import CAIRN_BIN, wait_until
+from sandbox import LogsOnFailure, add_namespace, cleanup, run, started, temp_dir
 
 UPSTREAM = "127.0.0.2"
 OUTSIDER = "127.0.0.3"
@@ -42,37 +41,6 @@ PROBE_S = 1.0  # [dns.forward] probe_interval
 STALE_S = 8  # [dns.forward] serve_stale
 # Slack for a loaded, shared machine on top of each bound.
 SLACK_S = 2.0
-
-_namespaces = []
-_processes = []
-_dirs = []
-
-
-def run(*args, check=True, timeout=15, input=None):
-    r = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, input=input)
-    if check and r.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}")
-    return r
-
-
-def cleanup():
-    while _processes:
-        p = _processes.pop()
-        if p.poll() is None:
-            p.kill()
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-    while _namespaces:
-        ns = _namespaces.pop()
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
-        shutil.rmtree(f"/etc/netns/{ns}", ignore_errors=True)
-    while _dirs:
-        shutil.rmtree(_dirs.pop(), ignore_errors=True)
-
-
-at_exit(cleanup)
 
 ZONE = f"""$ORIGIN example.test.
 $TTL {TTL_S}
@@ -88,8 +56,7 @@ www IN AAAA 2001:db8::10
 class Namespace:
     def __init__(self):
         self.name = f"cairn-rt-{os.getpid()}-{secrets.token_hex(3)}"
-        run("ip", "netns", "add", self.name)
-        _namespaces.append(self.name)
+        add_namespace(self.name)
         self.exec("ip", "link", "set", "lo", "up")
         # A veth pair with both ends here (no dummy driver everywhere).
         self.exec("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
@@ -111,10 +78,8 @@ class Namespace:
 
     def spawn(self, args, log_path):
         with open(log_path, "ab") as log:
-            p = subprocess.Popen(["ip", "netns", "exec", self.name, *args], stdout=log,
-                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        _processes.append(p)
-        return p
+            return started(subprocess.Popen(["ip", "netns", "exec", self.name, *args], stdout=log,
+                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
 
 
 class Upstream:
@@ -122,8 +87,7 @@ class Upstream:
 
     def __init__(self, ns):
         self.ns = ns
-        self.dir = tempfile.mkdtemp(prefix="cairn-rt-nsd-")
-        _dirs.append(self.dir)
+        self.dir = temp_dir("cairn-rt-nsd-")
         with open(os.path.join(self.dir, "example.test.zone"), "w") as f:
             f.write(ZONE)
         d = self.dir
@@ -165,8 +129,7 @@ zone:
 class Cairn:
     def __init__(self, ns):
         self.ns = ns
-        self.dir = tempfile.mkdtemp(prefix="cairn-rt-")
-        _dirs.append(self.dir)
+        self.dir = temp_dir("cairn-rt-")
         os.makedirs(os.path.join(self.dir, "zones"))
         self.config = os.path.join(self.dir, "agent.toml")
         with open(self.config, "w") as f:
@@ -269,8 +232,7 @@ def python_getaddrinfo(ns, name):
 
 def start_web(ns):
     """An HTTP server on WEB:80 in the namespace, for curl to find by name."""
-    root = tempfile.mkdtemp(prefix="cairn-rt-web-")
-    _dirs.append(root)
+    root = temp_dir("cairn-rt-web-")
     with open(os.path.join(root, "index.html"), "w") as f:
         f.write("hello from web\n")
     ns.spawn(["/usr/bin/python3", "-m", "http.server", "--bind", WEB, "--directory", root, "80"],
@@ -279,7 +241,7 @@ def start_web(ns):
                == "hello from web\n", timeout=10, interval=0.1, what="the web server")
 
 
-class ResolvTrial(unittest.TestCase):
+class ResolvTrial(LogsOnFailure, unittest.TestCase):
     def setUp(self):
         self.addCleanup(cleanup)
         self.ns = Namespace()
@@ -289,16 +251,7 @@ class ResolvTrial(unittest.TestCase):
         self.cairn.start()
         self.cairn.register("web", WEB)
         wait_until(lambda: [a for _, a in dig(self.ns, "web.service.cairn")[1]] == [WEB], timeout=10, interval=0.1, what="web.service.cairn in DNS")
-        self.failures_before = self.failures()
-        self.addCleanup(self.print_log_on_failure)
-
-    def failures(self):
-        result = self._outcome.result
-        return len(result.failures) + len(result.errors)
-
-    def print_log_on_failure(self):
-        if self.failures() > self.failures_before:
-            print(f"--- cairn ---\n{self.cairn.read_log()}")
+        self.print_logs_on_failure(lambda: [("cairn", self.cairn.read_log())])
 
     def test_user_trial(self):
         ns = self.ns

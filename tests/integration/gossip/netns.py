@@ -27,11 +27,11 @@ import re
 import secrets
 import shutil
 import subprocess
-import tempfile
 import time
 import unittest
 
-from harness import CAIRN_BIN, at_exit, wait_until
+from harness import CAIRN_BIN, wait_until
+from sandbox import LogsOnFailure, add_namespace, cleanup, run, started, temp_dir
 
 SUBNET = "10.200.0"
 DNS_PORT, HTTP_PORT, GOSSIP_PORT = 8600, 8500, 8301
@@ -39,50 +39,18 @@ DNS_PORT, HTTP_PORT, GOSSIP_PORT = 8600, 8500, 8301
 # other side), push-pull every 15 s.
 PROFILE = '[gossip]\nprofile = "local"\n'
 
-_namespaces = []  # every namespace this process made and has not deleted
-_processes = []   # every agent this process started and has not reaped
-_dirs = []        # every agent's temporary directory
-
-
-def run(*args, check=True, timeout=10, input=None):
-    r = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, input=input)
-    if check and r.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}")
-    return r
-
-
-def cleanup():
-    """Kills every agent, then deletes every namespace (and so every veth and
-    bridge in them) and the agents' directories. Safe to call more than once."""
-    while _processes:
-        p = _processes.pop()
-        if p.poll() is None:
-            p.kill()
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-    while _namespaces:
-        subprocess.run(["ip", "netns", "del", _namespaces.pop()], capture_output=True, timeout=10)
-    while _dirs:
-        shutil.rmtree(_dirs.pop(), ignore_errors=True)
-
-
-at_exit(cleanup)
-
-
 class Net:
     """A bridge namespace and one namespace per agent, each joined to the bridge
     by a veth pair (eth0 inside the agent's namespace, v<i> on the bridge)."""
 
     def __init__(self, n):
         self.tag = f"cairn-nt-{os.getpid()}-{secrets.token_hex(3)}"
-        self.bridge_ns = self._add(f"{self.tag}-br")
+        self.bridge_ns = add_namespace(f"{self.tag}-br")
         run("ip", "-n", self.bridge_ns, "link", "add", "br0", "type", "bridge")
         run("ip", "-n", self.bridge_ns, "link", "set", "br0", "up")
         self.namespaces = []
         for i in range(1, n + 1):
-            ns = self._add(f"{self.tag}-{i}")
+            ns = add_namespace(f"{self.tag}-{i}")
             # Made inside the bridge namespace and moved: no interface ever
             # appears in the machine's own namespace.
             run("ip", "-n", self.bridge_ns, "link", "add", f"v{i}", "type", "veth",
@@ -92,12 +60,6 @@ class Net:
             run("ip", "-n", ns, "link", "set", "eth0", "up")
             run("ip", "-n", ns, "link", "set", "lo", "up")
             self.namespaces.append(ns)
-
-    @staticmethod
-    def _add(name):
-        run("ip", "netns", "add", name)
-        _namespaces.append(name)
-        return name
 
     @staticmethod
     def address(i):
@@ -171,8 +133,7 @@ class NsAgent:
         self.ns = net.namespaces[i - 1]
         self.name = f"n{i}"
         self.host = net.address(i)
-        self.dir = tempfile.mkdtemp(prefix="cairn-netns-")
-        _dirs.append(self.dir)
+        self.dir = temp_dir("cairn-netns-")
         self.config_path = os.path.join(self.dir, "agent.toml")
         with open(self.config_path, "w") as f:
             f.write(f'node_name = "{self.name}"\n'
@@ -190,10 +151,9 @@ class NsAgent:
     def start(self):
         with open(self.log_path, "ab") as log:
             # `ip netns exec` execs the agent, so this is the agent's pid.
-            self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns, CAIRN_BIN, "agent",
-                                          "--config", self.config_path, *self.args],
-                                         stdout=log, stderr=subprocess.STDOUT)
-        _processes.append(self.proc)
+            self.proc = started(subprocess.Popen(["ip", "netns", "exec", self.ns, CAIRN_BIN, "agent",
+                                                  "--config", self.config_path, *self.args],
+                                                 stdout=log, stderr=subprocess.STDOUT))
         return self
 
     def alive(self):
@@ -240,7 +200,7 @@ def service(name, address):
     return json.dumps({"id": name, "name": name, "address": address, "port": 8080})
 
 
-class Netns(unittest.TestCase):
+class Netns(LogsOnFailure, unittest.TestCase):
     def setUp(self):
         self.addCleanup(cleanup)
 
@@ -254,17 +214,7 @@ class Netns(unittest.TestCase):
         wait_until(lambda: all(set(k for k, v in a.members().items() if v == "alive") == names
                                for a in self.agents),
                    timeout=10, interval=0.1, what=f"{n} members alive everywhere")
-        self.failures_before = self.failures()
-        self.addCleanup(self.print_logs_on_failure)
-
-    def failures(self):
-        result = self._outcome.result
-        return len(result.failures) + len(result.errors)
-
-    def print_logs_on_failure(self):
-        if self.failures() > self.failures_before:
-            for a in self.agents:
-                print(f"--- {a.name} ---\n{a.read_log()[-4000:]}")
+        self.print_logs_on_failure(lambda: [(a.name, a.read_log()[-4000:]) for a in self.agents])
 
     def register(self, agent, name, address):
         status, body = agent.http("PUT", "/v1/services", service(name, address))
