@@ -2,7 +2,6 @@
 // queries with a seeded random source, no sockets, no sleeping.
 #include <doctest/doctest.h>
 
-#include <deque>
 #include <map>
 #include <string>
 #include <vector>
@@ -13,6 +12,8 @@
 #include "dns/answer/balance.hpp"
 #include "dns/wire/query.hpp"
 
+#include "instance_store.hpp"
+
 using namespace cairn;
 using namespace cairn::dns;
 using registry::Endpoint;
@@ -21,24 +22,12 @@ using registry::Policy;
 
 namespace {
 
-// Instances live here (stable addresses) so Endpoints can point at them.
-std::deque<Instance> store;
+test::InstanceStore store;
 
 Endpoint make(std::string id, std::uint32_t weight = 1, std::uint32_t latency_us = 0) {
-    Instance i;
-    i.id = std::move(id);
-    i.service = "web";
-    i.node = "node-a";
-    i.weight = weight;
-    if (latency_us != 0) {
-        registry::Check c;
-        c.definition.id = i.id + ":1";
-        c.state.status = registry::Health::passing;
-        c.state.latency_us = latency_us;
-        i.checks.push_back(c);
-    }
-    store.push_back(i);
-    return registry::make_endpoint(store.back());
+    Instance i = test::web_instance(std::move(id), weight);
+    if (latency_us != 0) test::add_passing_check(i).state.latency_us = latency_us;
+    return store.add(std::move(i));
 }
 
 std::vector<const Endpoint*> pointers(const std::vector<Endpoint>& instances) {

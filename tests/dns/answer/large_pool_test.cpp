@@ -5,7 +5,6 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <deque>
 #include <map>
 #include <set>
 #include <string>
@@ -18,6 +17,7 @@
 #include "registry/registry.hpp"
 
 #include "asker.hpp"
+#include "instance_store.hpp"
 
 using namespace cairn;
 using namespace cairn::dns;
@@ -27,23 +27,20 @@ using registry::Policy;
 
 namespace {
 
-std::deque<Instance> store; // Endpoints point at these
+test::InstanceStore store;
 
 std::vector<Endpoint> group_of(std::size_t n, std::uint32_t (*weight)(std::size_t)) {
     std::vector<Endpoint> out;
     out.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
-        Instance inst;
-        inst.id = "e"; // appended: GCC 12 -O3 -Wrestrict false positive on "e" + string
-        inst.id += std::to_string(i);
-        inst.service = "web";
-        inst.node = "node-a";
-        inst.weight = weight(i);
+        // "e" appended to: GCC 12 -O3 -Wrestrict false positive on "e" + string
+        std::string id = "e";
+        id += std::to_string(i);
+        Instance inst = test::web_instance(std::move(id), weight(i));
         inst.address.family = 4;
         inst.address.bytes = {10, static_cast<std::uint8_t>(i >> 16),
                               static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)};
-        store.push_back(inst);
-        out.push_back(registry::make_endpoint(store.back()));
+        out.push_back(store.add(std::move(inst)));
     }
     return out;
 }

@@ -4,7 +4,6 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -14,6 +13,8 @@
 #include "dns/answer/balance.hpp"
 #include "registry/recent_answers.hpp"
 
+#include "instance_store.hpp"
+
 using namespace cairn;
 using namespace cairn::dns;
 using registry::Endpoint;
@@ -22,20 +23,12 @@ using registry::Policy;
 
 namespace {
 
-std::deque<Instance> store;
+test::InstanceStore store;
 
 Endpoint make(std::string id, std::optional<std::uint32_t> load) {
-    Instance i;
-    i.id = std::move(id);
-    i.service = "web";
-    i.node = "node-a";
-    registry::Check c;
-    c.definition.id = i.id + ":1";
-    c.state.status = registry::Health::passing;
-    c.state.load = load;
-    i.checks.push_back(c);
-    store.push_back(i);
-    return registry::make_endpoint(store.back());
+    Instance i = test::web_instance(std::move(id));
+    test::add_passing_check(i).state.load = load;
+    return store.add(std::move(i));
 }
 
 // A service as the snapshot holds it: its endpoints and their pool (whose
