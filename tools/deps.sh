@@ -5,7 +5,7 @@ set -e
 CAIRN_PACKAGES="meson ninja-build g++ pkg-config cmake clang-14 libclang-rt-14-dev clang-format-14
   libldns-dev libuv1-dev libtomlplusplus-dev libfmt-dev doctest-dev libcurl4-openssl-dev
   nlohmann-json3-dev libhttp-parser-dev libjemalloc-dev libsqlite3-dev zlib1g-dev libssl-dev
-  libsystemd-dev systemd groff-base man-db mandoc dpkg-dev debhelper lintian
+  libsystemd-dev systemd systemd-container groff-base man-db mandoc dpkg-dev debhelper lintian
   golang-go golang-github-hashicorp-memberlist-dev
   python3 python3-dnspython bind9-dnsutils knot-dnsutils ldnsutils curl nsd knot unbound dnsperf
   prometheus haproxy python3-consul util-linux

@@ -158,6 +158,184 @@ class Deb(unittest.TestCase):
         self.assertIn("inside: all checks passed", r.stdout)
 
 
+    def test_runs_under_systemd(self):
+        # systemd itself, booted with systemd-nspawn in a private network
+        # namespace on a copy-on-write view of this machine's root (a tmpfs
+        # overlay, thrown away after): dpkg -i installs the package, its
+        # postinst creates the user and systemd starts the unit as installed.
+        with SystemdContainer() as box:
+            cp = box.run(["dpkg", "-i", "/var/tmp/" + os.path.basename(self.deb)],
+                         timeout=300)
+            self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+            self.assertEqual(box.run(["getent", "passwd", "cairn"]).returncode, 0)
+            self.assertTrue(box.wait_active(), box.status())
+            show = box.show("User", "Type", "WatchdogUSec", "NRestarts", "StatusErrno")
+            self.assertEqual((show["User"], show["Type"], show["WatchdogUSec"]),
+                             ("cairn", "notify", "30s"), show)
+            dig = box.run(["dig", "@127.0.0.1", "-p", "8600", "+short", "+time=2",
+                           "www.example.test"])
+            self.assertTrue(dig.stdout.strip(), dig.stdout + dig.stderr)
+            reg = box.run(["cairn", "register", "--name", "web", "--port", "8080",
+                           "--address", "127.0.0.11"])
+            self.assertEqual(reg.returncode, 0, reg.stdout + reg.stderr)
+            web = box.run(["dig", "@127.0.0.1", "-p", "8600", "+short", "+time=2",
+                           "web.service.cairn"])
+            self.assertEqual(web.stdout.strip(), "127.0.0.11")
+            # The StateDirectory systemd made, owned by the unit's user.
+            st = box.run(["stat", "-c", "%U %a", "/var/lib/cairn", "/var/lib/cairn/state.db"])
+            self.assertEqual(st.stdout.split("\n")[:2], ["cairn 700", "cairn 600"], st.stdout)
+
+            # systemctl reload: SIGHUP (ExecReload), and the agent stays up.
+            pid = box.show("MainPID")["MainPID"]
+            self.assertEqual(box.run(["systemctl", "reload", "cairn"]).returncode, 0)
+            self.assertTrue(box.wait_active(), box.status())
+            self.assertEqual(box.show("MainPID")["MainPID"], pid, "a reload keeps the process")
+
+            # The watchdog: a hung main loop (SIGSTOP) stops the pings, and
+            # systemd kills and restarts the agent. Shortened with a drop-in.
+            box.write("/etc/systemd/system/cairn.service.d/watchdog.conf",
+                      "[Service]\nWatchdogSec=4\n")
+            box.run(["systemctl", "daemon-reload"])
+            self.assertEqual(box.run(["systemctl", "restart", "cairn"]).returncode, 0)
+            self.assertTrue(box.wait_active(), box.status())
+            pid = box.show("MainPID")["MainPID"]
+            # Alive after two watchdog periods: the agent pings. (A wait that
+            # cannot be a condition: what is asserted is that nothing happens.)
+            time.sleep(8)
+            self.assertEqual(box.show("MainPID", "NRestarts"), {"MainPID": pid, "NRestarts": "0"})
+            box.run(["kill", "-STOP", pid])
+            self.assertTrue(box.wait_restarted(pid), box.status())
+            self.assertTrue(box.wait_active(), box.status())
+            journal = box.run(["journalctl", "-u", "cairn", "--no-pager", "-o", "cat"]).stdout
+            self.assertIn("Watchdog timeout", box.run(
+                ["journalctl", "--no-pager", "-o", "cat"]).stdout)
+            self.assertRegex(journal, r"level=info msg=agent\.ready", "the agent's own lines")
+
+            self.assertEqual(box.run(["systemctl", "stop", "cairn"]).returncode, 0)
+            self.assertEqual(box.show("ActiveState", "Result"),
+                             {"ActiveState": "inactive", "Result": "success"})
+
+
+class SystemdContainer:
+    """systemd booted by systemd-nspawn on a tmpfs overlay of / (lowerdir=/,
+    so the packages this machine has are there), with a network namespace
+    of its own; commands run in it with nsenter. The package's .deb is put
+    in its /var/tmp."""
+    MASKED = ("nftables", "unbound", "nsd", "knot", "haproxy", "prometheus",
+              "systemd-networkd-wait-online")
+
+    def __enter__(self):
+        self.top = tempfile.mkdtemp(prefix="cairn-systemd-")
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", self.top], check=True)
+        for d in ("upper", "work", "root"):
+            os.mkdir(os.path.join(self.top, d))
+        self.root = os.path.join(self.top, "root")
+        subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                        f"lowerdir=/,upperdir={self.top}/upper,workdir={self.top}/work",
+                        self.root], check=True)
+        os.makedirs(self.root + "/var/tmp", exist_ok=True)
+        for deb in glob.glob(os.path.join(OUTDIR, "cairn_*.deb")) + \
+                [os.environ.get("CAIRN_DEB", "")]:
+            if deb:
+                shutil.copy(deb, self.root + "/var/tmp/")
+        with open(self.root + "/etc/machine-id", "w") as f:
+            f.write(os.urandom(16).hex() + "\n")
+        for unit in self.MASKED:
+            link = f"{self.root}/etc/systemd/system/{unit}.service"
+            if os.path.lexists(link):
+                os.remove(link)
+            os.symlink("/dev/null", link)
+        # A container image's policy-rc.d (Docker's says 101) would keep the
+        # postinst from starting the unit, as it would not on a machine.
+        if os.path.lexists(self.root + "/usr/sbin/policy-rc.d"):
+            os.remove(self.root + "/usr/sbin/policy-rc.d")
+        self.console = open(os.path.join(self.top, "console.log"), "wb")
+        self.nspawn = subprocess.Popen(
+            ["systemd-nspawn", "--quiet", "-D", self.root, "--boot", "--private-network",
+             "--register=no", "--keep-unit", "--machine", "cairn-test", "--",
+             "systemd.firstboot=off"],
+            stdin=subprocess.DEVNULL, stdout=self.console, stderr=subprocess.STDOUT)
+        try:
+            self.boot()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def boot(self):
+        self.pid = self.init_pid()
+        # `--wait` needs the manager's socket, which comes a moment after PID 1.
+        booted = self.wait_until(lambda: self.run(
+            ["systemctl", "is-system-running", "--wait"]).stdout.strip() in
+            ("running", "degraded"), 120)
+        assert booted, self.console_text()
+
+    def init_pid(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.nspawn.poll() is None, self.console_text()
+            try:
+                with open(f"/proc/{self.nspawn.pid}/task/{self.nspawn.pid}/children") as f:
+                    children = f.read().split()
+            except OSError:
+                children = []
+            if children and os.readlink(f"/proc/{children[0]}/exe").endswith("systemd"):
+                return children[0]
+            time.sleep(0.1)
+        raise AssertionError("systemd did not start in the container: " + self.console_text())
+
+    def console_text(self):
+        with open(os.path.join(self.top, "console.log"), errors="replace") as f:
+            return f.read()[-4000:]
+
+    def run(self, argv, timeout=60):
+        return run(["nsenter", "-t", str(self.pid), "-a", "--"] + argv, timeout=timeout)
+
+    def write(self, path, text):
+        self.run(["mkdir", "-p", os.path.dirname(path)])
+        with open(self.root + path, "w") as f:
+            f.write(text)
+
+    def show(self, *props):
+        r = self.run(["systemctl", "show", "cairn", "-p", ",".join(props)])
+        return dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+
+    def status(self):
+        return self.run(["systemctl", "status", "--no-pager", "-l", "cairn"]).stdout + \
+            self.run(["journalctl", "-u", "cairn", "--no-pager", "-n", "40"]).stdout
+
+    def wait_until(self, predicate, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.2)
+        return False
+
+    def wait_active(self, timeout=30):
+        return self.wait_until(lambda: self.show("ActiveState")["ActiveState"] == "active",
+                               timeout)
+
+    def wait_restarted(self, old_pid, timeout=30):
+        def restarted():
+            s = self.show("MainPID", "NRestarts")
+            return s["MainPID"] not in ("0", old_pid) and s["NRestarts"] != "0"
+        return self.wait_until(restarted, timeout)
+
+    def __exit__(self, *exc):
+        if self.nspawn.poll() is None:
+            self.nspawn.terminate()  # nspawn asks the container's systemd to power off
+            try:
+                self.nspawn.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.nspawn.kill()
+                self.nspawn.wait()
+        self.console.close()
+        subprocess.run(["umount", "-R", self.root])
+        subprocess.run(["umount", self.top])
+        os.rmdir(self.top)
+
+
 # ---- inside the private mount and network namespace ----
 
 def check(ok, what):
