@@ -181,6 +181,14 @@ class Deb(unittest.TestCase):
             web = box.run(["dig", "@127.0.0.1", "-p", "8600", "+short", "+time=2",
                            "web.service.cairn"])
             self.assertEqual(web.stdout.strip(), "127.0.0.11")
+            promtool = box.run(["sh", "-c", "curl -sf --max-time 5 http://127.0.0.1:8500/metrics"
+                                " | promtool check metrics"])
+            self.assertEqual(promtool.returncode, 0, promtool.stdout + promtool.stderr)
+            services = box.run(["curl", "-sf", "--max-time", "5",
+                                "http://127.0.0.1:8500/v1/services"])
+            self.assertIn('"web"', services.stdout)
+            ui = box.run(["curl", "-sf", "--max-time", "5", "http://127.0.0.1:8500/ui/"])
+            self.assertIn("<html", ui.stdout.lower())
             # The StateDirectory systemd made, owned by the unit's user.
             st = box.run(["stat", "-c", "%U %a", "/var/lib/cairn", "/var/lib/cairn/state.db"])
             self.assertEqual(st.stdout.split("\n")[:2], ["cairn 700", "cairn 600"], st.stdout)
