@@ -31,34 +31,32 @@ std::string format_metrics(const ForwarderStats& s) {
     m.sample("cairn_dns_forward_bad_replies_total", s.mismatched, {{"reason", "mismatched"}});
     m.sample("cairn_dns_forward_bad_replies_total", s.late, {{"reason", "late"}});
 
-    m.family("cairn_dns_upstream_sent_total", "counter", "Queries and probes sent, by upstream.");
-    for (const auto& u : s.upstreams)
-        m.sample("cairn_dns_upstream_sent_total", u.sent, {{"upstream", u.address}});
-    m.family("cairn_dns_upstream_answers_total", "counter",
-             "Well-formed replies received, by upstream.");
-    for (const auto& u : s.upstreams)
-        m.sample("cairn_dns_upstream_answers_total", u.answers, {{"upstream", u.address}});
-    m.family("cairn_dns_upstream_timeouts_total", "counter", "Timeouts, by upstream.");
-    for (const auto& u : s.upstreams)
-        m.sample("cairn_dns_upstream_timeouts_total", u.timeouts, {{"upstream", u.address}});
-    m.family("cairn_dns_upstream_errors_total", "counter",
-             "Failures other than timeouts, by upstream.");
-    for (const auto& u : s.upstreams)
-        m.sample("cairn_dns_upstream_errors_total", u.errors, {{"upstream", u.address}});
-    m.family("cairn_dns_upstream_rtt_seconds", "gauge",
-             "Smoothed round-trip time (RFC 6298), by upstream; 0 before its first reply.");
-    for (const auto& u : s.upstreams)
-        m.sample("cairn_dns_upstream_rtt_seconds", static_cast<double>(u.srtt_us) / 1e6,
-                 {{"upstream", u.address}});
-    m.family("cairn_dns_upstream_timeout_seconds", "gauge",
-             "The adaptive timeout of the next query, by upstream.");
-    for (const auto& u : s.upstreams)
-        m.sample("cairn_dns_upstream_timeout_seconds", static_cast<double>(u.timeout_ms) / 1e3,
-                 {{"upstream", u.address}});
-    m.family("cairn_dns_upstream_up", "gauge",
-             "1 while the upstream is used, 0 while it is down (skipped and probed).");
-    for (const auto& u : s.upstreams)
-        m.sample("cairn_dns_upstream_up", u.down ? 0 : 1, {{"upstream", u.address}});
+    // A family with one sample per upstream, labelled with its address.
+    const auto per_upstream = [&](const char* name, const char* type, const char* help,
+                                  auto value) {
+        m.family(name, type, help);
+        for (const auto& u : s.upstreams) m.sample(name, value(u), {{"upstream", u.address}});
+    };
+    using Upstream = ForwarderStats::Upstream;
+    per_upstream("cairn_dns_upstream_sent_total", "counter",
+                 "Queries and probes sent, by upstream.", [](const Upstream& u) { return u.sent; });
+    per_upstream("cairn_dns_upstream_answers_total", "counter",
+                 "Well-formed replies received, by upstream.",
+                 [](const Upstream& u) { return u.answers; });
+    per_upstream("cairn_dns_upstream_timeouts_total", "counter", "Timeouts, by upstream.",
+                 [](const Upstream& u) { return u.timeouts; });
+    per_upstream("cairn_dns_upstream_errors_total", "counter",
+                 "Failures other than timeouts, by upstream.",
+                 [](const Upstream& u) { return u.errors; });
+    per_upstream("cairn_dns_upstream_rtt_seconds", "gauge",
+                 "Smoothed round-trip time (RFC 6298), by upstream; 0 before its first reply.",
+                 [](const Upstream& u) { return static_cast<double>(u.srtt_us) / 1e6; });
+    per_upstream("cairn_dns_upstream_timeout_seconds", "gauge",
+                 "The adaptive timeout of the next query, by upstream.",
+                 [](const Upstream& u) { return static_cast<double>(u.timeout_ms) / 1e3; });
+    per_upstream("cairn_dns_upstream_up", "gauge",
+                 "1 while the upstream is used, 0 while it is down (skipped and probed).",
+                 [](const Upstream& u) { return u.down ? 0 : 1; });
     return std::move(m).text();
 }
 
