@@ -221,7 +221,7 @@ Result<config::Config> Agent::load() {
 
 void Agent::apply_logging(const config::Config& config) {
     if (auto level = log::parse_level(config.log.level)) log::set_level(*level);
-    log::set_json(config.log.json);
+    log::set_json(config.log.format == "json");
 }
 
 Result<void> Agent::start() {
@@ -600,6 +600,7 @@ bool Agent::apply_reload(ReloadFiles files) {
                               {"serials", zone_summary(*zones)},
                               {"services", config_service_ids_.size()},
                               {"log_level", config_.log.level},
+                              {"log_format", config_.log.format},
                               {"read_ms", files.read_ms}});
     return true;
 }

@@ -132,7 +132,11 @@ void read_log(TableReader& r, LogConfig& l) {
         if (auto v = cairn::log::parse_level(t); !v) return std::unexpected(v.error());
         return {};
     });
-    r.boolean("json", l.json);
+    r.string("format", l.format, [](std::string_view t) -> Result<void> {
+        if (t == "text" || t == "json") return {};
+        return fail("\"{}\" is not a log format (expected text or json)", t);
+    });
+    r.replaced("json", "replaced by format = \"json\" (or \"text\")");
     r.finish();
 }
 

@@ -88,7 +88,7 @@ struct StorageConfig {
 
 struct LogConfig {
     std::string level = "info";
-    bool json = false;
+    std::string format = "text"; // text (key=value) | json
 };
 
 struct Config {

@@ -264,6 +264,12 @@ const toml::array* TableReader::table_array(std::string_view key) {
     return a;
 }
 
+void TableReader::replaced(std::string_view key, std::string_view message) {
+    if (!table_.contains(key)) return;
+    read_.emplace(key);
+    error(key, message);
+}
+
 namespace {
 
 // Levenshtein distance, for suggesting the key that was probably meant.

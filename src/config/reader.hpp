@@ -84,6 +84,10 @@ public:
     // An array of tables (nullptr if absent or of the wrong type).
     [[nodiscard]] const toml::array* table_array(std::string_view key);
 
+    // A key that an earlier version read: an error saying what took its
+    // place if present, and not one of known_keys().
+    void replaced(std::string_view key, std::string_view message);
+
     // Reports every key of the table that no reader asked for.
     void finish();
 

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -66,7 +67,7 @@ TEST_CASE("an empty document gives the documented defaults") {
     CHECK(c->gossip.bind.to_string() == "0.0.0.0:8301");
     CHECK(c->gossip.profile == "lan");
     CHECK(c->log.level == "info");
-    CHECK_FALSE(c->log.json);
+    CHECK(c->log.format == "text");
     CHECK(c->services.empty());
 }
 
@@ -114,7 +115,7 @@ profile = "wan"
 
 [log]
 level = "debug"
-json = true
+format = "json"
 
 [[service]]
 name = "web"
@@ -169,7 +170,7 @@ checks = [
     CHECK(c->gossip.join.size() == 2);
     CHECK(c->gossip.profile == "wan");
     CHECK(c->log.level == "debug");
-    CHECK(c->log.json);
+    CHECK(c->log.format == "json");
 
     REQUIRE(c->services.size() == 2);
     const registry::Instance& web = c->services[0];
@@ -237,8 +238,8 @@ TEST_CASE("wrong types") {
                    "agent.toml:2: dns.workers: expected an integer, got \"two\""));
     CHECK(
         contains(error_of("node_name = 5\n"), "agent.toml:1: node_name: expected a string, got 5"));
-    CHECK(contains(error_of("[log]\njson = \"yes\"\n"),
-                   "agent.toml:2: log.json: expected true or false"));
+    CHECK(contains(error_of("[log]\nformat = true\n"),
+                   "agent.toml:2: log.format: expected a string, got true"));
     CHECK(contains(error_of("dns = 1\n"), "agent.toml:1: dns: expected a table, got 1"));
     CHECK(contains(error_of("[dns]\nservice_ttl = 5\n"),
                    "dns.service_ttl: 5 is not a duration (write it as a string"));
@@ -454,4 +455,21 @@ TEST_CASE("[storage] sync: fsync by default, none or normal on request, anything
     std::string e = error_of("[storage]\nsync = \"always\"\n");
     CHECK(contains(e, "agent.toml:2: storage.sync"));
     CHECK(contains(e, "none, normal, fsync"));
+}
+
+TEST_CASE("[log] format: text by default, json on request, anything else refused") {
+    auto json = parse_config("[log]\nformat = \"json\"\n", "agent.toml");
+    REQUIRE(json);
+    CHECK(json->log.format == "json");
+    auto text = parse_config("[log]\nformat = \"text\"\n", "agent.toml");
+    REQUIRE(text);
+    CHECK(text->log.format == "text");
+    CHECK(error_of("[log]\n\nformat = \"logfmt\"\n") ==
+          "agent.toml:3: log.format: \"logfmt\" is not a log format (expected text or json)");
+    // The key it replaced says so, once, and is not a known key.
+    CHECK(error_of("[log]\njson = true\n") ==
+          "agent.toml:2: log.json: replaced by format = \"json\" (or \"text\")");
+    auto keys = known_keys();
+    CHECK(std::find(keys.begin(), keys.end(), "log.format") != keys.end());
+    CHECK(std::find(keys.begin(), keys.end(), "log.json") == keys.end());
 }

@@ -81,11 +81,11 @@ class BadConfig(unittest.TestCase):
         self.assertIn(f"{self.path}:{line}:", p.stderr)
 
     def test_every_error_is_reported(self):
-        util.append(self.path, "\n[log]\nlevel = \"loud\"\njson = 3\n")
+        util.append(self.path, "\n[log]\nlevel = \"loud\"\nformat = \"yaml\"\n")
         p = self.run_agent()
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("log.level: unknown log level 'loud'", p.stderr)
-        self.assertIn("log.json: expected true or false, got 3", p.stderr)
+        self.assertIn("log.format: \"yaml\" is not a log format (expected text or json)", p.stderr)
 
     def test_missing_file(self):
         code, out, err = util.run_cairn("validate", os.path.join(self.agent.dir, "nope.toml"))

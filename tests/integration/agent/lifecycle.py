@@ -73,9 +73,9 @@ class Lifecycle(unittest.TestCase):
 
 
 class JsonLogs(unittest.TestCase):
-    def test_log_json_writes_one_object_per_line(self):
+    def test_log_format_json_writes_one_object_per_line(self):
         import json
-        agent = Agent(config_extra="[log]\njson = true\nlevel = \"debug\"\n")
+        agent = Agent(config_extra="[log]\nformat = \"json\"\nlevel = \"debug\"\n")
         util.start_dns(agent)
         try:
             lines = [line for line in agent.read_log().splitlines() if line.strip()]
