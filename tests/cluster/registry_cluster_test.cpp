@@ -4,13 +4,14 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 
 #include "../gossip/sim.hpp"
 #include "../registry/test_util.hpp"
 #include "cluster/registry_delegate.hpp"
 #include "core/log.hpp"
-#include "gossip/packet.hpp"
+#include "gossip/stream.hpp"
 #include "registry/registry.hpp"
 
 using namespace cairn;
@@ -247,28 +248,53 @@ TEST_CASE("an idle cluster with registrations sends no digests, only summaries")
     for (std::size_t i = 0; i < n; ++i) all[i] = i;
     REQUIRE(c.run_until([&] { return c.all_see(all, all, NodeState::alive); }, seconds(60)));
     for (std::size_t k = 0; k < 20; ++k) w.register_on(k * 7 % n, "svc-" + std::to_string(k));
-    // Each agent asks each peer once, at their first push-pull after its
+    // Each agent audits each peer once, at their first push-pull after its
     // own writes, for the copies it holds of its records from after its
     // start (docs/replication.md, restarts): with two push-pulls each per
-    // 15 s, every pair has met after a few minutes.
+    // 15 s, every pair has met after a few minutes. Equal copies: the
+    // audit (about 30 bytes) gets no answer; replies answer requests only.
+    struct Counts {
+        std::size_t push_pulls = 0, user_streams = 0, audits = 0, audit_bytes = 0;
+        std::map<int, std::size_t> by_type; // replication message type -> streams
+    };
     auto count = [&](Duration window) {
-        std::pair<std::size_t, std::size_t> out{0, 0}; // push-pulls, user message streams
+        Counts out;
         c.sent = [&](std::size_t, const Bytes& b, bool stream) {
             if (!stream || b.empty()) return;
-            Bytes plain = b;
-            if (b[0] == 9) plain = decompress_payload(std::span(b).subspan(1), 1 << 20).value();
-            if (!plain.empty() && plain[0] == 6) ++out.first;
-            if (!plain.empty() && plain[0] == 8) ++out.second;
+            auto decoded = decode_stream(b, nullptr);
+            REQUIRE(decoded.has_value());
+            REQUIRE(decoded->has_value());
+            const StreamMessage& m = (*decoded)->message;
+            if (std::holds_alternative<PushPull>(m)) ++out.push_pulls;
+            const auto* user = std::get_if<UserMsg>(&m);
+            if (user == nullptr) return;
+            ++out.user_streams;
+            REQUIRE(user->payload.size() >= 2);
+            int type = user->payload[1]; // after the replication format version
+            ++out.by_type[type];
+            if (type == static_cast<int>(registry::replication::MessageType::audit)) {
+                ++out.audits;
+                out.audit_bytes += b.size();
+            }
         };
         c.run_for(window);
         c.sent = nullptr;
         return out;
     };
-    const auto first = count(seconds(60));
+    Counts first = count(seconds(60));
     c.run_for(seconds(300));
-    const auto [push_pulls, user_streams] = count(seconds(60));
-    MESSAGE("user message streams in the first minute after the registrations: ", first.second,
-            "; in a minute five minutes later: ", user_streams, " (", push_pulls, " push-pulls)");
-    CHECK(push_pulls >= n * 2);
-    CHECK(user_streams == 0);
+    const Counts later = count(seconds(60));
+    MESSAGE(
+        "user message streams in the first minute after the registrations: ", first.user_streams,
+        " (", first.audits, " audits, ", first.audit_bytes, " bytes; requests ", first.by_type[4],
+        ", replies ", first.by_type[5], "); in a minute five minutes later: ", later.user_streams,
+        " (", later.push_pulls, " push-pulls)");
+    CHECK(later.push_pulls >= n * 2);
+    CHECK(later.user_streams == 0);
+    // At most one audit per ordered pair, each under 64 bytes; equal copies
+    // get no answer, so every reply answers a request.
+    CHECK(first.audits > 0);
+    CHECK(first.audits <= n * (n - 1));
+    CHECK(first.audit_bytes <= first.audits * 64);
+    CHECK(first.by_type[5] <= first.by_type[4]);
 }

@@ -242,6 +242,15 @@ Message read_body(Reader& r, std::uint8_t type, std::uint8_t version) {
         m.fingerprint = r.fixed64("summary fingerprint");
         return m;
     }
+    case MessageType::audit: {
+        Audit a;
+        a.from = r.bytes("audit from", max_name);
+        a.after = r.varint("audit after");
+        a.upto = r.varint("audit upto");
+        if (a.upto < a.after) r.fail("audit: upto {} is below after {}", a.upto, a.after);
+        a.fingerprint = r.fixed64("audit fingerprint");
+        return a;
+    }
     }
     r.fail("message type: unknown value {}", type);
     return Notice{};
@@ -300,6 +309,11 @@ std::vector<std::uint8_t> encode(const Message& message) {
     } else if (const auto* m = std::get_if<Summary>(&message)) {
         w.bytes(m->from);
         w.fixed64(m->fingerprint);
+    } else if (const auto* a = std::get_if<Audit>(&message)) {
+        w.bytes(a->from);
+        w.varint(a->after);
+        w.varint(a->upto);
+        w.fixed64(a->fingerprint);
     } else {
         const Reply& p = std::get<Reply>(message);
         w.bytes(p.from);
@@ -313,26 +327,54 @@ std::vector<std::uint8_t> encode(const Message& message) {
     return w.take();
 }
 
-std::uint64_t digest_fingerprint(std::vector<std::pair<std::string, std::uint64_t>> watermarks) {
-    std::erase_if(watermarks, [](const auto& w) { return w.second == 0; });
-    std::sort(watermarks.begin(), watermarks.end());
-    std::uint64_t h = 0xcbf29ce484222325ULL; // FNV-1a 64
-    auto mix = [&h](std::uint8_t b) {
+namespace {
+
+// 64 bits of FNV-1a, then splitmix64's finalizer: every input bit reaches
+// every output bit.
+std::uint64_t fingerprint_of(std::span<const std::uint8_t> bytes) {
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (std::uint8_t b : bytes) {
         h ^= b;
         h *= 0x100000001b3ULL;
-    };
-    Writer w;
-    for (const auto& [owner, version] : watermarks) {
-        w.bytes(owner);
-        w.varint(version);
     }
-    for (std::uint8_t b : w.take()) mix(b);
-    h ^= h >> 30; // splitmix64's finalizer: every input bit reaches every output bit
+    h ^= h >> 30;
     h *= 0xbf58476d1ce4e5b9ULL;
     h ^= h >> 27;
     h *= 0x94d049bb133111ebULL;
     h ^= h >> 31;
     return h;
+}
+
+} // namespace
+
+std::uint64_t digest_fingerprint(std::vector<std::pair<std::string, std::uint64_t>> watermarks) {
+    std::erase_if(watermarks, [](const auto& w) { return w.second == 0; });
+    std::sort(watermarks.begin(), watermarks.end());
+    Writer w;
+    for (const auto& [owner, version] : watermarks) {
+        w.bytes(owner);
+        w.varint(version);
+    }
+    return fingerprint_of(w.take());
+}
+
+Instance without_drift(Instance instance) {
+    for (Check& c : instance.checks) {
+        c.state.latency_us = 0;
+        c.state.load.reset();
+    }
+    return instance;
+}
+
+std::uint64_t records_fingerprint(std::span<const Record> records) {
+    Writer w;
+    for (const Record& record : records) {
+        if (const auto* i = std::get_if<Instance>(&record))
+            write_record(w, without_drift(*i), format_version);
+        else
+            write_record(w, record, format_version);
+    }
+    return fingerprint_of(w.take());
 }
 
 std::size_t encoded_size(const Record& record) {

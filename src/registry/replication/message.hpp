@@ -35,7 +35,8 @@ enum class MessageType : std::uint8_t {
     digest = 3,
     request = 4,
     reply = 5,
-    summary = 6
+    summary = 6,
+    audit = 7
 };
 
 // One record of an owner: its instance, or the tombstone that replaced it.
@@ -101,13 +102,32 @@ struct Summary {
     std::uint64_t fingerprint = 0;
 };
 
-using Message = std::variant<Update, Notice, Digest, Request, Reply, Summary>;
+// From an owner to a peer whose watermark for it is `upto`: a fingerprint
+// (records_fingerprint) of the owner's records with a version in
+// (after, upto]. A peer whose copies of that range differ answers with a
+// Reply of what it holds above `after`; one whose copies are equal sends
+// nothing. It is how a restarted owner finds copies of records it lost
+// (docs/replication.md, "After a restart") without having them all sent.
+struct Audit {
+    std::string from;
+    std::uint64_t after = 0;
+    std::uint64_t upto = 0;
+    std::uint64_t fingerprint = 0;
+};
+
+using Message = std::variant<Update, Notice, Digest, Request, Reply, Summary, Audit>;
 
 // A digest's fingerprint: the same for the same set of (owner, watermark)
 // pairs with a watermark above 0, whatever their order; 64 bits of FNV-1a
 // over the pairs sorted by owner, then mixed (splitmix64's finalizer).
 [[nodiscard]] std::uint64_t
 digest_fingerprint(std::vector<std::pair<std::string, std::uint64_t>> watermarks);
+// An instance with its checks' latency and load cleared: they drift
+// without a new version, so two copies of one version are compared without.
+[[nodiscard]] Instance without_drift(Instance instance);
+// Records' fingerprint, the same way over their encodings (instances
+// without_drift) in the order given.
+[[nodiscard]] std::uint64_t records_fingerprint(std::span<const Record> records);
 
 [[nodiscard]] std::vector<std::uint8_t> encode(const Message& message);
 // Size of one record inside a Reply, for chunking by bytes.

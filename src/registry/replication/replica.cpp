@@ -1,6 +1,7 @@
 #include "registry/replication/replica.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "registry/validate.hpp"
 
@@ -8,15 +9,21 @@ namespace cairn::registry::replication {
 
 namespace {
 
-// Every own record above `after`, in version order.
-std::vector<Record> own_records_after(const Registry& registry, std::uint64_t after) {
-    Registry::Records found = registry.records_of(registry.local_node(), after);
+// Every record of `owner` with a version in (after, upto], in version order
+// (then by id, so that two agents list the same records alike).
+std::vector<Record>
+records_between(const Registry& registry, const std::string& owner, std::uint64_t after,
+                std::uint64_t upto = std::numeric_limits<std::uint64_t>::max()) {
+    Registry::Records found = registry.records_of(owner, after);
     std::vector<Record> out;
     out.reserve(found.instances.size() + found.tombstones.size());
-    for (Instance& i : found.instances) out.emplace_back(std::move(i));
-    for (Tombstone& t : found.tombstones) out.emplace_back(std::move(t));
+    for (Instance& i : found.instances)
+        if (i.version <= upto) out.emplace_back(std::move(i));
+    for (Tombstone& t : found.tombstones)
+        if (t.version <= upto) out.emplace_back(std::move(t));
     std::sort(out.begin(), out.end(), [](const Record& a, const Record& b) {
-        return record_version(a) < record_version(b);
+        return std::pair(record_version(a), std::string_view(record_id(a))) <
+               std::pair(record_version(b), std::string_view(record_id(b)));
     });
     return out;
 }
@@ -28,17 +35,6 @@ std::uint64_t own_version(const Registry& registry, const std::string& id) {
     return 0;
 }
 
-// Equal but for the latency and load of checks, which change without a new
-// version when they drift a little.
-bool same_but_drift(const Instance& a, Instance b) {
-    if (a.checks.size() != b.checks.size()) return false;
-    for (std::size_t k = 0; k < a.checks.size(); ++k) {
-        b.checks[k].state.latency_us = a.checks[k].state.latency_us;
-        b.checks[k].state.load = a.checks[k].state.load;
-    }
-    return a == b;
-}
-
 } // namespace
 
 Replica::Replica(Registry& registry, Clock clock, ReplicaOptions options)
@@ -48,7 +44,7 @@ Replica::Replica(Registry& registry, Clock clock, ReplicaOptions options)
     , self_(registry.local_node())
     , startup_version_(registry.version_counter())
     , announced_(startup_version_) {
-    for (const Record& r : own_records_after(registry_, 0))
+    for (const Record& r : records_between(registry_, self_, 0))
         known_[record_id(r)] = record_version(r);
     (void)registry_.take_local_changes(); // known already: counted just above
 }
@@ -114,6 +110,8 @@ Result<void> Replica::receive(std::span<const std::uint8_t> bytes) {
         on_reply(std::move(*p));
     else if (const auto* s = std::get_if<Summary>(&*message))
         on_summary(*s);
+    else if (const auto* a = std::get_if<Audit>(&*message))
+        on_audit(*a);
     else
         on_digest(std::get<Digest>(*message));
     return {};
@@ -174,7 +172,22 @@ void Replica::on_summary(const Summary& summary) {
     // The same digest as ours, so on_digest() would ask for nothing; but for
     // the one check of ours: the peer's watermark for us is announced_.
     if (announced_ > startup_version_ && checked_peers_.insert(summary.from).second)
-        request(summary.from, {{self_, startup_version_}});
+        audit(summary.from, announced_);
+}
+
+void Replica::audit(const std::string& to, std::uint64_t upto) {
+    std::vector<Record> mine = records_between(registry_, self_, startup_version_, upto);
+    outgoing_.push_back(
+        {to, encode(Audit{self_, startup_version_, upto, records_fingerprint(mine)})});
+}
+
+void Replica::on_audit(const Audit& audit) {
+    if (audit.from.empty() || audit.from == self_ || forgotten(audit.from)) return;
+    std::vector<Record> held = records_between(registry_, audit.from, audit.after, audit.upto);
+    if (records_fingerprint(held) == audit.fingerprint) return;
+    // The owner sees every copy it does not hold, and writes again above them.
+    std::size_t budget = options_.max_answer_bytes;
+    answer(audit.from, audit.from, audit.after, budget);
 }
 
 void Replica::on_update(Update update, std::span<const std::uint8_t> bytes) {
@@ -229,17 +242,7 @@ void Replica::answer(const std::string& to, const std::string& owner, std::uint6
                      std::size_t& budget) {
     std::uint64_t complete = owner == self_ ? announced_ : watermark(owner);
     if (complete <= after) return;
-    std::vector<Record> records;
-    if (owner == self_) {
-        records = own_records_after(registry_, after);
-    } else {
-        Registry::Records found = registry_.records_of(owner, after);
-        for (Instance& i : found.instances) records.emplace_back(std::move(i));
-        for (Tombstone& t : found.tombstones) records.emplace_back(std::move(t));
-        std::sort(records.begin(), records.end(), [](const Record& a, const Record& b) {
-            return record_version(a) < record_version(b);
-        });
-    }
+    std::vector<Record> records = records_between(registry_, owner, after);
 
     // Chunks in version order; each claims completeness up to its last
     // record (never past what this agent is complete up to).
@@ -328,8 +331,8 @@ void Replica::on_digest(const Digest& digest) {
                 lost_writes(version, digest.from);
             else if (version > startup_version_ && checked_peers_.insert(digest.from).second)
                 // The peer holds records of ours from after the start-up
-                // counter: some may be from before a restart; see them once.
-                request(digest.from, {{self_, startup_version_}});
+                // counter: some may be from before a restart; check once.
+                audit(digest.from, version);
             continue;
         }
         auto it = owners_.find(name);
@@ -374,11 +377,11 @@ void Replica::on_own_record(const Record& record) {
         const Instance* local = registry_.find_local(id);
         const auto* remote = std::get_if<Instance>(&record);
         if ((local == nullptr) != (remote == nullptr) ||
-            (local && !same_but_drift(*local, *remote)))
+            (local && without_drift(*local) != without_drift(*remote)))
             rewrite.push_back(id);
     }
     if (version <= announced_ && version > startup_version_)
-        for (const Record& r : own_records_after(registry_, version - 1))
+        for (const Record& r : records_between(registry_, self_, version - 1, version))
             if (record_version(r) == version && record_id(r) != id) rewrite.push_back(record_id(r));
     for (const std::string& stale : rewrite)
         if (registry_.supersede_local(stale, clock_())) ++stats_.own_records_superseded;
@@ -390,7 +393,7 @@ void Replica::lost_writes(std::uint64_t seen_version, const std::string& from) {
     // (before and after the restart), so every own record above it is
     // written again, above anything the cluster saw.
     registry_.observe_version(seen_version);
-    for (const Record& r : own_records_after(registry_, startup_version_))
+    for (const Record& r : records_between(registry_, self_, startup_version_))
         if (registry_.supersede_local(record_id(r), clock_())) ++stats_.own_records_superseded;
     local_changed();
     announced_ = std::max(announced_, seen_version);

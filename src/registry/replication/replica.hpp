@@ -141,6 +141,10 @@ private:
     void on_reply(Reply reply);
     void on_digest(const Digest& digest);
     void on_summary(const Summary& summary);
+    void on_audit(const Audit& audit);
+    // Sends `to` an Audit of this agent's records from after its start up
+    // to `upto`, the peer's watermark for it (once per peer).
+    void audit(const std::string& to, std::uint64_t upto);
     [[nodiscard]] Digest digest(bool answer) const;
     [[nodiscard]] std::uint64_t fingerprint() const;
     // Queues this agent's digest for `to`, and remembers what was sent.

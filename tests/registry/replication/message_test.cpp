@@ -104,6 +104,32 @@ TEST_CASE("a summary survives encode and decode; its fingerprint ignores order a
     CHECK(digest_fingerprint({}) == digest_fingerprint({{"a", 0}}));
 }
 
+TEST_CASE("an audit survives encode and decode; its fingerprint ignores drift, not contents") {
+    Audit a = round_trip<Audit>(Audit{"agent-a", 4, 900, 0xfedcba9876543210ULL});
+    CHECK(a.from == "agent-a");
+    CHECK(a.after == 4);
+    CHECK(a.upto == 900);
+    CHECK(a.fingerprint == 0xfedcba9876543210ULL);
+    auto bytes = encode(Audit{"a", 9, 3, 1});
+    CHECK_FALSE(decode(bytes).has_value()); // upto below after
+
+    Instance i = full_instance();
+    REQUIRE_FALSE(i.checks.empty());
+    Tombstone t{"gone", "agent-a", 12, 5000};
+    std::uint64_t f = records_fingerprint(std::vector<Record>{i, t});
+    Instance drifted = i;
+    drifted.checks[0].state.latency_us += 250;
+    drifted.checks[0].state.load = 7;
+    Tombstone learned_later = t;
+    learned_later.deleted_at_ms += 60'000; // local to each agent, not on the wire
+    CHECK(records_fingerprint(std::vector<Record>{drifted, learned_later}) == f);
+    Instance changed = i;
+    changed.port = static_cast<std::uint16_t>(i.port + 1);
+    CHECK(records_fingerprint(std::vector<Record>{changed, t}) != f);
+    CHECK(records_fingerprint(std::vector<Record>{i}) != f);
+    CHECK(records_fingerprint(std::vector<Record>{t, i}) != f);
+}
+
 TEST_CASE("the first byte is the format version; others are refused") {
     auto bytes = encode(Notice{"a", 1, 2});
     CHECK(bytes[0] == 1); // nothing in it needs version 2

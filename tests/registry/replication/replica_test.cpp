@@ -76,10 +76,14 @@ TEST_CASE("push-pull carries a summary; only a difference costs the whole digest
     auto from_a = a.replica.local_state();
     CHECK(from_a.size() < 20);
     REQUIRE(std::get<Summary>(decode(from_a).value()).from == "a");
-    // (The first time, each asks the other once for the copies it holds of
-    // its own records from after its start, as after a first digest.)
+    // The first time, each sends the other one audit of its own records
+    // from after its start, as after a first digest; equal copies: no reply.
     push_pull(a, b);
-    deliver_all({&a, &b});
+    auto audits = a.replica.take_outgoing();
+    REQUIRE(audits.size() == 1);
+    CHECK(std::holds_alternative<Audit>(decode(audits[0].bytes).value()));
+    REQUIRE(b.replica.receive(audits[0].bytes).has_value());
+    CHECK(b.replica.take_outgoing().empty()); // (b wrote nothing: it has nothing to audit)
     push_pull(a, b);
     CHECK(a.replica.take_outgoing().empty());
     CHECK(b.replica.take_outgoing().empty());
@@ -245,6 +249,49 @@ TEST_CASE("a restarted agent writes again, above them, its records the cluster h
     CHECK(b.registry.find("a", "y") == nullptr); // tombstoned by its owner
     CHECK(serves(b.registry, "api", "a", "z"));
     CHECK(a.replica.stats().own_records_superseded > 0);
+    CHECK(b.replica.watermark("a") == a.replica.watermark("a"));
+}
+
+TEST_CASE("a restarted agent finds, by an audit, a copy from before that has its version again") {
+    ManualClock clock;
+    Agent b("b", clock);
+    Instance x_persisted;
+    {
+        Agent a("a", clock);
+        x_persisted = a.register_instance("x", "web", clock.now_ms);
+        a.register_instance("y", "web", clock.now_ms); // lost in the crash
+        a.register_instance("u", "web", clock.now_ms); // and this one
+        deliver_all({&a, &b});
+    }
+    // Restarted with x only, a registers z, which takes u's version: b's
+    // watermark for a and a's own are equal again, so no digest differs.
+    Agent a("a", clock);
+    REQUIRE(a.registry.upsert_local(x_persisted, clock.now_ms).has_value());
+    Instance z = a.register_instance("z", "api", clock.now_ms);
+    REQUIRE(z.version == b.registry.find("a", "u")->version);
+    deliver_all({&a, &b});
+    CHECK(b.replica.watermark("a") == a.replica.watermark("a"));
+
+    push_pull(a, b);
+    auto audits = a.replica.take_outgoing();
+    REQUIRE(audits.size() == 1);
+    REQUIRE(std::holds_alternative<Audit>(decode(audits[0].bytes).value()));
+    REQUIRE(b.replica.receive(audits[0].bytes).has_value());
+    auto replies = b.replica.take_outgoing();
+    REQUIRE_FALSE(replies.empty()); // the copies differ: b sends what it holds
+    bool replied = false;
+    for (const Outgoing& o : replies) {
+        replied = replied || std::holds_alternative<Reply>(decode(o.bytes).value());
+        REQUIRE(a.replica.receive(o.bytes).has_value());
+    }
+    CHECK(replied);
+    deliver_all({&a, &b});
+
+    CHECK(a.replica.stats().own_records_superseded > 0);
+    CHECK(b.registry.find("a", "u") == nullptr); // tombstoned by its owner
+    CHECK(b.registry.find("a", "y") == nullptr);
+    CHECK(serves(b.registry, "api", "a", "z"));
+    CHECK(serves(b.registry, "web", "a", "x"));
     CHECK(b.replica.watermark("a") == a.replica.watermark("a"));
 }
 
