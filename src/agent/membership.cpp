@@ -1,6 +1,8 @@
 #include "agent/membership.hpp"
 
 #include <algorithm>
+#include <array>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -283,16 +285,49 @@ std::string Membership::metrics() const {
     m.counter("cairn_gossip_suspicions_total",
               "Members this agent marked suspect (its own failed probes, or suspect messages).",
               s.suspicions);
-    m.counter("cairn_gossip_decrypt_failures_total",
-              "Gossip datagrams no key in the keyring opened (also in packets_dropped).",
-              s.decrypt_failures);
-    m.family("cairn_gossip_messages_received_total", "counter",
-             "Gossip messages handled from datagrams (compound parts counted each), by type.");
-    constexpr const char* types[] = {"ping",    "indirect_ping", "ack",  "nack",
-                                     "suspect", "alive",         "dead", "user"};
-    for (std::size_t t = 0; t < s.messages_received.size(); ++t)
-        m.sample("cairn_gossip_messages_received_total", s.messages_received[t],
-                 {{"type", types[t]}});
+    m.family("cairn_gossip_decrypt_failures_total", "counter",
+             "Gossip traffic dropped unopened: sealed with no key in the keyring, or "
+             "plaintext where encryption is verified; datagrams (also in packets_dropped) "
+             "and streams.");
+    m.sample("cairn_gossip_decrypt_failures_total", s.decrypt_failures, {{"transport", "udp"}});
+    m.sample("cairn_gossip_decrypt_failures_total", s.stream_decrypt_failures,
+             {{"transport", "tcp"}});
+    using gossip::MessageType;
+    struct Tally {
+        const gossip::MessageTally& tally;
+        const char* direction;
+        const char* transport;
+        std::span<const MessageType> types; // those this transport carries
+    };
+    static constexpr std::array packet_types = {MessageType::ping,     MessageType::indirect_ping,
+                                                MessageType::ack_resp, MessageType::nack_resp,
+                                                MessageType::suspect,  MessageType::alive,
+                                                MessageType::dead,     MessageType::user};
+    static constexpr std::array stream_types = {MessageType::push_pull, MessageType::ping,
+                                                MessageType::ack_resp, MessageType::err,
+                                                MessageType::user};
+    const Tally tallies[] = {{s.udp_sent, "sent", "udp", packet_types},
+                             {s.udp_received, "received", "udp", packet_types},
+                             {s.tcp_sent, "sent", "tcp", stream_types},
+                             {s.tcp_received, "received", "tcp", stream_types}};
+    for (bool bytes : {false, true}) {
+        const char* name =
+            bytes ? "cairn_gossip_message_bytes_total" : "cairn_gossip_messages_total";
+        m.family(name, "counter",
+                 bytes ? "Bytes of gossip messages as encoded (before compression, CRC and "
+                         "sealing; each compound part on its own), by direction, transport "
+                         "and type."
+                       : "Gossip messages (each compound part counted), by direction, "
+                         "transport and type.");
+        for (const Tally& t : tallies)
+            for (MessageType type : t.types) {
+                auto i = static_cast<std::size_t>(type);
+                m.sample(name, bytes ? t.tally.bytes[i] : t.tally.messages[i],
+                         {{"direction", t.direction},
+                          {"transport", t.transport},
+                          {"type", gossip::to_string(type)}});
+            }
+    }
     m.counter("cairn_gossip_push_pulls_total", "Completed push-pull state exchanges.",
               s.push_pulls);
     m.gauge("cairn_gossip_health_score", "Lifeguard awareness score (0 = healthy).",

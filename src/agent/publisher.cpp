@@ -1,5 +1,7 @@
 #include "agent/publisher.hpp"
 
+#include <algorithm>
+
 #include "core/metrics_text.hpp"
 
 namespace cairn::agent {
@@ -44,7 +46,8 @@ void SnapshotPublisher::flush() {
 void SnapshotPublisher::on_iteration() {
     if (!registry_.dirty() || timer_.active()) return;
     std::uint64_t now = loop_.now_ms();
-    auto interval = static_cast<std::uint64_t>(min_interval_.count());
+    auto interval =
+        std::max(static_cast<std::uint64_t>(min_interval_.count()), 4 * last_build_us_ / 1000);
     if (published_ == 0 || now >= last_publish_ms_ + interval) {
         publish();
         return;
@@ -60,10 +63,8 @@ void SnapshotPublisher::publish() {
     auto us = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                              std::chrono::steady_clock::now() - start)
                                              .count());
-    std::size_t bucket = 0;
-    while (bucket < build_bounds_us.size() && us > build_bounds_us[bucket]) ++bucket;
-    ++build_times_.buckets[bucket];
-    build_times_.sum_us += us;
+    build_times_.durations.add(us);
+    last_build_us_ = us;
     build_times_.last_wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count();
@@ -76,14 +77,10 @@ std::string SnapshotPublisher::metrics() const {
     m.counter("cairn_registry_snapshots_published_total",
               "Registry snapshots published to the DNS workers (one per burst of changes).",
               published_);
-    std::array<double, build_bounds_us.size()> bounds{};
-    for (std::size_t b = 0; b < bounds.size(); ++b)
-        bounds[b] = static_cast<double>(build_bounds_us[b]) / 1e6;
     m.family("cairn_registry_snapshot_publish_seconds", "histogram",
              "Time to build a registry snapshot and hand it to the DNS workers (on the main "
              "loop).");
-    m.histogram("cairn_registry_snapshot_publish_seconds", bounds, build_times_.buckets,
-                static_cast<double>(build_times_.sum_us) / 1e6);
+    m.histogram("cairn_registry_snapshot_publish_seconds", build_times_.durations);
     m.gauge("cairn_registry_snapshot_last_publish_timestamp_seconds",
             "When the last registry snapshot was published (Unix time).",
             static_cast<double>(build_times_.last_wall_ms) / 1e3);

@@ -2,9 +2,13 @@
 // Publishes registry snapshots for the DNS workers, coalesced: whenever the
 // registry is dirty at the end of a loop iteration (whoever wrote it: config
 // sync, the HTTP API, health checks, gossip), the next snapshot goes out at
-// once, or, if one went out less than `min_interval` ago, when that interval
-// is over. So a change is visible in DNS within about min_interval, and a
-// burst of writes costs one snapshot per interval, not one per write.
+// once, or, if one went out less than the interval ago, when that interval
+// is over. The interval is `min_interval`, or four times as long as the last
+// snapshot took to build if that is longer: a large registry under a stream
+// of writes (a TTL heartbeat per instance, say) then spends at most a fifth
+// of the main loop on snapshots. So a change is visible in DNS within about
+// the interval, and a burst of writes costs one snapshot per interval, not
+// one per write.
 //
 // Main loop only.
 
@@ -17,6 +21,7 @@
 #include <uv.h>
 
 #include "core/loop.hpp"
+#include "core/metrics_text.hpp"
 #include "registry/registry.hpp"
 #include "registry/snapshot.hpp"
 
@@ -44,8 +49,7 @@ public:
     static constexpr std::array<std::uint64_t, 10> build_bounds_us{
         100, 500, 1'000, 5'000, 10'000, 50'000, 100'000, 500'000, 1'000'000, 5'000'000};
     struct BuildTimes {
-        std::array<std::uint64_t, build_bounds_us.size() + 1> buckets{};
-        std::uint64_t sum_us = 0;
+        DurationHistogram durations{build_bounds_us};
         std::int64_t last_wall_ms = 0; // when the last snapshot went out (Unix ms)
     };
     [[nodiscard]] const BuildTimes& build_times() const { return build_times_; }
@@ -69,6 +73,7 @@ private:
     Timer timer_;
     uv_prepare_t* prepare_;
     std::uint64_t last_publish_ms_ = 0;
+    std::uint64_t last_build_us_ = 0;
     std::uint64_t published_ = 0;
     BuildTimes build_times_;
 };

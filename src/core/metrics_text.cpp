@@ -31,6 +31,13 @@ void MetricsText::histogram(std::string_view name, std::span<const double> bound
     line(fmt::format("{}_count", name), labels, std::to_string(total));
 }
 
+void MetricsText::histogram(std::string_view name, const DurationHistogram& h, Labels labels) {
+    std::vector<double> bounds;
+    bounds.reserve(h.bounds_us.size());
+    for (std::uint64_t us : h.bounds_us) bounds.push_back(static_cast<double>(us) / 1e6);
+    histogram(name, bounds, h.buckets, static_cast<double>(h.sum_us) / 1e6, labels);
+}
+
 void MetricsText::line(std::string_view name, LabelSpan labels, std::string_view value) {
     out_ += name;
     if (labels.size() != 0) {

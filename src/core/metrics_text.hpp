@@ -18,8 +18,34 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace cairn {
+
+// The histogram bucket of `value`: the first whose upper bound it does not
+// exceed, or bounds.size() above them all.
+inline std::size_t histogram_bucket(std::span<const std::uint64_t> bounds, std::uint64_t value) {
+    std::size_t b = 0;
+    while (b < bounds.size() && value > bounds[b]) ++b;
+    return b;
+}
+
+// Durations in microseconds counted for one histogram series: one count
+// per bucket of `bounds_us` (ascending upper bounds; the last bucket is
+// above them) and their sum. One owner thread.
+struct DurationHistogram {
+    explicit DurationHistogram(std::span<const std::uint64_t> bounds)
+        : bounds_us(bounds)
+        , buckets(bounds.size() + 1) {}
+    void add(std::uint64_t us) {
+        ++buckets[histogram_bucket(bounds_us, us)];
+        sum_us += us;
+    }
+
+    std::span<const std::uint64_t> bounds_us;
+    std::vector<std::uint64_t> buckets;
+    std::uint64_t sum_us = 0;
+};
 
 class MetricsText {
 public:
@@ -54,6 +80,8 @@ public:
     // more than `bounds`, the last being the count above the last bound.
     void histogram(std::string_view name, std::span<const double> bounds,
                    std::span<const std::uint64_t> counts, double sum, Labels labels = {});
+    // The same for durations, in seconds.
+    void histogram(std::string_view name, const DurationHistogram& h, Labels labels = {});
 
     [[nodiscard]] std::string text() && { return std::move(out_); }
 

@@ -16,6 +16,7 @@
 // stream.hpp's.
 
 #include <span>
+#include <variant>
 
 #include "core/result.hpp"
 #include "gossip/messages.hpp"
@@ -79,6 +80,17 @@ constexpr MessageType message_type(const Dead&) {
 }
 constexpr MessageType message_type(const Compress&) {
     return MessageType::compress;
+}
+constexpr MessageType message_type(const PushPull&) {
+    return MessageType::push_pull;
+}
+constexpr MessageType message_type(const UserMsg&) {
+    return MessageType::user;
+}
+// The type of whichever message a variant holds.
+template <class... Ts>
+constexpr MessageType message_type(const std::variant<Ts...>& m) {
+    return std::visit([](const auto& v) { return message_type(v); }, m);
 }
 
 // Type byte + map: what memberlist's encode(msgType, &msg) returns. Usable as

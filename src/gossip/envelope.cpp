@@ -35,14 +35,14 @@ Result<Bytes> write_packet(std::span<const std::uint8_t> message, std::uint8_t p
 
 Result<std::optional<DecodedStream>> read_stream(std::span<const std::uint8_t> received,
                                                  const Security& security,
-                                                 const StreamLimits& limits) {
+                                                 const StreamLimits& limits, bool* open_failed) {
     if (received.empty()) return std::nullopt;
     bool sealed = received[0] == static_cast<std::uint8_t>(MessageType::encrypt);
-    if (sealed && !security.enabled())
-        return fail("gossip: remote state is encrypted and encryption is not configured");
-    if (!sealed && security.enabled() && security.verify_incoming)
+    if (!sealed && security.enabled() && security.verify_incoming) {
+        if (open_failed) *open_failed = true;
         return fail("gossip: encryption is configured but remote state is not encrypted");
-    return decode_stream(received, security.keyring, limits);
+    }
+    return decode_stream(received, security.keyring, limits, open_failed);
 }
 
 Result<Bytes> write_stream(std::span<const std::uint8_t> message, const Security& security) {

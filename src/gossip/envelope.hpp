@@ -54,10 +54,12 @@ Result<Bytes> write_packet(std::span<const std::uint8_t> message, std::uint8_t p
 
 // decode_stream() with memberlist's rules: an encrypted stream needs
 // encryption on; with encryption on and verify_incoming, a plaintext stream
-// is an error.
+// is an error. Either, or a sealed stream no key opens, sets *open_failed
+// if given.
 Result<std::optional<DecodedStream>> read_stream(std::span<const std::uint8_t> received,
                                                  const Security& security,
-                                                 const StreamLimits& limits = {});
+                                                 const StreamLimits& limits = {},
+                                                 bool* open_failed = nullptr);
 
 // A whole stream message ([type]...) ready to write, sealed when encryption
 // is on and verify_outgoing.

@@ -184,4 +184,13 @@ const char* to_string(NodeState s) {
     return "unknown";
 }
 
+const char* to_string(MessageType t) {
+    // The metric label values: Prometheus's style, not memberlist's names.
+    static constexpr const char* names[] = {
+        "ping",     "indirect_ping", "ack",      "suspect", "alive", "dead",    "push_pull",
+        "compound", "user",          "compress", "encrypt", "nack",  "has_crc", "err"};
+    auto i = static_cast<std::size_t>(t);
+    return i < std::size(names) ? names[i] : "unknown";
+}
+
 } // namespace cairn::gossip

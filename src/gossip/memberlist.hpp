@@ -56,6 +56,24 @@ struct StreamReply {
 };
 
 // Counters for metrics and tests.
+// Messages and their encoded bytes, by memberlist message type.
+struct MessageTally {
+    static constexpr std::size_t types = 14; // ping (0) to err (13)
+    std::array<std::uint64_t, types> messages{};
+    std::array<std::uint64_t, types> bytes{};
+
+    void add(MessageType type, std::size_t size) noexcept {
+        auto t = static_cast<std::size_t>(type);
+        if (t >= types) return;
+        ++messages[t];
+        bytes[t] += size;
+    }
+    // An encoded message: its type is its first byte.
+    void add(std::span<const std::uint8_t> message) noexcept {
+        if (!message.empty()) add(static_cast<MessageType>(message[0]), message.size());
+    }
+};
+
 struct MemberlistStats {
     std::uint64_t packets_received = 0;
     std::uint64_t packets_dropped = 0; // undecodable, bad CRC, wrong recipient
@@ -65,12 +83,13 @@ struct MemberlistStats {
     std::uint64_t probes = 0;
     std::uint64_t probes_failed = 0; // ended in suspicion
     std::uint64_t refutes = 0;
-    std::uint64_t push_pulls = 0;       // completed, either side
-    std::uint64_t suspicions = 0;       // members this agent marked suspect
-    std::uint64_t decrypt_failures = 0; // datagrams no key opened (of packets_dropped)
-    // Messages handled from datagrams, by PacketMessage's alternative (ping,
-    // indirect ping, ack, nack, suspect, alive, dead, user).
-    std::array<std::uint64_t, 8> messages_received{};
+    std::uint64_t push_pulls = 0;              // completed, either side
+    std::uint64_t suspicions = 0;              // members this agent marked suspect
+    std::uint64_t decrypt_failures = 0;        // datagrams no key opened (of packets_dropped)
+    std::uint64_t stream_decrypt_failures = 0; // streams no key opened
+    // Messages by type, as encoded: each part of a compound on its own,
+    // without compression, CRC or sealing.
+    MessageTally udp_sent, udp_received, tcp_sent, tcp_received;
 };
 
 class Memberlist {
@@ -213,14 +232,20 @@ private:
     // no member is named so unless names are addresses, so no CRC).
     enum class CrcPeer : std::uint8_t { member, by_ip };
     void send_msg(const Address& to, Bytes msg);
-    // Compresses msg first (if that makes it smaller) unless told it was.
-    void raw_send_packet(const Address& to, Bytes msg, bool compress = true,
-                         CrcPeer crc = CrcPeer::member);
+    // Counts msg's messages, compresses it (if that makes it smaller), adds
+    // the CRC header the peer wants, seals and sends it.
+    void raw_send_packet(const Address& to, Bytes msg, CrcPeer crc = CrcPeer::member);
     [[nodiscard]] Bytes compressed(Bytes msg) const;
     void send_parts(const Address& to, std::vector<Bytes>& parts, CrcPeer crc = CrcPeer::member);
     [[nodiscard]] std::uint8_t peer_pmax(const Address& to, CrcPeer crc) const;
     [[nodiscard]] std::size_t packet_overhead() const;
-    [[nodiscard]] Bytes seal(const Bytes& message) const;
+    // A stream message as it goes on the wire (counted, compressed, sealed);
+    // empty if it cannot be sealed.
+    [[nodiscard]] Bytes seal(const Bytes& message);
+    // read_stream() with the received message counted, or the failure to
+    // open it.
+    [[nodiscard]] Result<std::optional<DecodedStream>>
+    read_counted(std::span<const std::uint8_t> received);
     [[nodiscard]] std::vector<Bytes> get_broadcasts(std::size_t overhead, std::size_t limit);
     void encode_and_broadcast(const std::string& node, Bytes msg, bool leave_notify = false);
     [[nodiscard]] Bytes local_state(bool join);

@@ -53,10 +53,8 @@ void Memberlist::on_packet(const Address& from, std::span<const std::uint8_t> pa
                                          {"error", incoming.error().message}});
         return;
     }
-    for (const PacketMessage& msg : incoming->packet.messages) {
-        if (msg.index() < stats_.messages_received.size()) ++stats_.messages_received[msg.index()];
-        handle_command(from, msg, now);
-    }
+    for (const auto& [type, size] : incoming->packet.encoded) stats_.udp_received.add(type, size);
+    for (const PacketMessage& msg : incoming->packet.messages) handle_command(from, msg, now);
 }
 
 void Memberlist::handle_command(const Address& from, const PacketMessage& msg, TimePoint now) {
@@ -174,7 +172,7 @@ void Memberlist::send_msg(const Address& to, Bytes msg) {
     std::vector<Bytes> extra;
     if (avail > 0) extra = get_broadcasts(compound_part_overhead, static_cast<std::size_t>(avail));
     if (extra.empty()) {
-        raw_send_packet(to, std::move(msg), true, CrcPeer::by_ip);
+        raw_send_packet(to, std::move(msg), CrcPeer::by_ip);
         return;
     }
     std::vector<Bytes> parts;
@@ -188,7 +186,7 @@ void Memberlist::send_msg(const Address& to, Bytes msg) {
 // tiny delegate broadcasts could make more than a compound holds).
 void Memberlist::send_parts(const Address& to, std::vector<Bytes>& parts, CrcPeer crc) {
     if (parts.size() == 1) {
-        raw_send_packet(to, std::move(parts[0]), true, crc);
+        raw_send_packet(to, std::move(parts[0]), crc);
         return;
     }
     auto compounds = make_compounds(parts);
@@ -197,7 +195,7 @@ void Memberlist::send_parts(const Address& to, std::vector<Bytes>& parts, CrcPee
                    {{"node", config_.name}, {"error", compounds.error().message}});
         return;
     }
-    for (Bytes& c : *compounds) raw_send_packet(to, std::move(c), true, crc);
+    for (Bytes& c : *compounds) raw_send_packet(to, std::move(c), crc);
 }
 
 // memberlist's compressPayload where it pays: the message itself when
@@ -220,8 +218,9 @@ std::uint8_t Memberlist::peer_pmax(const Address& to, CrcPeer crc) const {
     return it == node_map_.end() ? 0 : it->second->node.pmax;
 }
 
-void Memberlist::raw_send_packet(const Address& to, Bytes msg, bool compress, CrcPeer crc) {
-    if (compress) msg = compressed(std::move(msg));
+void Memberlist::raw_send_packet(const Address& to, Bytes msg, CrcPeer crc) {
+    for (std::span<const std::uint8_t> part : packet_parts(msg)) stats_.udp_sent.add(part);
+    msg = compressed(std::move(msg));
     // Peers that understand protocol 5 get the CRC header; unknown ones not.
     auto out = write_packet(msg, peer_pmax(to, crc), config_.security);
     if (!out) {
@@ -242,27 +241,19 @@ std::size_t Memberlist::packet_overhead() const {
 StreamId Memberlist::open_stream(const Address& to, Bytes request, StreamKind kind,
                                  std::uint32_t seq_no, TimePoint deadline) {
     const StreamId id = next_stream_id_++;
-    auto out = write_stream(compressed(std::move(request)), config_.security);
-    if (!out) {
-        log::error("gossip.stream.seal_failed",
-                   {{"node", config_.name}, {"error", out.error().message}});
-        return id; // never pending: the caller sees it fail like an unanswered stream
-    }
+    Bytes out = seal(request);
+    if (out.empty()) return id; // never pending: the caller sees it fail like an unanswered stream
     streams_.emplace(id, PendingStream{kind, seq_no, deadline});
     ++stats_.streams_opened;
-    transport_.open_stream(id, to, std::move(*out), deadline);
+    transport_.open_stream(id, to, std::move(out), deadline);
     return id;
 }
 
 void Memberlist::send_reliable(const Node& to, std::span<const std::uint8_t> msg, TimePoint now) {
     if (shutdown_) return;
-    auto out = write_stream(compressed(encode_stream_user(msg)), config_.security);
-    if (!out) {
-        log::error("gossip.stream.seal_failed",
-                   {{"node", config_.name}, {"error", out.error().message}});
-        return;
-    }
-    transport_.send_stream(to.address(), std::move(*out), now + config_.tcp_timeout);
+    Bytes out = seal(encode_stream_user(msg));
+    if (out.empty()) return;
+    transport_.send_stream(to.address(), std::move(out), now + config_.tcp_timeout);
 }
 
 Bytes Memberlist::local_state(bool join) {
@@ -297,9 +288,8 @@ Result<void> Memberlist::merge_remote_state(bool join, const PushPull& remote, T
     return {};
 }
 
-// A stream answer as it goes on the wire; empty (close without answer) if it
-// cannot be sealed.
-Bytes Memberlist::seal(const Bytes& message) const {
+Bytes Memberlist::seal(const Bytes& message) {
+    stats_.tcp_sent.add(message);
     auto out = write_stream(compressed(message), config_.security);
     if (!out) {
         log::error("gossip.stream.seal_failed",
@@ -309,10 +299,20 @@ Bytes Memberlist::seal(const Bytes& message) const {
     return std::move(*out);
 }
 
+Result<std::optional<DecodedStream>>
+Memberlist::read_counted(std::span<const std::uint8_t> received) {
+    bool open_failed = false;
+    auto decoded = read_stream(received, config_.security, {}, &open_failed);
+    if (open_failed) ++stats_.stream_decrypt_failures;
+    if (decoded && *decoded)
+        stats_.tcp_received.add(message_type((*decoded)->message), (*decoded)->message_bytes);
+    return decoded;
+}
+
 StreamReply Memberlist::on_stream(const Address& from, std::span<const std::uint8_t> received,
                                   TimePoint now) {
     if (shutdown_) return {};
-    auto decoded = read_stream(received, config_.security);
+    auto decoded = read_counted(received);
     if (!decoded) {
         log::warn("gossip.stream.bad", {{"node", config_.name},
                                         {"from", to_string(from)},
@@ -353,7 +353,7 @@ bool Memberlist::on_stream_response(StreamId id, std::span<const std::uint8_t> r
                                     TimePoint now) {
     auto it = streams_.find(id);
     if (it == streams_.end()) return true;
-    auto decoded = read_stream(received, config_.security);
+    auto decoded = read_counted(received);
     if (decoded && !*decoded) return false; // wait for more
     const PendingStream pending = it->second;
     streams_.erase(it);
@@ -407,8 +407,7 @@ void Memberlist::announce(const Bytes& msg) {
         rng_.shuffle(targets);
         targets.resize(announce_limit);
     }
-    const Bytes packet = compressed(msg);
-    for (const NodeRecord* n : targets) raw_send_packet(n->node.address(), packet, false);
+    for (const NodeRecord* n : targets) raw_send_packet(n->node.address(), msg);
 }
 
 void Memberlist::on_stream_failed(StreamId id, TimePoint now) {

@@ -1,5 +1,6 @@
 #include "gossip/packet.hpp"
 
+#include <algorithm>
 #include <cassert>
 
 #include <zlib.h>
@@ -44,6 +45,7 @@ public:
         auto m = decode_message(msg);
         if (!m) return std::unexpected(m.error());
         out_.messages.push_back(std::move(*m));
+        out_.encoded.emplace_back(type, msg.size());
         return {};
     }
 
@@ -93,6 +95,22 @@ Result<DecodedPacket> decode_packet(std::span<const std::uint8_t> packet,
     PacketDecoder decoder(limits, out);
     if (auto ok = decoder.command(packet, 0); !ok) return std::unexpected(ok.error());
     return out;
+}
+
+std::vector<std::span<const std::uint8_t>> packet_parts(std::span<const std::uint8_t> packet) {
+    if (packet.size() < 2 || packet[0] != static_cast<std::uint8_t>(MessageType::compound))
+        return {packet};
+    std::size_t count = packet[1];
+    std::span<const std::uint8_t> lengths = packet.subspan(2);
+    std::span<const std::uint8_t> rest = lengths.subspan(std::min(lengths.size(), 2 * count));
+    std::vector<std::span<const std::uint8_t>> parts;
+    for (std::size_t i = 0; i < count && 2 * i + 1 < lengths.size(); ++i) {
+        std::size_t len = static_cast<std::size_t>(lengths[2 * i]) << 8 | lengths[2 * i + 1];
+        if (len > rest.size()) break;
+        parts.push_back(rest.first(len));
+        rest = rest.subspan(len);
+    }
+    return parts;
 }
 
 Bytes make_compound(std::span<const Bytes> parts) {

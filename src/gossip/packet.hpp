@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "core/result.hpp"
@@ -36,6 +37,9 @@ struct PacketLimits {
 
 struct DecodedPacket {
     std::vector<PacketMessage> messages;
+    // For each of messages: its type and its size as encoded (after any
+    // decompression, without the compound's framing).
+    std::vector<std::pair<MessageType, std::size_t>> encoded;
     // Compound parts that were malformed or of a type a packet cannot carry:
     // memberlist logs and skips each, and handles the rest.
     std::vector<Error> bad_parts;
@@ -50,6 +54,11 @@ struct DecodedPacket {
 // a top-level message that does not decode.
 Result<DecodedPacket> decode_packet(std::span<const std::uint8_t> packet,
                                     const PacketLimits& limits = {});
+
+// The messages a packet made by this agent holds before compression: the
+// parts of a compound, else the packet itself (for counting what is sent).
+[[nodiscard]] std::vector<std::span<const std::uint8_t>>
+packet_parts(std::span<const std::uint8_t> packet);
 
 // One compound message of 1..255 non-empty parts of at most 65535 bytes each
 // (makeCompoundMessage).

@@ -53,5 +53,6 @@ struct NodeRecord {
 };
 
 [[nodiscard]] const char* to_string(NodeState s);
+[[nodiscard]] const char* to_string(MessageType t);
 
 } // namespace cairn::gossip

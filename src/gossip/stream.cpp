@@ -128,6 +128,7 @@ Result<DecodedStream> decode_complete(std::span<const std::uint8_t> plain,
     auto body = decode_body_at(plain, limits);
     if (!body.message) return std::unexpected(body.message.error());
     out.message = std::move(*body.message);
+    out.message_bytes = body.consumed;
     return out;
 }
 
@@ -135,13 +136,15 @@ Result<DecodedStream> decode_complete(std::span<const std::uint8_t> plain,
 
 Result<std::optional<DecodedStream>> decode_stream(std::span<const std::uint8_t> received,
                                                    const Keyring* keyring,
-                                                   const StreamLimits& limits) {
+                                                   const StreamLimits& limits, bool* open_failed) {
     if (received.empty()) return std::nullopt;
     auto type = static_cast<MessageType>(received[0]);
 
     if (type == MessageType::encrypt) {
-        if (keyring == nullptr || !keyring->enabled())
+        if (keyring == nullptr || !keyring->enabled()) {
+            if (open_failed) *open_failed = true;
             return fail("gossip: remote state is encrypted and encryption is not configured");
+        }
         if (received.size() < stream_encrypt_header) return std::nullopt;
         std::size_t sealed_size = static_cast<std::size_t>(received[1]) << 24 |
                                   static_cast<std::size_t>(received[2]) << 16 |
@@ -152,7 +155,10 @@ Result<std::optional<DecodedStream>> decode_stream(std::span<const std::uint8_t>
         auto plain =
             decrypt_payload(keyring->keys(), received.subspan(stream_encrypt_header, sealed_size),
                             received.first(stream_encrypt_header));
-        if (!plain) return std::unexpected(plain.error());
+        if (!plain) {
+            if (open_failed) *open_failed = true;
+            return std::unexpected(plain.error());
+        }
         DecodedStream out{.message = ErrResp{},
                           .consumed = stream_encrypt_header + sealed_size,
                           .encrypted = true};
@@ -184,8 +190,9 @@ Result<std::optional<DecodedStream>> decode_stream(std::span<const std::uint8_t>
         if (body.truncated) return std::nullopt;
         return std::unexpected(body.message.error());
     }
-    return std::optional(
-        DecodedStream{.message = std::move(*body.message), .consumed = body.consumed});
+    return std::optional(DecodedStream{.message = std::move(*body.message),
+                                       .consumed = body.consumed,
+                                       .message_bytes = body.consumed});
 }
 
 Bytes encode_push_pull(const PushPull& state) {

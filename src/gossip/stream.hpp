@@ -34,6 +34,7 @@ struct DecodedStream {
     std::size_t consumed = 0; // bytes of the input the message took
     bool encrypted = false;
     bool compressed = false;
+    std::size_t message_bytes = 0; // the message as encoded, after decryption and decompression
 };
 
 // Decodes the stream message at the start of `received`, the bytes read from
@@ -42,10 +43,12 @@ struct DecodedStream {
 // once complete, or an error (answer with errResp or close). An encrypted
 // stream needs a keyring with keys; whether a plaintext stream is acceptable
 // when encryption is on (memberlist's GossipVerifyIncoming) is the caller's
-// decision, from `encrypted`.
+// decision, from `encrypted`. When no key opens a sealed stream,
+// *open_failed is set, if given.
 Result<std::optional<DecodedStream>> decode_stream(std::span<const std::uint8_t> received,
                                                    const Keyring* keyring,
-                                                   const StreamLimits& limits = {});
+                                                   const StreamLimits& limits = {},
+                                                   bool* open_failed = nullptr);
 
 // [6][header][nodes][user state], as sendLocalState writes it.
 Bytes encode_push_pull(const PushPull& state);

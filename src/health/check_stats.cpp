@@ -11,12 +11,7 @@ void CheckStats::count(CheckKind kind, Health outcome, std::optional<std::uint32
     std::size_t k = index(kind);
     std::size_t o = outcome == Health::passing ? 0 : outcome == Health::warning ? 1 : 2;
     ++results[k][o];
-    if (!duration_us) return;
-    std::size_t bucket = 0;
-    while (bucket < duration_bounds_us.size() && *duration_us > duration_bounds_us[bucket])
-        ++bucket;
-    ++durations[k].buckets[bucket];
-    durations[k].sum_us += *duration_us;
+    if (duration_us) durations[k].add(*duration_us);
 }
 
 std::string format_check_metrics(const CheckStats& s, std::size_t checks) {
@@ -32,16 +27,12 @@ std::string format_check_metrics(const CheckStats& s, std::size_t checks) {
             m.sample("cairn_health_check_results_total", s.results[k][o],
                      {{"kind", registry::to_string(static_cast<CheckKind>(k))},
                       {"result", outcome_names[o]}});
-    std::array<double, CheckStats::duration_bounds_us.size()> bounds{};
-    for (std::size_t b = 0; b < bounds.size(); ++b)
-        bounds[b] = static_cast<double>(CheckStats::duration_bounds_us[b]) / 1e6;
     m.family("cairn_health_check_duration_seconds", "histogram",
              "How long health check probes took, by check kind (HTTP and TCP as the probe "
              "measured them, scripts from start to exit).");
     for (std::size_t k = 0; k < CheckStats::kinds; ++k) {
         if (static_cast<CheckKind>(k) == CheckKind::ttl) continue;
-        m.histogram("cairn_health_check_duration_seconds", bounds, s.durations[k].buckets,
-                    static_cast<double>(s.durations[k].sum_us) / 1e6,
+        m.histogram("cairn_health_check_duration_seconds", s.durations[k],
                     {{"kind", registry::to_string(static_cast<CheckKind>(k))}});
     }
     m.family("cairn_health_ejections_total", "counter",

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "core/metrics_text.hpp"
 #include "registry/types.hpp"
 
 namespace cairn::health {
@@ -17,13 +18,9 @@ struct CheckStats {
     static constexpr std::size_t kinds = 4;    // registry::CheckKind: http, tcp, script, ttl
     static constexpr std::size_t outcomes = 3; // passing, warning, critical
     // Bounds of the duration histogram, in microseconds.
-    static constexpr std::array<std::uint32_t, 12> duration_bounds_us{
+    static constexpr std::array<std::uint64_t, 12> duration_bounds_us{
         1'000,   5'000,   10'000,    25'000,    50'000,    100'000,
         250'000, 500'000, 1'000'000, 2'500'000, 5'000'000, 10'000'000};
-    struct Durations {
-        std::array<std::uint64_t, duration_bounds_us.size() + 1> buckets{}; // per bucket
-        std::uint64_t sum_us = 0;
-    };
 
     // A probe's result (or a TTL check's report or expiry): its outcome, and
     // for probes how long they took.
@@ -32,7 +29,9 @@ struct CheckStats {
     void count_ejection(registry::CheckKind kind) { ++ejections[index(kind)]; }
 
     std::array<std::array<std::uint64_t, outcomes>, kinds> results{};
-    std::array<Durations, kinds> durations{};
+    std::array<DurationHistogram, kinds> durations{
+        DurationHistogram(duration_bounds_us), DurationHistogram(duration_bounds_us),
+        DurationHistogram(duration_bounds_us), DurationHistogram(duration_bounds_us)};
     std::array<std::uint64_t, kinds> ejections{};
 
     static std::size_t index(registry::CheckKind kind) {

@@ -47,7 +47,7 @@ TEST_CASE("start publishes the first snapshot") {
     CHECK(publisher.published() == 1);
     // Its build time is in the histogram, and /metrics shows it.
     std::uint64_t timed = 0;
-    for (std::uint64_t n : publisher.build_times().buckets) timed += n;
+    for (std::uint64_t n : publisher.build_times().durations.buckets) timed += n;
     CHECK(timed == 1);
     CHECK(publisher.build_times().last_wall_ms > 1'700'000'000'000);
     std::string text = publisher.metrics();
@@ -121,4 +121,45 @@ TEST_CASE("flush publishes at once; stop leaves the last snapshot in place") {
     CHECK(publisher.published() == 2);
     publisher.stop();
     CHECK(slot.load()->find_service("web") != nullptr);
+}
+
+TEST_CASE("a large registry under a stream of writes spends at most a fifth of the loop on "
+          "snapshots") {
+    Loop loop;
+    registry::Registry reg("n1");
+    for (int i = 0; i < 20'000; ++i) REQUIRE(reg.upsert_local(instance(i), 0));
+    registry::SnapshotSlot slot;
+    SnapshotPublisher publisher(loop, reg, slot, 2ms);
+    publisher.start();
+    const std::uint64_t built_before = publisher.build_times().durations.sum_us;
+
+    // A write every loop iteration (a millisecond apart) for 300 ms.
+    int written = 0;
+    const auto start = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::duration writing{};
+    Timer writer(loop);
+    writer.start(1ms, 1ms, [&] {
+        if (std::chrono::steady_clock::now() - start < 300ms) {
+            registry::Instance i = instance(written++);
+            i.port = static_cast<std::uint16_t>(2000 + written); // a new version of web-N
+            REQUIRE(reg.upsert_local(i, 0));
+        } else {
+            writing = std::chrono::steady_clock::now() - start;
+            writer.stop();
+        }
+    });
+    bool seen = run_until(loop, [&] {
+        auto snap = slot.load();
+        return writing.count() != 0 && !reg.dirty() && snap &&
+               snap->find_service("web")->total == 20'000;
+    });
+    REQUIRE(seen);
+    const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - start);
+    const double building =
+        static_cast<double>(publisher.build_times().durations.sum_us - built_before);
+    MESSAGE(written, " writes, ", publisher.published() - 1, " snapshots, ", building / 1000,
+            " ms building in ", elapsed.count() / 1000, " ms");
+    CHECK(written > 10);
+    CHECK(building / static_cast<double>(elapsed.count()) < 0.35);
 }

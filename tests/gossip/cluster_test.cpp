@@ -117,6 +117,31 @@ TEST_CASE("three agents join and see each other alive") {
         CHECK(c.ml(i).stats().probes > 20);
         CHECK(c.ml(i).stats().probes_failed == 0);
     }
+    // Every message sent is received (no loss here), by type, less what is
+    // still on its way: at most a probe's ping and ack, or a push-pull, each.
+    auto total = [&](auto tally, MessageType type, bool bytes) {
+        std::uint64_t sum = 0;
+        for (std::size_t i = 0; i < 3; ++i) {
+            const MessageTally& counted = tally(c.ml(i).stats());
+            sum += (bytes ? counted.bytes : counted.messages)[static_cast<std::size_t>(type)];
+        }
+        return sum;
+    };
+    auto udp_out = [](const MemberlistStats& s) -> const MessageTally& { return s.udp_sent; };
+    auto udp_in = [](const MemberlistStats& s) -> const MessageTally& { return s.udp_received; };
+    auto tcp_out = [](const MemberlistStats& s) -> const MessageTally& { return s.tcp_sent; };
+    auto tcp_in = [](const MemberlistStats& s) -> const MessageTally& { return s.tcp_received; };
+    for (MessageType type : {MessageType::ping, MessageType::ack_resp}) {
+        std::uint64_t sent = total(udp_out, type, false), received = total(udp_in, type, false);
+        CHECK(sent > 60);
+        CHECK(received <= sent);
+        CHECK(received + 3 >= sent);
+        CHECK(total(udp_out, type, true) > 10 * sent); // a dozen bytes or more each
+    }
+    std::uint64_t push_pulls = total(tcp_out, MessageType::push_pull, false);
+    CHECK(push_pulls >= 4); // the two joins, each both ways
+    CHECK(total(tcp_in, MessageType::push_pull, false) + 3 >= push_pulls);
+    CHECK(total(udp_out, MessageType::push_pull, false) == 0);
 }
 
 TEST_CASE("50 agents converge, and a killed one is detected dead by all") {

@@ -33,6 +33,29 @@ TEST_SUITE("gossip packets") {
         CHECK_FALSE(decode_packet(Bytes{}));
     }
 
+    TEST_CASE("a packet's messages, as sent and as received, with their encoded sizes") {
+        std::vector<Bytes> parts = {encode(golden::suspect()), encode(golden::dead()),
+                                    encode_user(Bytes{1, 2, 3})};
+        Bytes compound = make_compound(parts);
+        auto sent = packet_parts(compound);
+        REQUIRE(sent.size() == 3);
+        for (std::size_t i = 0; i < 3; ++i)
+            CHECK(Bytes(sent[i].begin(), sent[i].end()) == parts[i]);
+        auto single = packet_parts(parts[0]);
+        REQUIRE(single.size() == 1);
+        CHECK(single[0].size() == parts[0].size());
+        compound.resize(compound.size() - 1); // the last part cut: left out
+        CHECK(packet_parts(compound).size() == 2);
+
+        // Received: the same sizes, also through compression.
+        auto decoded = decode_packet(compress_payload(make_compound(parts)));
+        REQUIRE(decoded);
+        REQUIRE(decoded->encoded.size() == 3);
+        CHECK(decoded->encoded[0] == std::pair(MessageType::suspect, parts[0].size()));
+        CHECK(decoded->encoded[1] == std::pair(MessageType::dead, parts[1].size()));
+        CHECK(decoded->encoded[2] == std::pair(MessageType::user, parts[2].size()));
+    }
+
     TEST_CASE("a CRC mismatch drops the packet") {
         Bytes p = read("crc_ping");
         p.back() ^= 1;

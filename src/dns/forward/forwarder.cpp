@@ -71,6 +71,8 @@ struct Counter {
 
 struct UpstreamCounters {
     Counter sent, answers, timeouts, errors, srtt_us, timeout_ms, down;
+    std::array<Counter, ForwarderStats::duration_bounds_us.size() + 1> duration_buckets;
+    Counter duration_sum_us;
 };
 
 } // namespace
@@ -271,12 +273,22 @@ struct Forwarder::Engine {
         use_reply(f, a.upstream, data, *reply);
     }
 
+    // A well-formed reply from upstream `i` to what was sent at `sent`.
+    void replied(unsigned i, Clock::time_point sent_at) {
+        auto rtt = duration_cast<microseconds>(now() - sent_at);
+        UpstreamCounters& c = counters[i];
+        c.answers.add();
+        auto us = static_cast<std::uint64_t>(std::max<std::int64_t>(rtt.count(), 0));
+        c.duration_buckets[histogram_bucket(ForwarderStats::duration_bounds_us, us)].add();
+        c.duration_sum_us.add(us);
+        upstreams.answered(i, rtt, now());
+        health_changed(i);
+    }
+
     // A well-formed reply from the upstream of `a`: it is alive.
     void heard_from(Attempt& a) {
         if (a.timed_out) late.add();
-        counters[a.upstream].answers.add();
-        upstreams.answered(a.upstream, duration_cast<microseconds>(now() - a.sent), now());
-        health_changed(a.upstream);
+        replied(a.upstream, a.sent);
     }
 
     void retry_over_tcp(Flight& f, Attempt& a) {
@@ -442,11 +454,9 @@ struct Forwarder::Engine {
             return;
         }
         unsigned i = p.upstream;
-        counters[i].answers.add();
-        upstreams.answered(i, duration_cast<microseconds>(now() - p.sent), now());
+        replied(i, p.sent);
         log::info("dns.forward.upstream_up", {{"upstream", settings.upstreams[i].to_string()}});
         end_probe(p);
-        health_changed(i);
     }
 
     void end_probe(Probe& p) {
@@ -558,6 +568,10 @@ ForwarderStats Forwarder::stats() const {
         s.upstreams.push_back({e.settings.upstreams[i].to_string(), c.sent.get(), c.answers.get(),
                                c.timeouts.get(), c.errors.get(), c.srtt_us.get(),
                                c.timeout_ms.get(), c.down.get() != 0});
+        DurationHistogram& d = s.upstreams.back().durations;
+        for (std::size_t b = 0; b < d.buckets.size(); ++b)
+            d.buckets[b] = c.duration_buckets[b].get();
+        d.sum_us = c.duration_sum_us.get();
     }
     return s;
 }

@@ -19,6 +19,7 @@
 // Threads: construct, start(), stop() and the destructor on one thread (the
 // agent's main thread); submit(), all_down() and stats() from any thread.
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -27,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/metrics_text.hpp"
 #include "core/net.hpp"
 #include "core/result.hpp"
 #include "dns/forward/upstreams.hpp"
@@ -64,12 +66,17 @@ struct ForwarderStats {
     // question, source); late ones are taken (the query still waits) and
     // counted apart.
     std::uint64_t malformed = 0, oversized = 0, mismatched = 0, late = 0;
+    // Bounds of the upstream reply-time histogram, in microseconds.
+    static constexpr std::array<std::uint64_t, 12> duration_bounds_us{
+        250,    500,    1'000,   2'500,   5'000,   10'000,
+        25'000, 50'000, 100'000, 250'000, 500'000, 1'000'000};
     struct Upstream {
         std::string address;
         std::uint64_t sent = 0, answers = 0, timeouts = 0, errors = 0;
         std::uint64_t srtt_us = 0;    // smoothed RTT (0 before the first answer)
         std::uint64_t timeout_ms = 0; // the current adaptive timeout
         bool down = false;
+        DurationHistogram durations{duration_bounds_us}; // from query (or probe) to reply
     };
     std::vector<Upstream> upstreams;
 };

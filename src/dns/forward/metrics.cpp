@@ -54,6 +54,10 @@ std::string format_metrics(const ForwarderStats& s) {
     per_upstream("cairn_dns_upstream_timeout_seconds", "gauge",
                  "The adaptive timeout of the next query, by upstream.",
                  [](const Upstream& u) { return static_cast<double>(u.timeout_ms) / 1e3; });
+    m.family("cairn_dns_upstream_duration_seconds", "histogram",
+             "Time from a query (or probe) sent to its well-formed reply, by upstream.");
+    for (const auto& u : s.upstreams)
+        m.histogram("cairn_dns_upstream_duration_seconds", u.durations, {{"upstream", u.address}});
     per_upstream("cairn_dns_upstream_up", "gauge",
                  "1 while the upstream is used, 0 while it is down (skipped and probed).",
                  [](const Upstream& u) { return u.down ? 0 : 1; });

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/metrics_text.hpp"
 #include "dns/server/server.hpp"
 
 namespace cairn::dns {
@@ -60,10 +61,7 @@ struct alignas(64) WorkerStats {
     }
     // One answer made `ns` nanoseconds after its query was read.
     void count_latency(std::uint64_t ns) {
-        const auto& bounds = Server::Stats::latency_bounds_ns;
-        std::size_t bucket = 0;
-        while (bucket < bounds.size() && ns > bounds[bucket]) ++bucket;
-        add(latency[bucket]);
+        add(latency[histogram_bucket(Server::Stats::latency_bounds_ns, ns)]);
         add(latency_sum_ns, ns);
     }
     void add_to(Server::Stats& total, Transport transport) const;

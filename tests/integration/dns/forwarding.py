@@ -91,6 +91,9 @@ class Forwarding(unittest.TestCase):
         cls.nsd.stop()
 
     def test_answers_pass_through(self):
+        timed = 'cairn_dns_upstream_duration_seconds_count{upstream="%s"}' % self.upstream
+        fast = 'cairn_dns_upstream_duration_seconds_bucket{upstream="%s",le="1"}' % self.upstream
+        before = metrics(self.agent)
         q, r = udp(self.agent, "WwW.Upstream.TEST.", "A", use_edns=0)
         self.assertEqual(r.id, q.id)
         self.assertEqual(r.rcode(), dns.rcode.NOERROR)
@@ -110,6 +113,11 @@ class Forwarding(unittest.TestCase):
         r = dns.query.udp(q, self.agent.host, port=self.agent.dns_port, timeout=3)
         self.assertFalse(r.flags & dns.flags.RD)
         self.assertTrue(r.flags & dns.flags.RA)
+        # Each reply from NSD was timed: A, AAAA and the NXDOMAIN at least,
+        # each well within a second.
+        after = metrics(self.agent)
+        self.assertGreaterEqual(after[timed] - before.get(timed, 0), 3)
+        self.assertEqual(after[fast] - before.get(fast, 0), after[timed] - before.get(timed, 0))
 
     def test_own_names_say_ra_and_stay_local(self):
         _, r = udp(self.agent, "cairn.", "SOA")

@@ -59,7 +59,9 @@ class Metrics(unittest.TestCase):
     def setUpClass(cls):
         key = base64.b64encode(os.urandom(16)).decode()
         cls.key = key
-        cls.a = harness.Agent(name="m1", config_extra=f'[gossip]\nprofile = "local"\nencrypt = "{key}"\n').start()
+        # Forwarding on (to a closed port, never asked) so that its families are exported.
+        cls.a = harness.Agent(name="m1", config_extra=f'[gossip]\nprofile = "local"\nencrypt = "{key}"\n'
+                              '[dns.forward]\nupstreams = ["127.0.0.1:9"]\n').start()
         cls.b = None
 
     @classmethod
@@ -158,8 +160,19 @@ class Metrics(unittest.TestCase):
         # A datagram no key opens.
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.sendto(os.urandom(64), (a.host, a.gossip_port))
-        wait_for_deltas(a, before, {"cairn_gossip_decrypt_failures_total": 1,
+        wait_for_deltas(a, before, {'cairn_gossip_decrypt_failures_total{transport="udp"}': 1,
                                     "cairn_gossip_packets_dropped_total": 1}, "the decrypt failure")
+        # A plaintext stream, refused unopened: encryption is verified.
+        with socket.create_connection((a.host, a.gossip_port), timeout=5) as s:
+            s.sendall(b"\x06" + os.urandom(32))
+            s.settimeout(5)
+            try:
+                while s.recv(4096):
+                    pass
+            except OSError:
+                pass
+        wait_for_deltas(a, before, {'cairn_gossip_decrypt_failures_total{transport="tcp"}': 1},
+                        "the stream decrypt failure")
         b = harness.Agent(name="m2", host="127.0.0.2",
                           config_extra=f'[gossip]\nprofile = "local"\nencrypt = "{self.key}"\n',
                           args=["--join", f"{a.host}:{a.gossip_port}"])
@@ -167,8 +180,14 @@ class Metrics(unittest.TestCase):
         b.start()
         wait_for_deltas(a, before, {
             'cairn_gossip_members{state="alive"}': 1,
-            'cairn_gossip_messages_received_total{type="ping"}': 1,
-            'cairn_gossip_messages_received_total{type="ack"}': 1,
+            'cairn_gossip_messages_total{direction="received",transport="udp",type="ping"}': 1,
+            'cairn_gossip_messages_total{direction="received",transport="udp",type="ack"}': 1,
+            'cairn_gossip_messages_total{direction="sent",transport="udp",type="ping"}': 1,
+            'cairn_gossip_messages_total{direction="sent",transport="udp",type="ack"}': 1,
+            'cairn_gossip_messages_total{direction="received",transport="tcp",type="push_pull"}': 1,
+            'cairn_gossip_messages_total{direction="sent",transport="tcp",type="push_pull"}': 1,
+            'cairn_gossip_message_bytes_total{direction="received",transport="tcp",type="push_pull"}': 50,
+            'cairn_gossip_message_bytes_total{direction="sent",transport="udp",type="ping"}': 20,
             "cairn_gossip_push_pulls_total": 1,
             "cairn_gossip_probes_total": 1,
         }, "gossip with the second agent to count")
