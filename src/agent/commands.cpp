@@ -52,7 +52,8 @@ constexpr std::array<Flag, 15> register_flags{{
     {"--meta", "KEY=VALUE", "Metadata, served as TXT. Repeats."},
     {"--weight", "N", "The SRV weight and the weighted policy's share, 1 to 65535; default 1."},
     {"--policy", "POLICY",
-     "Load balancing for this service: random, round_robin, weighted, affinity or fastest."},
+     "Load balancing for this service: random, round_robin, weighted, affinity, fastest or "
+     "least_loaded."},
     {"--ttl", "DURATION", "The answer TTL of this service, such as 5s."},
     {"--check-http", "URL", "An HTTP check: 2xx passes, 429 warns, anything else fails."},
     {"--check-tcp", "HOST:PORT", "A TCP check: a connection within the timeout passes."},

@@ -1,6 +1,7 @@
 """packaging/bash-completion/cairn, sourced in bash and called as bash calls
 it (COMP_WORDS, COMP_CWORD), against a dev agent (`cairn agent --dev`, its
 ports moved to free ones) with services registered through the API."""
+import base64
 import json
 import os
 import re
@@ -63,10 +64,11 @@ class Completion(unittest.TestCase):
         http_port = harness.free_port(avoid={dns_port})
         gossip_port = harness.free_port(avoid={dns_port, http_port})
         ports = os.path.join(cls.dir, "ports.toml")
+        cls.primary = base64.b64encode(os.urandom(32)).decode()
         with open(ports, "w") as f:
             f.write(f'[dns]\nlisten = ["127.0.0.1:{dns_port}"]\nworkers = 1\n'
                     f'[http]\nlisten = "127.0.0.1:{http_port}"\n'
-                    f'[gossip]\nbind = "127.0.0.1:{gossip_port}"\n')
+                    f'[gossip]\nbind = "127.0.0.1:{gossip_port}"\nencrypt = "{cls.primary}"\n')
         cls.addr = f"127.0.0.1:{http_port}"
         cls.log = open(os.path.join(cls.dir, "agent.log"), "wb")
         cls.proc = subprocess.Popen([harness.CAIRN_BIN, "agent", "--dev", "--config", ports],
@@ -146,6 +148,20 @@ class Completion(unittest.TestCase):
         self.assertEqual(complete(["cairn", "check", "pass", ""], self.addr), ["db-beat", "web-1:1"])
         self.assertEqual(complete(["cairn", "check", "fail", "--note", "x", "w"], self.addr),
                          ["web-1:1"])
+
+    def test_keys_for_keyring_use_and_remove(self):
+        self.assertEqual(complete(["cairn", "keyring", "u"]), ["use"])
+        # Only the primary: nothing to switch to or remove.
+        self.assertEqual(complete(["cairn", "keyring", "use", ""], self.addr), [])
+        second = base64.b64encode(os.urandom(16)).decode()
+        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT",
+                            f"http://{self.addr}/v1/keyring/install", "-d", json.dumps({"key": second})],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.stdout, "200")
+        self.assertEqual(complete(["cairn", "keyring", "use", ""], self.addr), [second])
+        self.assertEqual(complete(["cairn", "keyring", "remove", second[:4]], self.addr), [second])
+        self.assertEqual(complete(["cairn", "keyring", "install", ""], self.addr), [])
+        self.assertEqual(complete(["cairn", "keyring", "use", second, ""], self.addr), [])
 
     def test_no_agent_completes_nothing_and_quickly(self):
         started = time.monotonic()
