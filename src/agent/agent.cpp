@@ -27,6 +27,7 @@
 #include "dns/answer/catalog.hpp"
 #include "dns/forward/cache.hpp"
 #include "dns/server/metrics.hpp"
+#include "dns/server/query_log.hpp"
 #include "dns/server/server.hpp"
 #include "dns/zone/zone.hpp"
 #include "gossip/host.hpp"
@@ -222,6 +223,7 @@ Result<config::Config> Agent::load() {
 void Agent::apply_logging(const config::Config& config) {
     if (auto level = log::parse_level(config.log.level)) log::set_level(*level);
     log::set_json(config.log.format == "json");
+    dns::set_query_log(config.log.queries, config.log.queries_per_second);
 }
 
 Result<void> Agent::start() {
@@ -601,6 +603,7 @@ bool Agent::apply_reload(ReloadFiles files) {
                               {"services", config_service_ids_.size()},
                               {"log_level", config_.log.level},
                               {"log_format", config_.log.format},
+                              {"log_queries", config_.log.queries},
                               {"read_ms", files.read_ms}});
     return true;
 }

@@ -136,6 +136,8 @@ void read_log(TableReader& r, LogConfig& l) {
         if (t == "text" || t == "json") return {};
         return fail("\"{}\" is not a log format (expected text or json)", t);
     });
+    r.boolean("queries", l.queries);
+    r.integer("queries_per_second", l.queries_per_second, 1, 1'000'000);
     r.replaced("json", "replaced by format = \"json\" (or \"text\")");
     r.finish();
 }

@@ -89,6 +89,8 @@ struct StorageConfig {
 struct LogConfig {
     std::string level = "info";
     std::string format = "text"; // text (key=value) | json
+    bool queries = false;        // a line per DNS query (dns/server/query_log.hpp)
+    std::uint32_t queries_per_second = 100;
 };
 
 struct Config {

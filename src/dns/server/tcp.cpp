@@ -11,6 +11,7 @@
 
 #include "core/log.hpp"
 #include "core/tcp_stream.hpp"
+#include "dns/server/query_log.hpp"
 #include "dns/server/stats.hpp"
 #include "dns/server/tcp_frame.hpp"
 
@@ -318,6 +319,7 @@ void TcpServer::process(TcpConnection& c) {
         std::uint8_t* answer = out_.get() + used + 2;
         stats_.count_answer(answer, length);
         stats_.count_latency(latency_clock_ns() - start);
+        if (query_log_on()) log_query(client.address, Transport::tcp, *message, {answer, length});
         stats_.add(stats_.responses);
         if (!c.held.empty()) {
             // Behind a deferred answer: it waits for that one.

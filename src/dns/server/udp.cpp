@@ -8,6 +8,7 @@
 #include <fcntl.h>
 
 #include "core/log.hpp"
+#include "dns/server/query_log.hpp"
 
 namespace cairn::dns {
 
@@ -225,6 +226,7 @@ unsigned UdpReader::answer(unsigned received) noexcept {
         }
         stats.count_answer(out.data(), length);
         stats.count_latency(latency_clock_ns() - start);
+        if (query_log_on()) log_query(client.address, Transport::udp, query, out.first(length));
         msghdr& reply = batch_.send[count].msg_hdr;
         reply.msg_name = &batch_.peers[i];
         reply.msg_namelen = h.msg_namelen;
