@@ -397,6 +397,8 @@ TEST_CASE("prefetch: a popular entry in the last tenth of its TTL asks for a ref
     // One hit is not popular.
     CHECK_FALSE(f.lookup("rare.example.test", rrtype::a, t0 + seconds(95)).first.prefetch);
     CHECK(f.cache.stats().prefetches == 1);
+    CHECK(format_cache_metrics(f.cache.stats()).find("cairn_dns_cache_prefetches_total 1\n") !=
+          std::string::npos);
     // The refreshed answer starts a new life.
     REQUIRE(f.store("pop.example.test", rrtype::a,
                     positive({"pop.example.test. 100 IN A 192.0.2.9"}), t0 + seconds(92)));

@@ -117,6 +117,8 @@ class Forwarding(unittest.TestCase):
         # each well within a second.
         after = metrics(self.agent)
         self.assertGreaterEqual(after[timed] - before.get(timed, 0), 3)
+        answers = 'cairn_dns_upstream_answers_total{upstream="%s"}' % self.upstream
+        self.assertGreaterEqual(after[answers] - before.get(answers, 0), 3)
         self.assertEqual(after[fast] - before.get(fast, 0), after[timed] - before.get(timed, 0))
 
     def test_own_names_say_ra_and_stay_local(self):

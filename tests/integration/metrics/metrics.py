@@ -14,7 +14,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import unittest
+import urllib.request
+
+import dns.rcode
 
 import harness
 
@@ -61,7 +65,8 @@ class Metrics(unittest.TestCase):
         cls.key = key
         # Forwarding on (to a closed port, never asked) so that its families are exported.
         cls.a = harness.Agent(name="m1", config_extra=f'[gossip]\nprofile = "local"\nencrypt = "{key}"\n'
-                              '[dns.forward]\nupstreams = ["127.0.0.1:9"]\n').start()
+                              '[dns.forward]\nupstreams = ["127.0.0.1:9"]\n'
+                              '[http]\nidle_timeout = "1s"\n').start()
         cls.b = None
 
     @classmethod
@@ -132,6 +137,72 @@ class Metrics(unittest.TestCase):
         after = samples(scrape(a))
         self.assertGreater(after["cairn_registry_snapshot_last_publish_timestamp_seconds"], 1.7e9)
 
+    def test_4b_http_server_storage_and_tombstones(self):
+        a = self.a
+        before = samples(scrape(a))
+        body = json.dumps({"name": "api", "id": "api-1", "address": "127.0.0.12", "port": 81})
+        self.assertEqual(a.http("PUT", "/v1/services", body)[0], 200)
+        self.assertEqual(a.http("GET", "/v1/nothing")[0], 404)
+        # A malformed request, and a connection left idle past idle_timeout.
+        with socket.create_connection((a.host, a.http_port), timeout=5) as s:
+            s.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+            s.recv(4096)
+        idle = socket.create_connection((a.host, a.http_port), timeout=5)
+        # A Consul blocking query parked on the service until it changes.
+        url = a.http_url("/v1/health/service/api")
+        with urllib.request.urlopen(url, timeout=5) as r:
+            index = r.headers["X-Consul-Index"]
+        parked = threading.Thread(target=lambda: urllib.request.urlopen(f"{url}?index={index}&wait=5s",
+                                                                         timeout=10).read())
+        parked.start()
+        try:
+            harness.wait_until(lambda: samples(scrape(a))["cairn_http_blocking_queries"] == 1,
+                               timeout=5, what="the blocking query to park")
+            self.assertEqual(a.http("DELETE", "/v1/services/api-1")[0], 200)
+        finally:
+            parked.join(10)
+        self.assertEqual(idle.recv(1), b"")  # closed by the agent
+        idle.close()
+        wait_for_deltas(a, before, {
+            "cairn_http_requests_total": 5,
+            'cairn_http_responses_total{code="2xx"}': 4,
+            'cairn_http_responses_total{code="4xx"}': 1,
+            'cairn_http_connections_total{result="accepted"}': 5,
+            "cairn_http_parse_errors_total": 1,
+            "cairn_http_timeouts_total": 1,
+            'cairn_storage_commits_total{result="ok"}': 2,
+            "cairn_storage_changes_total": 2,
+            "cairn_tombstones": 1,
+        }, "the HTTP server's, storage's and the tombstone's figures to move")
+        after = samples(scrape(a))
+        self.assertEqual(after["cairn_http_blocking_queries"], 0)
+        self.assertGreater(after["cairn_storage_commit_seconds_total"], before["cairn_storage_commit_seconds_total"])
+        self.assertGreater(after["cairn_storage_commit_seconds_max"], 0)
+        self.assertEqual(after["cairn_storage_unsaved"], 0)
+
+    def test_4c_a_forwarded_query_to_a_closed_upstream(self):
+        a = self.a
+        up = '{upstream="127.0.0.1:9"}'
+        before = samples(scrape(a))
+        r = a.query("nothing.example.", timeout=10)
+        self.assertEqual(r.rcode(), dns.rcode.SERVFAIL)
+        wait_for_deltas(a, before, {
+            "cairn_dns_deferred_total": 1,
+            "cairn_dns_forward_queries_total": 1,
+            'cairn_dns_forward_answers_total{result="servfail"}': 1,
+            "cairn_dns_upstream_sent_total" + up: 1,
+            'cairn_dns_cache_lookups_total{result="miss"}': 1,
+        }, "the forwarded query to count")
+        after = samples(scrape(a))
+        failed = lambda s: (s.get("cairn_dns_upstream_errors_total" + up, 0) +
+                            s.get("cairn_dns_upstream_timeouts_total" + up, 0))
+        self.assertGreaterEqual(failed(after) - failed(before), 1)
+        forward_failed = lambda s: (s.get("cairn_dns_forward_failures_total", 0) +
+                                    s.get("cairn_dns_forward_timeouts_total", 0))
+        self.assertGreaterEqual(forward_failed(after) - forward_failed(before), 1)
+        self.assertGreater(after["cairn_dns_upstream_timeout_seconds" + up], 0)
+        self.assertEqual(after["cairn_dns_upstream_rtt_seconds" + up], 0)  # never answered
+
     def test_5_health_results_durations_and_an_ejection(self):
         a = self.a
         with socket.socket() as s:
@@ -190,8 +261,13 @@ class Metrics(unittest.TestCase):
             'cairn_gossip_message_bytes_total{direction="sent",transport="udp",type="ping"}': 20,
             "cairn_gossip_push_pulls_total": 1,
             "cairn_gossip_probes_total": 1,
+            "cairn_gossip_packets_received_total": 1,
+            "cairn_gossip_packets_sent_total": 1,
+            "cairn_gossip_received_bytes_total": 100,
+            "cairn_gossip_sent_bytes_total": 100,
         }, "gossip with the second agent to count")
         mid = samples(scrape(a))
+        self.assertEqual(mid["cairn_gossip_health_score"], 0)
         b.proc.send_signal(signal.SIGKILL)
         b.proc.wait(timeout=10)
         wait_for_deltas(a, mid, {"cairn_gossip_suspicions_total": 1,
