@@ -17,8 +17,9 @@ namespace cairn::gossip {
 // without its end code is an error.
 Result<Bytes> lzw_decompress(std::span<const std::uint8_t> in, std::size_t max_output);
 
-// Encodes `in` as Go's lzw.NewWriter(w, lzw.LSB, 8) does, Write then Close:
-// the same bytes.
+// Encodes `in` for Go's lzw.NewReader(r, lzw.LSB, 8): Go's writer's format
+// and table, with phrases chosen one step ahead, so usually fewer bytes than
+// Go's lzw.NewWriter writes (lzw.cpp).
 [[nodiscard]] Bytes lzw_compress(std::span<const std::uint8_t> in);
 
 } // namespace cairn::gossip

@@ -1,14 +1,17 @@
 // Fuzzes gossip packet decoding (src/gossip/packet.hpp, codec.hpp): CRC,
 // compound, LZW-compressed and plain messages, and the same after opening
 // the input with a fixed keyring (security.hpp). Every message that decodes
-// must encode and decode back to itself.
+// must encode and decode back to itself, and the input itself, LZW-compressed
+// (lzw.hpp, with its lookahead), must decompress back to itself.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 
 #include "gossip/codec.hpp"
 #include "gossip/keyring.hpp"
+#include "gossip/lzw.hpp"
 #include "gossip/packet.hpp"
 #include "gossip/security.hpp"
 
@@ -56,6 +59,8 @@ void check_packet(std::span<const std::uint8_t> packet) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::span<const std::uint8_t> input(data, size);
     check_packet(input);
+    auto back = lzw_decompress(lzw_compress(input), input.size());
+    if (!back || !std::equal(back->begin(), back->end(), input.begin(), input.end())) std::abort();
     if (auto opened = open_packet(fuzz_keyring(), input)) check_packet(*opened);
     return 0;
 }

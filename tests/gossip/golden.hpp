@@ -3,6 +3,7 @@
 // tests/gossip/peer/memberlist_goldens.go: keep the two in step), and a
 // reader for those files.
 
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -21,8 +22,33 @@ inline Bytes read(const std::string& name) {
     return Bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
+// Bytes cairn wrote, kept so that memberlist's side of the check
+// (peer/check_goldens.sh) reads them: equal to what is stored, or stored
+// anew when CAIRN_WRITE_GOLDENS names the goldens directory.
+inline void cairn_golden(const std::string& name, const Bytes& bytes) {
+    if (const char* dir = std::getenv("CAIRN_WRITE_GOLDENS")) {
+        std::ofstream(std::string(dir) + "/" + name + ".bin", std::ios::binary)
+            .write(reinterpret_cast<const char*>(bytes.data()),
+                   static_cast<std::streamsize>(bytes.size()));
+    }
+    CAPTURE(name);
+    CHECK(read(name) == bytes);
+}
+
 inline Bytes text(std::string_view s) {
     return Bytes(s.begin(), s.end());
+}
+
+// Text with a random byte in every seven (an LCG's), for compression: the
+// peer's lzwInput makes the same bytes.
+inline Bytes lzw_input(std::size_t size) {
+    Bytes out;
+    std::uint32_t x = 1;
+    for (std::size_t i = 0; i < size; ++i) {
+        x = x * 1103515245 + 12345;
+        out.push_back(static_cast<std::uint8_t>(i % 7 == 0 ? x >> 24 : 'a' + i % 13));
+    }
+    return out;
 }
 
 inline const Bytes key16 = text("0123456789abcdef");

@@ -4,9 +4,6 @@
 //
 // CAIRN_WRITE_GOLDENS=DIR rewrites the cairn_*.bin files into DIR.
 
-#include <cstdlib>
-#include <fstream>
-
 #include <doctest/doctest.h>
 
 #include "core/base64.hpp"
@@ -17,6 +14,7 @@
 #include "gossip/stream.hpp"
 
 using namespace cairn::gossip;
+using golden::cairn_golden;
 using golden::read;
 using golden::text;
 
@@ -25,16 +23,6 @@ namespace {
 const Nonce fixed_nonce = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
 
 // Compares cairn's bytes with the stored golden, or writes them.
-void cairn_golden(const std::string& name, const Bytes& bytes) {
-    if (const char* dir = std::getenv("CAIRN_WRITE_GOLDENS")) {
-        std::ofstream(std::string(dir) + "/" + name + ".bin", std::ios::binary)
-            .write(reinterpret_cast<const char*>(bytes.data()),
-                   static_cast<std::streamsize>(bytes.size()));
-    }
-    CAPTURE(name);
-    CHECK(read(name) == bytes);
-}
-
 Keyring ring(std::vector<Bytes> keys, const Bytes& primary) {
     auto r = Keyring::create(keys, primary);
     REQUIRE(r);

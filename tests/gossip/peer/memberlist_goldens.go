@@ -282,6 +282,14 @@ func GoldenCheck(dir string) error {
 			failures = append(failures, fmt.Sprintf("%s: %v", name, err))
 		}
 	}
+	// cairn's compression (its own choice of phrases) read by memberlist.
+	if stored, err := readFile(dir, "cairn_compress_big"); err != nil {
+		failures = append(failures, err.Error())
+	} else if got, err := decompressPayload(stored[1:]); err != nil {
+		failures = append(failures, fmt.Sprintf("cairn_compress_big: memberlist cannot decompress: %v", err))
+	} else if !bytes.Equal(got, lzwInput(20000)) {
+		failures = append(failures, "cairn_compress_big: decompresses to other bytes")
+	}
 	if len(failures) > 0 {
 		for _, f := range failures {
 			fmt.Fprintln(os.Stderr, f)
@@ -289,6 +297,21 @@ func GoldenCheck(dir string) error {
 		return fmt.Errorf("%d golden checks failed", len(failures))
 	}
 	return nil
+}
+
+// lzwInput is golden.hpp's lzw_input: text with a random byte in every seven.
+func lzwInput(size int) []byte {
+	out := make([]byte, 0, size)
+	x := uint32(1)
+	for i := 0; i < size; i++ {
+		x = x*1103515245 + 12345
+		if i%7 == 0 {
+			out = append(out, byte(x>>24))
+		} else {
+			out = append(out, byte('a'+i%13))
+		}
+	}
+	return out
 }
 
 // checkStream reads a push-pull stream with memberlist's readStream and
