@@ -157,13 +157,14 @@ private:
 // the first byte of this one), so Go's reader decodes it as it decodes its
 // own writer's. The rest is Go's: a clear code first, codes widening from 9
 // bits as the table grows, a clear code and a fresh table when it is full
-// (code 4095), then the end code.
-Bytes encode(std::span<const std::uint8_t> in, std::size_t candidates) {
+// (code 4095), then the end code. `table` is scratch space, emptied here.
+Bytes encode(std::span<const std::uint8_t> in, std::size_t candidates,
+             std::vector<std::uint32_t>& table) {
     constexpr std::uint32_t max_code = (1u << max_width) - 1;
     constexpr std::size_t hash_size = 4u << max_width;
     constexpr std::uint32_t hash_mask = hash_size - 1;
     // key << 12 | code, 0 for an empty slot (no key is 0: a code is >= 258).
-    std::vector<std::uint32_t> table(hash_size, 0);
+    table.assign(hash_size, 0);
     Bytes out;
     out.reserve(in.size() / 2 + 16);
     CodeWriter writer(out);
@@ -218,7 +219,7 @@ Bytes encode(std::span<const std::uint8_t> in, std::size_t candidates) {
             prefixes.push_back(code);
         }
         std::size_t take = prefixes.size();
-        std::size_t reach = take + longest(pos + take);
+        std::size_t reach = candidates > 1 ? take + longest(pos + take) : 0;
         for (std::size_t len = take - 1; len > 0 && prefixes.size() - len < candidates; --len) {
             if (const std::size_t r = len + longest(pos + len); r > reach) {
                 take = len;
@@ -244,8 +245,9 @@ Bytes encode(std::span<const std::uint8_t> in, std::size_t candidates) {
 // are made and the smaller kept (Go's bytes on a tie). Four candidates find
 // as much as more on gossip's streams.
 Bytes lzw_compress(std::span<const std::uint8_t> in) {
-    Bytes greedy = encode(in, 1);
-    Bytes ahead = encode(in, 4);
+    std::vector<std::uint32_t> table;
+    Bytes greedy = encode(in, 1, table);
+    Bytes ahead = encode(in, 4, table);
     return ahead.size() < greedy.size() ? ahead : greedy;
 }
 

@@ -22,7 +22,6 @@ namespace {
 
 const Nonce fixed_nonce = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
 
-// Compares cairn's bytes with the stored golden, or writes them.
 Keyring ring(std::vector<Bytes> keys, const Bytes& primary) {
     auto r = Keyring::create(keys, primary);
     REQUIRE(r);
