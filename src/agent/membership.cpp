@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <optional>
 #include <span>
 
 #include <fmt/format.h>
@@ -52,9 +54,43 @@ std::vector<std::pair<std::string, std::string>> decode_meta(std::span<const std
     return out;
 }
 
+namespace {
+
+// The binary form's first byte: 1 + the major version, below any printable
+// key of the text form.
+constexpr std::uint8_t binary_meta_base = 1;
+constexpr unsigned binary_meta_majors = 0x20 - binary_meta_base;
+
+// "X.Y.Z" as three bytes, when it is that and they fit.
+std::optional<std::array<std::uint8_t, 3>> version_bytes(std::string_view version) {
+    std::array<std::uint8_t, 3> out{};
+    const char* p = version.data();
+    const char* end = p + version.size();
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        if (i > 0 && (p == end || *p++ != '.')) return std::nullopt;
+        unsigned v = 0;
+        auto [next, ec] = std::from_chars(p, end, v);
+        if (ec != std::errc() || v > (i == 0 ? binary_meta_majors - 1 : 255u)) return std::nullopt;
+        out[i] = static_cast<std::uint8_t>(v);
+        p = next;
+    }
+    if (p != end) return std::nullopt;
+    out[0] = static_cast<std::uint8_t>(out[0] + binary_meta_base);
+    return out;
+}
+
+} // namespace
+
 gossip::Bytes encode_agent_meta(const std::string& datacenter, const std::string& version) {
+    const std::string_view dc =
+        datacenter == default_datacenter ? std::string_view() : std::string_view(datacenter);
+    if (auto v = version_bytes(version)) {
+        gossip::Bytes meta(v->begin(), v->end());
+        meta.insert(meta.end(), dc.begin(), dc.end());
+        return meta;
+    }
     std::vector<std::pair<std::string, std::string>> pairs;
-    if (datacenter != default_datacenter) pairs.emplace_back("dc", datacenter);
+    if (!dc.empty()) pairs.emplace_back("dc", dc);
     pairs.emplace_back("v", version);
     gossip::Bytes meta = encode_meta(pairs);
     meta.pop_back(); // the last line's newline
@@ -62,6 +98,13 @@ gossip::Bytes encode_agent_meta(const std::string& datacenter, const std::string
 }
 
 std::vector<std::pair<std::string, std::string>> member_meta(std::span<const std::uint8_t> meta) {
+    if (meta.size() >= 3 && meta[0] >= binary_meta_base &&
+        meta[0] < binary_meta_base + binary_meta_majors) {
+        const auto dc = meta.subspan(3);
+        return {{"dc",
+                 dc.empty() ? std::string(default_datacenter) : std::string(dc.begin(), dc.end())},
+                {"version", fmt::format("{}.{}.{}", meta[0] - binary_meta_base, meta[1], meta[2])}};
+    }
     auto pairs = decode_meta(meta);
     auto version =
         std::find_if(pairs.begin(), pairs.end(), [](const auto& p) { return p.first == "v"; });

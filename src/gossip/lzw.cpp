@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <vector>
 
@@ -149,20 +150,25 @@ private:
 
 // Go's (*lzw.Writer).Write and Close for one whole input, except perhaps for
 // which phrases it cuts the input into. Go's writer takes the longest phrase
-// in the table each time (greedy, `candidates` 1: then these are Go's bytes).
-// With more candidates it looks one step ahead (flexible parsing): of the
-// longest phrase and the few just shorter, it takes the one after which the
-// next phrase reaches furthest, the longest on a tie. Every phrase is in the
+// in the table each time (greedy, `margin` 0: then these are Go's bytes).
+// With a margin it looks one step ahead (flexible parsing): of the longest
+// phrase and the three just shorter, it takes a shorter one only when the
+// next phrase then reaches at least `margin` bytes further than after the
+// longest, and of those the one reaching furthest. Every phrase is in the
 // table as Go's reader builds it (each code adds the previous phrase plus
 // the first byte of this one), so Go's reader decodes it as it decodes its
 // own writer's. The rest is Go's: a clear code first, codes widening from 9
 // bits as the table grows, a clear code and a fresh table when it is full
 // (code 4095), then the end code. `table` is scratch space, emptied here.
-Bytes encode(std::span<const std::uint8_t> in, std::size_t candidates,
+Bytes encode(std::span<const std::uint8_t> in, std::size_t margin,
              std::vector<std::uint32_t>& table) {
     constexpr std::uint32_t max_code = (1u << max_width) - 1;
-    constexpr std::size_t hash_size = 4u << max_width;
-    constexpr std::uint32_t hash_mask = hash_size - 1;
+    constexpr std::size_t candidates = 4;
+    // At most one entry per input byte, 4095 - 257 at most between clears:
+    // a hash at most half full.
+    const std::size_t hash_size =
+        std::bit_ceil(2 * std::min<std::size_t>(in.size() + 1, max_code - eof_code));
+    const std::uint32_t hash_mask = static_cast<std::uint32_t>(hash_size - 1);
     // key << 12 | code, 0 for an empty slot (no key is 0: a code is >= 258).
     table.assign(hash_size, 0);
     Bytes out;
@@ -219,11 +225,13 @@ Bytes encode(std::span<const std::uint8_t> in, std::size_t candidates,
             prefixes.push_back(code);
         }
         std::size_t take = prefixes.size();
-        std::size_t reach = candidates > 1 ? take + longest(pos + take) : 0;
-        for (std::size_t len = take - 1; len > 0 && prefixes.size() - len < candidates; --len) {
-            if (const std::size_t r = len + longest(pos + len); r > reach) {
-                take = len;
-                reach = r;
+        if (margin > 0) {
+            std::size_t reach = take + longest(pos + take) + margin - 1;
+            for (std::size_t len = take - 1; len > 0 && prefixes.size() - len < candidates; --len) {
+                if (const std::size_t r = len + longest(pos + len); r > reach) {
+                    take = len;
+                    reach = r;
+                }
             }
         }
         writer.write(prefixes[take - 1], width);
@@ -239,16 +247,17 @@ Bytes encode(std::span<const std::uint8_t> in, std::size_t candidates,
 
 } // namespace
 
-// Member entries repeat their keys and values a little further each time,
-// which is where looking ahead pays: 5 to 8% fewer bytes on a push-pull of 10
-// to 50 members with metadata. On other input it can lose a little, so both
-// are made and the smaller kept (Go's bytes on a tie). Four candidates find
-// as much as more on gossip's streams.
+// Member entries repeat their keys and values, which is where looking ahead
+// pays; which margin pays most depends on the input (1 on a push-pull of 10
+// members, 3 on one of 50, and any can lose to greedy elsewhere), so the
+// greedy cut and margins 1 to 3 are all made and the smallest kept, the
+// earliest on a tie (Go's bytes when nothing is gained).
 Bytes lzw_compress(std::span<const std::uint8_t> in) {
     std::vector<std::uint32_t> table;
-    Bytes greedy = encode(in, 1, table);
-    Bytes ahead = encode(in, 4, table);
-    return ahead.size() < greedy.size() ? ahead : greedy;
+    Bytes best = encode(in, 0, table);
+    for (std::size_t margin = 1; margin <= 3; ++margin)
+        if (Bytes b = encode(in, margin, table); b.size() < best.size()) best = std::move(b);
+    return best;
 }
 
 } // namespace cairn::gossip

@@ -114,6 +114,7 @@ func goldenCases() map[string][]byte {
 	cases["compress_long"] = longCompressed.Bytes()
 	cases["push_pull"] = goldenStream(false, false)
 	cases["push_pull_compressed"] = goldenStream(true, false)
+	cases["push_pull_members_compressed"] = goldenMembersStream()
 	cases["stream_user"] = goldenStreamUser()
 	return cases
 }
@@ -172,6 +173,25 @@ func goldenStream(compress bool, encrypt bool) []byte {
 	m := goldenMemberlist(compress, keyring)
 	conn := &bufConn{}
 	if err := m.sendLocalState(conn, true); err != nil {
+		panic(err)
+	}
+	return conn.out.Bytes()
+}
+
+// goldenMembersStream: a compressed push-pull of 50 alive members, as a
+// cluster of cairn agents has them (names of one length, consecutive
+// addresses, a cairn agent's 3-byte metadata), with no user state.
+func goldenMembersStream() []byte {
+	m := goldenMemberlist(true, nil)
+	m.config.Delegate = nil
+	m.nodes = nil
+	for i := 0; i < 50; i++ {
+		m.nodes = append(m.nodes, &nodeState{Node: Node{Name: fmt.Sprintf("agent-%02d", i),
+			Addr: []byte{127, 0, 0, byte(10 + i)}, Port: 8301, Meta: []byte{1, 1, 0},
+			PMin: 1, PMax: 5, PCur: 2}, Incarnation: 1, State: StateAlive})
+	}
+	conn := &bufConn{}
+	if err := m.sendLocalState(conn, false); err != nil {
 		panic(err)
 	}
 	return conn.out.Bytes()
@@ -282,13 +302,21 @@ func GoldenCheck(dir string) error {
 			failures = append(failures, fmt.Sprintf("%s: %v", name, err))
 		}
 	}
-	// cairn's compression (its own choice of phrases) read by memberlist.
-	if stored, err := readFile(dir, "cairn_compress_big"); err != nil {
-		failures = append(failures, err.Error())
-	} else if got, err := decompressPayload(stored[1:]); err != nil {
-		failures = append(failures, fmt.Sprintf("cairn_compress_big: memberlist cannot decompress: %v", err))
-	} else if !bytes.Equal(got, lzwInput(20000)) {
-		failures = append(failures, "cairn_compress_big: decompresses to other bytes")
+	// cairn's compression (its own choice of phrases) read by memberlist: of
+	// long input, and of memberlist's 50-member push-pull.
+	members, err := decompressPayload(cases["push_pull_members_compressed"][1:])
+	if err != nil {
+		panic(err)
+	}
+	for name, want := range map[string][]byte{"cairn_compress_big": lzwInput(20000),
+		"cairn_push_pull_members_compressed": members} {
+		if stored, err := readFile(dir, name); err != nil {
+			failures = append(failures, err.Error())
+		} else if got, err := decompressPayload(stored[1:]); err != nil {
+			failures = append(failures, fmt.Sprintf("%s: memberlist cannot decompress: %v", name, err))
+		} else if !bytes.Equal(got, want) {
+			failures = append(failures, name+": decompresses to other bytes")
+		}
 	}
 	if len(failures) > 0 {
 		for _, f := range failures {
