@@ -1,9 +1,6 @@
 #include "agent/membership.hpp"
 
-#include <algorithm>
 #include <array>
-#include <charconv>
-#include <optional>
 #include <span>
 
 #include <fmt/format.h>
@@ -21,7 +18,6 @@ namespace cairn::agent {
 namespace {
 
 constexpr std::uint16_t default_gossip_port = 8301;
-constexpr std::string_view default_datacenter = "dc1"; // config's default
 
 std::string address_text(const gossip::Node& n) {
     auto a = gossip::socket_address(n.address());
@@ -33,91 +29,6 @@ std::string vsn_text(const gossip::Node& n) {
 }
 
 } // namespace
-
-gossip::Bytes encode_meta(const std::vector<std::pair<std::string, std::string>>& pairs) {
-    std::string text;
-    for (const auto& [k, v] : pairs) text += k + "=" + v + "\n";
-    return gossip::Bytes(text.begin(), text.end());
-}
-
-std::vector<std::pair<std::string, std::string>> decode_meta(std::span<const std::uint8_t> meta) {
-    std::vector<std::pair<std::string, std::string>> out;
-    std::string_view text(reinterpret_cast<const char*>(meta.data()), meta.size());
-    while (!text.empty()) {
-        auto end = text.find('\n');
-        auto line = text.substr(0, end);
-        if (auto eq = line.find('='); eq != std::string_view::npos)
-            out.emplace_back(std::string(line.substr(0, eq)), std::string(line.substr(eq + 1)));
-        if (end == std::string_view::npos) break;
-        text.remove_prefix(end + 1);
-    }
-    return out;
-}
-
-namespace {
-
-// The binary form's first byte: 1 + the major version, below any printable
-// key of the text form.
-constexpr std::uint8_t binary_meta_base = 1;
-constexpr unsigned binary_meta_majors = 0x20 - binary_meta_base;
-
-// "X.Y.Z" as three bytes, when it is that and they fit.
-std::optional<std::array<std::uint8_t, 3>> version_bytes(std::string_view version) {
-    std::array<std::uint8_t, 3> out{};
-    const char* p = version.data();
-    const char* end = p + version.size();
-    for (std::size_t i = 0; i < out.size(); ++i) {
-        if (i > 0 && (p == end || *p++ != '.')) return std::nullopt;
-        unsigned v = 0;
-        auto [next, ec] = std::from_chars(p, end, v);
-        if (ec != std::errc() || v > (i == 0 ? binary_meta_majors - 1 : 255u)) return std::nullopt;
-        out[i] = static_cast<std::uint8_t>(v);
-        p = next;
-    }
-    if (p != end) return std::nullopt;
-    out[0] = static_cast<std::uint8_t>(out[0] + binary_meta_base);
-    return out;
-}
-
-} // namespace
-
-gossip::Bytes encode_agent_meta(const std::string& datacenter, const std::string& version) {
-    const std::string_view dc =
-        datacenter == default_datacenter ? std::string_view() : std::string_view(datacenter);
-    if (auto v = version_bytes(version)) {
-        gossip::Bytes meta(v->begin(), v->end());
-        meta.insert(meta.end(), dc.begin(), dc.end());
-        return meta;
-    }
-    std::vector<std::pair<std::string, std::string>> pairs;
-    if (!dc.empty()) pairs.emplace_back("dc", dc);
-    pairs.emplace_back("v", version);
-    gossip::Bytes meta = encode_meta(pairs);
-    meta.pop_back(); // the last line's newline
-    return meta;
-}
-
-std::vector<std::pair<std::string, std::string>> member_meta(std::span<const std::uint8_t> meta) {
-    if (meta.size() >= 3 && meta[0] >= binary_meta_base &&
-        meta[0] < binary_meta_base + binary_meta_majors) {
-        const auto dc = meta.subspan(3);
-        return {{"dc",
-                 dc.empty() ? std::string(default_datacenter) : std::string(dc.begin(), dc.end())},
-                {"version", fmt::format("{}.{}.{}", meta[0] - binary_meta_base, meta[1], meta[2])}};
-    }
-    auto pairs = decode_meta(meta);
-    auto version =
-        std::find_if(pairs.begin(), pairs.end(), [](const auto& p) { return p.first == "v"; });
-    if (version == pairs.end()) return pairs;
-    std::vector<std::pair<std::string, std::string>> out;
-    auto dc =
-        std::find_if(pairs.begin(), pairs.end(), [](const auto& p) { return p.first == "dc"; });
-    out.emplace_back("dc", dc == pairs.end() ? std::string(default_datacenter) : dc->second);
-    out.emplace_back("version", version->second);
-    for (auto& p : pairs)
-        if (p.first != "v" && p.first != "dc") out.push_back(std::move(p));
-    return out;
-}
 
 // This agent's metadata, and everything else passed on to the user delegate
 // (the registry's replication) when there is one.

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/keyring_file.hpp"
+#include "agent/member_meta.hpp"
 #include "config/config.hpp"
 #include "core/result.hpp"
 #include "gossip/delegate.hpp"
@@ -33,27 +34,6 @@ struct Node;
 } // namespace cairn::gossip
 
 namespace cairn::agent {
-
-// What rides in a member's metadata (at most 512 bytes): "key=value" pairs,
-// one per line, like Serf's tags.
-[[nodiscard]] gossip::Bytes
-encode_meta(const std::vector<std::pair<std::string, std::string>>& pairs);
-[[nodiscard]] std::vector<std::pair<std::string, std::string>>
-decode_meta(std::span<const std::uint8_t> meta);
-
-// A cairn agent's metadata, as short as it can be (it rides in every alive
-// message and in every member entry of every push-pull): three bytes for a
-// version X.Y.Z (1 + X, below 32, then Y and Z, each below 256), then the
-// datacenter unless it is the default "dc1". A version that does not fit is
-// sent as text, "v=VERSION" with "dc=DATACENTER" before it, as cairn 0.1.0
-// sent every version.
-[[nodiscard]] gossip::Bytes encode_agent_meta(const std::string& datacenter,
-                                              const std::string& version);
-// A member's metadata as pairs to show: a cairn agent's (binary, or text
-// with "v") as "dc" (the default when absent) and "version", then any other
-// pairs; anything else (a memberlist node's) as decode_meta() reads it.
-[[nodiscard]] std::vector<std::pair<std::string, std::string>>
-member_meta(std::span<const std::uint8_t> meta);
 
 class Membership final : gossip::EventDelegate, gossip::ConflictDelegate {
 public:

@@ -94,9 +94,11 @@ Result<Level> parse_level(std::string_view name) {
 
 std::string format_line(Level level, std::string_view msg, std::initializer_list<Field> fields,
                         bool json) {
-    auto now =
+    // RFC 3339 in UTC to the millisecond, as Consul's logs have it.
+    const auto now =
         std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-    std::string ts = fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", now);
+    const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(now);
+    std::string ts = fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", secs, (now - secs).count());
     std::string out;
     out.reserve(128);
     auto field = [&](std::string_view key, std::string_view value, bool first) {

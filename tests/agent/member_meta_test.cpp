@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "agent/membership.hpp"
+#include "agent/member_meta.hpp"
 
 using namespace cairn;
 using Pairs = std::vector<std::pair<std::string, std::string>>;
@@ -32,7 +32,8 @@ TEST_CASE("an agent's metadata is its version in three bytes and a datacenter ot
 }
 
 TEST_CASE("a version that does not fit in three bytes is sent as text, and read back") {
-    for (const char* version : {"31.0.0", "1.256.0", "1.2", "1.2.3.4", "1.2.3-rc1", "", "x.1.2"}) {
+    for (const char* version :
+         {"31.0.0", "1.256.0", "1.2", "1.2.3.4", "1.2.3-rc1", "", "x.1.2", "01.2.3", "1.2.03"}) {
         CAPTURE(version);
         const auto meta = agent::encode_agent_meta("dc1", version);
         CHECK(text(meta) == std::string("v=") + version);

@@ -11,22 +11,28 @@ Agents are named node-000, node-001, ... as the harness names its nodes, so
 that names cost both the same bytes in every ping and push-pull entry.
 
 Experiments (times in ms, from the moment the action was taken until every
-agent shows the result, polled every --poll-ms):
+agent shows the result, polled every --poll-ms; failure and leave also from
+the agents' own log lines, as the harness times its nodes' events):
   join       agents 2..N started one after the other with --join agent 1: all
              see N alive, counted from the first start, from the last start,
              and from the moment the last agent was ready (answered HTTP: its
              join was sent by then); each agent's start-up (process start to
              ready) beside it
-  register   PUT /v1/services on a random agent: every agent answers it in DNS
   idle       gossip bytes sent per agent per second (from /metrics) over whole
              push-pull rounds, at least --idle-s,
              UDP and TCP payload as memberlist's harness counts them, from the
              same point: once every agent's first push-pull round is over
-             (push-pull interval + its scaled interval + 1 s after the start)
+             (push-pull interval + its scaled interval + 1 s after the start),
+             before anything is registered (the harness too measures before
+             its broadcasts); then the same window again after "register"
+  register   PUT /v1/services on a random agent: every agent answers it in DNS
   failure    kill -9 of a random agent (not the seed): every other agent lists
              it dead; --failures times, each victim replaced by a new agent
              (joined, all see all, then 2 s) so that N stays, as the harness
-             does; median and max
+             does; median and max, polled ("failure") and the last of the
+             others' gossip.member_dead log lines ("failure_logged", the
+             harness's measure: its nodes' NotifyLeave times), with each
+             repetition's figures
   leave      the same with SIGTERM (a graceful leave): every other agent lists
              it left; --leaves times
   false_dead members ever listed dead that were never killed
@@ -34,6 +40,7 @@ agent shows the result, polled every --poll-ms):
 
 import argparse
 import concurrent.futures
+import datetime
 import json
 import math
 import os
@@ -54,6 +61,8 @@ import dns.query
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 CAIRN = os.environ.get("CAIRN_BIN", os.path.join(ROOT, "build", "cairn"))
 DNS_PORT, HTTP_PORT, GOSSIP_PORT = 18600, 18500, 18301
+# An agent's member events in its log (text format): their time, to the ms.
+LOG_EVENT = re.compile(rb"^ts=(\S+)Z level=info msg=(gossip\.member_\w+) member=(\S+)", re.M)
 
 
 class Agent:
@@ -93,6 +102,19 @@ class Agent:
     def get(self, path, timeout=1.0):
         with urllib.request.urlopen(f"http://{self.host}:{HTTP_PORT}{path}", timeout=timeout) as r:
             return r.read()
+
+    def logged_at(self, event, member, since):
+        """The wall-clock time of this agent's first log line of `event` for
+        `member` at or after `since`, or None."""
+        with open(os.path.join(self.dir, "log"), "rb") as f:
+            for m in LOG_EVENT.finditer(f.read()):
+                if m.group(2).decode() != event or m.group(3).decode() != member:
+                    continue
+                t = datetime.datetime.strptime(m.group(1).decode(), "%Y-%m-%dT%H:%M:%S.%f")
+                t = t.replace(tzinfo=datetime.timezone.utc).timestamp()
+                if t >= since - 0.001:
+                    return t
+        return None
 
     def members(self):
         try:
@@ -209,6 +231,31 @@ def run(n, profile, args):
                              "ready_spread": round((last_ready - min(ready_at.values())) * 1000, 1)
                              if ready_at else None}
 
+        # The first push-pull of an agent comes a random phase within the
+        # interval and one scaled interval after its start: measure after
+        # that, as memberlist's harness does, so that both windows see
+        # steady state, and before anything is registered, as the harness
+        # measures before its broadcasts.
+        steady = created + PUSH_PULL_S[profile] + push_pull_scaled_s(profile, n) + 1
+        time.sleep(max(0.0, steady - time.monotonic()))
+        # A whole number of push-pull rounds (the smallest at least --idle-s
+        # long): a window shorter than the round catches each agent's
+        # push-pull or not depending on its phase. memberlist's figure is its
+        # harness's window of the same kind (traffic_idle_full_pushpull).
+        scaled = push_pull_scaled_s(profile, n)
+        window = scaled * max(1, math.ceil(args.idle_s / scaled))
+        out["idle_window_s"] = window
+
+        def idle_bytes():
+            before = [a.sent_bytes() for a in agents]
+            time.sleep(window)
+            per = [(b - a) / window for a, b in zip(before, [a.sent_bytes() for a in agents])]
+            # The mean is what the harness reports (all nodes' bytes / N / s).
+            return {"mean": round(statistics.mean(per), 1), "median": round(statistics.median(per)),
+                    "max": round(max(per))}
+
+        out["idle_bytes_per_agent_s"] = idle_bytes()
+
         times = []
         for k in range(args.registrations):
             owner = random.choice(agents)
@@ -220,27 +267,10 @@ def run(n, profile, args):
             done = until(lambda: all(a.answers(f"svc{k}.service.cairn") for a in agents), 10, poll / 4)
             times.append(None if done is None else (time.monotonic() - t) * 1000)
         out["register"] = summary(times)
-
-        # The first push-pull of an agent comes a random phase within the
-        # interval and one scaled interval after its start: measure after
-        # that, as memberlist's harness does, so that both windows see
-        # steady state (and not this run's registrations).
-        steady = created + PUSH_PULL_S[profile] + push_pull_scaled_s(profile, n) + 1
-        time.sleep(max(0.0, steady - time.monotonic()))
-        before = [a.sent_bytes() for a in agents]
-        # A whole number of push-pull rounds (the smallest at least --idle-s
-        # long): a window shorter than the round catches each agent's
-        # push-pull or not depending on its phase. memberlist's figure is its
-        # harness's window of the same kind (traffic_idle_full_pushpull).
-        scaled = push_pull_scaled_s(profile, n)
-        window = scaled * max(1, math.ceil(args.idle_s / scaled))
-        time.sleep(window)
-        after = [a.sent_bytes() for a in agents]
-        per = [(b - a) / window for a, b in zip(before, after)]
-        out["idle_window_s"] = window
-        # The mean is what the harness reports (all nodes' bytes / N / s).
-        out["idle_bytes_per_agent_s"] = {"mean": round(statistics.mean(per), 1),
-                                         "median": round(statistics.median(per)), "max": round(max(per))}
+        # The same window right after the writes: what they cost once the
+        # broadcasts are over (each writer's one check of every peer at their
+        # first push-pull after its first write, docs/replication.md).
+        out["idle_after_register_bytes_per_agent_s"] = idle_bytes()
 
         live = list(agents)
         killed = set()
@@ -256,13 +286,14 @@ def run(n, profile, args):
             until(lambda: all_see({x.name: "alive" for x in live}, live), args.timeout_s, poll)
             time.sleep(2)
 
-        def remove(sig, state, reps):
-            times = []
+        def remove(sig, state, event, reps):
+            times, logged = [], []
             for _ in range(reps):
                 victim = random.choice(live[1:])
                 live.remove(victim)
                 killed.add(victim.name)
                 t = time.monotonic()
+                wall = time.time()
                 # SIGTERM is signalled, not waited for: the agent exits once
                 # its leave went out and its state is flushed, which the
                 # others need not wait for (the harness too times NotifyLeave
@@ -270,12 +301,16 @@ def run(n, profile, args):
                 victim.proc.send_signal(sig)
                 done = until(lambda: all_see({victim.name: state}, live), args.timeout_s, poll)
                 times.append(None if done is None else (time.monotonic() - t) * 1000)
+                seen = [a.logged_at(event, victim.name, wall) for a in live] if done is not None else [None]
+                logged.append(None if None in seen else (max(seen) - wall) * 1000)
                 victim.stop(signal.SIGKILL)
                 replace()
-            return summary(times)
+            return ({**summary(times), "reps_ms": [None if v is None else round(v) for v in times]},
+                    {**summary(logged), "reps_ms": [None if v is None else round(v) for v in logged]})
 
-        out["failure"] = remove(signal.SIGKILL, "dead", args.failures)
-        out["leave"] = remove(signal.SIGTERM, "left", args.leaves)
+        out["failure"], out["failure_logged"] = remove(signal.SIGKILL, "dead", "gossip.member_dead",
+                                                       args.failures)
+        out["leave"], out["leave_logged"] = remove(signal.SIGTERM, "left", "gossip.member_left", args.leaves)
         out["false_dead"] = sorted(dead_seen - killed)
     finally:
         pool.shutdown(wait=False)
@@ -325,9 +360,11 @@ def main():
                 ml = {"impl": "memberlist", "profile": profile, "n": n,
                       "join_all_ms": m.get("join", {}).get("all_nodes_median_ms"),
                       "failure": {"median_ms": fd.get("all_nodes_median_ms"), "max_ms": fd.get("all_nodes_max_ms"),
-                                  "reps": fd.get("reps"), "timeouts": fd.get("timeouts")},
+                                  "reps": fd.get("reps"), "timeouts": fd.get("timeouts"),
+                                  "reps_ms": fd.get("rep_all_nodes_ms")},
                       "leave": {"median_ms": gl.get("all_nodes_median_ms"), "max_ms": gl.get("all_nodes_max_ms"),
-                                "reps": gl.get("reps"), "timeouts": gl.get("timeouts")},
+                                "reps": gl.get("reps"), "timeouts": gl.get("timeouts"),
+                                "reps_ms": gl.get("rep_all_nodes_ms")},
                       "broadcast_median_ms": m.get("broadcast", {}).get("all_nodes_median_ms"),
                       "idle_bytes_per_agent_s": m.get("traffic_idle_full_pushpull", {}).get(
                           "total_payload_bytes_per_node_s"),
@@ -336,10 +373,9 @@ def main():
                 print(json.dumps({"ratio": "cairn/memberlist", "profile": profile, "n": n,
                                   "join_from_first_start": ratio(c["join_all_ms"], ml["join_all_ms"]),
                                   "join_from_last_ready": ratio(c["join_after_last_ready_ms"], ml["join_all_ms"]),
-                                  "failure_median": ratio(c["failure"]["median_ms"], ml["failure"]["median_ms"]),
-                                  "failure_max": ratio(c["failure"]["max_ms"], ml["failure"]["max_ms"]),
-                                  "leave_median": ratio(c["leave"]["median_ms"], ml["leave"]["median_ms"]),
-                                  "leave_max": ratio(c["leave"]["max_ms"], ml["leave"]["max_ms"]),
+                                  **{f"{what}{how}_{stat}": ratio(c[what + how][stat + "_ms"], ml[what][stat + "_ms"])
+                                     for what in ("failure", "leave") for how in ("_logged", "")
+                                     for stat in ("median", "max")},
                                   "idle_bytes": ratio(c["idle_bytes_per_agent_s"]["mean"],
                                                       ml["idle_bytes_per_agent_s"]),
                                   "register_vs_broadcast": ratio(c["register"]["median_ms"],
